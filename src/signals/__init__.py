@@ -1,0 +1,3 @@
+"""signals: interaction telemetry for AI agents."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Anomaly detection: the pure decision (`detector`) and episode transitions (`episodes`)."""

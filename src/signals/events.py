@@ -1,0 +1,256 @@
+"""The event a client sends and the record `signals` keeps (SPEC §2).
+
+Validation is msgspec's: one typed decode rejects unknown fields, wrong types and broken
+constraints, and its error names the path. The few rules that depend on settings (text length) or
+need more than a constraint (metadata size, a real calendar date) are checked right after, with
+the same shape of error.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+MAX_METADATA_BYTES = 4096
+
+UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_CONTROL_CHARS)]
+SignalType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+EventId = Annotated[str, Meta(pattern=ID_PATTERN)]
+ShortText = Annotated[str, Meta(max_length=128)]
+Timestamp = Annotated[str, Meta(pattern=RFC3339)]
+MetadataValue = str | int | float | bool | None
+Metadata = Annotated[dict[str, MetadataValue], Meta(max_length=32)]
+
+
+class Event(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What a client posts. Field constraints are the contract's; `text` is capped by settings."""
+
+    user_id: UserId
+    signal_type: SignalType
+    text: str | None = None
+    event_id: EventId | None = None
+    timestamp: Timestamp | None = None
+    agent_id: ShortText | None = None
+    session_id: ShortText | None = None
+    metadata: Metadata | None = None
+
+
+class Record(Struct, frozen=True, kw_only=True):
+    """One accepted event as the journal and the store keep it: one JSON line per record."""
+
+    event_id: str
+    user_id: str
+    signal_type: str
+    received_at: str
+    sentiment: str
+    sentiment_cues: list[str]
+    request_id: str
+    text: str | None = None
+    timestamp: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    metadata: dict[str, MetadataValue] | None = None
+
+
+class Problem(Struct, frozen=True):
+    """One validation failure: where (`loc`, from the body down) and what."""
+
+    loc: list[str | int]
+    msg: str
+
+
+class InvalidEvent(Exception):
+    """The body is JSON but breaks the event's rules."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.msg for p in problems))
+        self.problems = problems
+
+
+class MalformedJSON(Exception):
+    """The body is not JSON; the message says where it broke."""
+
+
+_event_decoder = msgspec.json.Decoder(Event)
+_raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_any_decoder = msgspec.json.Decoder()
+record_encoder = msgspec.json.Encoder()
+record_decoder = msgspec.json.Decoder(Record)
+
+
+def _loc_from_path(path: str) -> list[str | int]:
+    """`$.metadata.key` or `$[3].user_id` -> ["metadata", "key"] / [3, "user_id"]."""
+    loc: list[str | int] = []
+    token = ""
+    i = 1 if path.startswith("$") else 0
+    while i < len(path):
+        char = path[i]
+        if char == ".":
+            if token:
+                loc.append(token)
+            token = ""
+        elif char == "[":
+            if token:
+                loc.append(token)
+            token = ""
+            end = path.index("]", i)
+            inner = path[i + 1 : end]
+            loc.append(int(inner) if inner.isdigit() else inner)
+            i = end
+        else:
+            token += char
+        i += 1
+    if token:
+        loc.append(token)
+    return loc
+
+
+def problem_from_validation(exc: msgspec.ValidationError) -> Problem:
+    message = str(exc)
+    detail, _, path = message.partition(" - at `")
+    loc = _loc_from_path(path.rstrip("`")) if path else []
+    if detail.startswith("Object contains unknown field `"):
+        field = detail.split("`")[1]
+        return Problem(loc=["body", *loc, field], msg=f"unknown field {field!r}")
+    if detail.startswith("Object missing required field `"):
+        field = detail.split("`")[1]
+        return Problem(loc=["body", *loc, field], msg="field required")
+    return Problem(loc=["body", *loc], msg=detail)
+
+
+def _check_limits(event: Event, max_text_chars: int) -> list[Problem]:
+    problems = []
+    if event.text is not None and len(event.text) > max_text_chars:
+        problems.append(Problem(["body", "text"], f"Expected `str` of length <= {max_text_chars}"))
+    if event.timestamp is not None:
+        try:
+            datetime.fromisoformat(event.timestamp.upper().replace(" ", "T"))
+        except ValueError:
+            problems.append(Problem(["body", "timestamp"], "not a valid RFC 3339 date-time"))
+    if event.metadata and len(record_encoder.encode(event.metadata)) > MAX_METADATA_BYTES:
+        problems.append(
+            Problem(["body", "metadata"], f"encoded metadata exceeds {MAX_METADATA_BYTES} bytes")
+        )
+    return problems
+
+
+def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
+    """Decode and validate one event. Raises `MalformedJSON` or `InvalidEvent`."""
+    try:
+        event = _event_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        check_json(body)  # a broken document is malformed even where a type error comes first
+        raise InvalidEvent([problem_from_validation(exc)]) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedJSON(str(exc)) from None
+    problems = _check_limits(event, max_text_chars)
+    if problems:
+        raise InvalidEvent(problems)
+    return event
+
+
+def split_array(body: bytes) -> list[msgspec.Raw]:
+    """A JSON array into its undecoded items. Raises `MalformedJSON` or `InvalidEvent`."""
+    try:
+        return _raw_list_decoder.decode(body)
+    except msgspec.ValidationError:
+        raise InvalidEvent([Problem(["body"], "Expected `array` of events")]) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedJSON(str(exc)) from None
+
+
+def split_ndjson(body: bytes) -> list[bytes]:
+    """NDJSON into its non-blank lines; each line is decoded (and rejected) on its own."""
+    return [line for line in body.split(b"\n") if line.strip()]
+
+
+def is_json_array(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"["
+
+
+def check_json(body: bytes | msgspec.Raw) -> Any:
+    try:
+        return _any_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedJSON(str(exc)) from None
+
+
+class _IdClock:
+    """Time-ordered unique ids (ULID layout, Crockford base32): sortable by creation time.
+
+    Within one millisecond the random part is incremented, so ids from this process are
+    strictly increasing even when many are made in the same millisecond.
+    """
+
+    ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+    def __init__(self) -> None:
+        self._last_ms = -1
+        self._random = 0
+
+    def next_id(self) -> str:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= self._last_ms:
+            self._random += 1
+            now_ms = self._last_ms
+        else:
+            self._random = int.from_bytes(os.urandom(10), "big") >> 1
+            self._last_ms = now_ms
+        value = (now_ms << 80) | (self._random & ((1 << 80) - 1))
+        chars = []
+        for _ in range(26):
+            chars.append(self.ALPHABET[value & 31])
+            value >>= 5
+        return "".join(reversed(chars))
+
+
+new_event_id = _IdClock().next_id
+
+
+def utc_now() -> str:
+    """The server's clock as RFC 3339 UTC with microseconds: the record's `received_at`."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_instant(value: str) -> datetime:
+    """An RFC 3339 string (with offset) as an aware datetime; ValueError when it is not one."""
+    parsed = datetime.fromisoformat(value.strip().upper().replace(" ", "T"))
+    if parsed.tzinfo is None:
+        raise ValueError("an RFC 3339 offset (Z or +hh:mm) is required")
+    return parsed
+
+
+def epoch_seconds(received_at: str) -> float:
+    return datetime.fromisoformat(received_at).timestamp()
+
+
+def build_record(
+    event: Event,
+    *,
+    request_id: str,
+    sentiment: str,
+    cues: list[str],
+    received_at: str | None = None,
+) -> Record:
+    return Record(
+        event_id=event.event_id or new_event_id(),
+        user_id=event.user_id,
+        signal_type=event.signal_type,
+        received_at=received_at or utc_now(),
+        sentiment=sentiment,
+        sentiment_cues=cues,
+        request_id=request_id,
+        text=event.text,
+        timestamp=event.timestamp,
+        agent_id=event.agent_id,
+        session_id=event.session_id,
+        metadata=event.metadata,
+    )

@@ -1,0 +1,333 @@
+"""Typed, frozen settings: `settings.toml`, then `SIGNALS__SECTION__KEY` overrides.
+
+`load(path, environ)` returns a `Settings` or raises `SettingsError` carrying one line per
+problem, each naming where the value came from (the file or the environment variable) and the
+key path, so an operator can fix every mistake in one pass instead of one per restart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+ENV_PREFIX = "SIGNALS__"
+DEFAULT_CONFIG_FILE = "settings.toml"
+
+Port = Annotated[int, Meta(ge=0, le=65535)]
+PositiveInt = Annotated[int, Meta(ge=1)]
+PositiveFloat = Annotated[float, Meta(gt=0)]
+Severity = Literal["warning", "critical"]
+Scope = Literal["ingest", "read", "admin"]
+SentimentLabel = Literal["stressed", "uncertain", "positive", "neutral"]
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or an error."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+
+class IngestSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    max_batch: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    max_text_chars: Annotated[int, Meta(ge=1, le=1_000_000)] = 8192
+    # Events accepted but not yet in the store; a full queue makes requests wait, then 503.
+    queue_size: Annotated[int, Meta(ge=1)] = 50_000
+    queue_wait_seconds: Annotated[float, Meta(ge=0)] = 2.0
+    dedupe_max_ids: Annotated[int, Meta(ge=1000)] = 1_000_000
+    dedupe_horizon_seconds: Annotated[int, Meta(ge=60)] = 86_400
+
+
+class IntegritySettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Port = 8001
+
+
+class WindowsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    backend: Literal["memory", "redis"] = "memory"
+    seconds: PositiveFloat = 5.0
+    ttl_seconds: PositiveInt = 60
+    # Memory backend: keys idle for ttl_seconds are evicted; this caps them regardless.
+    max_keys: Annotated[int, Meta(ge=1000)] = 5_000_000
+
+    def __post_init__(self) -> None:
+        if self.ttl_seconds < self.seconds:
+            raise ValueError("ttl_seconds must be at least windows.seconds")
+
+
+class RedisSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "signals"
+    timeout_seconds: PositiveFloat = 1.0
+    # While Redis is lost, how often the windows try it again.
+    retry_seconds: PositiveFloat = 2.0
+
+
+class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = ""  # empty: <data_dir>/signals.db
+    url: str = ""  # postgresql://user@host:port/db
+    batch_max: Annotated[int, Meta(ge=1, le=100_000)] = 2000
+    pool_size: Annotated[int, Meta(ge=1, le=100)] = 4
+
+
+class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    fsync: Literal["always", "interval"] = "always"
+    fsync_interval_ms: Annotated[int, Meta(ge=1, le=60_000)] = 200
+    segment_max_bytes: Annotated[int, Meta(ge=4096)] = 64 * 1024 * 1024
+    retention_days: Annotated[float, Meta(ge=0)] = 7.0  # 0 keeps every segment
+    compress: bool = True
+
+
+class RouterSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    url: str = ""
+    batch_size: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    timeout_seconds: PositiveFloat = 5.0
+    max_backoff_seconds: PositiveFloat = 30.0
+
+
+class AlertsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    webhook_url: str = ""
+    secret: Secret = Secret("")
+    min_severity: Severity = "critical"
+    max_attempts: Annotated[int, Meta(ge=1, le=100)] = 8
+    timeout_seconds: PositiveFloat = 5.0
+    max_backoff_seconds: PositiveFloat = 300.0
+
+    def __post_init__(self) -> None:
+        if self.webhook_url and not self.secret:
+            raise ValueError("secret is required when webhook_url is set")
+        if self.secret and not self.secret.reveal().startswith("whsec_"):
+            raise ValueError("secret must be a whsec_ base64 string (Standard Webhooks)")
+
+
+class ApiKey(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+    scopes: list[Scope]
+    rate_per_second: Annotated[float, Meta(gt=0)] | None = None
+    burst: Annotated[int, Meta(ge=1)] | None = None
+
+
+class AuthSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    keys: list[ApiKey] = []
+    max_failures: Annotated[int, Meta(ge=1)] = 10
+    protect_metrics: bool = False
+    cors_origins: list[str] = []
+
+    def __post_init__(self) -> None:
+        names = [key.name for key in self.keys]
+        if len(names) != len(set(names)):
+            raise ValueError("key names must be unique")
+
+
+class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    shutdown_timeout_seconds: PositiveFloat = 10.0
+
+
+class LoggingSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console", "auto"] = "auto"
+
+
+class SentimentSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # label -> {cue phrase: weight}; adds to or overrides the shipped lexicon.
+    cues: dict[SentimentLabel, dict[str, float]] = {}
+    # Shipped cue phrases to ignore.
+    remove: list[str] = []
+
+
+class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    data_dir: str = "./data"
+    ingest: IngestSettings = IngestSettings()
+    integrity: IntegritySettings = IntegritySettings()
+    windows: WindowsSettings = WindowsSettings()
+    thresholds: dict[str, Annotated[int, Meta(ge=1)]] = msgspec.field(
+        default_factory=lambda: {"default": 10}
+    )
+    redis: RedisSettings = RedisSettings()
+    store: StoreSettings = StoreSettings()
+    journal: JournalSettings = JournalSettings()
+    router: RouterSettings = RouterSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    auth: AuthSettings = AuthSettings()
+    server: ServerSettings = ServerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    sentiment: SentimentSettings = SentimentSettings()
+
+    def __post_init__(self) -> None:
+        for name in self.thresholds:
+            if name != "default" and not re.match(SIGNAL_TYPE_PATTERN, name):
+                raise ValueError(f"thresholds key {name!r} is not a valid signal_type")
+        if self.store.backend == "postgres" and not self.store.url:
+            raise ValueError("store.url is required when store.backend = 'postgres'")
+
+    def threshold(self, signal_type: str) -> int:
+        return self.thresholds.get(signal_type, self.thresholds.get("default", 10))
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.store.path) if self.store.path else self.data_path / "signals.db"
+
+
+class SettingsError(Exception):
+    """The settings cannot be used; `problems` holds one line per mistake."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _dec_hook(type_: type, value: Any) -> Any:
+    if type_ is Secret and isinstance(value, str):
+        return Secret(value)
+    raise NotImplementedError(f"no decoder for {type_!r}")  # msgspec turns this into its error
+
+
+def _env_value(raw: str) -> Any:
+    """An environment value is read as a TOML value when it parses as one, else as a string."""
+    try:
+        return msgspec.toml.decode(f"v = {raw}".encode())["v"]
+    except msgspec.DecodeError:
+        return raw
+
+
+def _apply_environ(
+    tree: dict[str, Any], environ: Mapping[str, str], origins: dict[str, str]
+) -> list[str]:
+    problems = []
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(parts):
+            problems.append(f"{name}: malformed variable name")
+            continue
+        node = tree
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                problems.append(f"{name}: {'.'.join(parts)}: {part} is not a section")
+                break
+            node = child
+        else:
+            node[parts[-1]] = _env_value(raw)
+            origins[".".join(parts)] = name
+    return problems
+
+
+def _origin(path: str, origins: Mapping[str, str], source: str) -> str:
+    """The environment variable that set `path` (or a parent of it), else the file."""
+    for key, variable in origins.items():
+        if path == key or path.startswith((key + ".", key + "[")) or key.startswith(path + "."):
+            return variable
+    return source
+
+
+def _struct_type(type_: Any) -> type[Struct] | None:
+    return type_ if isinstance(type_, type) and issubclass(type_, Struct) else None
+
+
+def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], source: str) -> str:
+    try:
+        msgspec.convert(value, type=type_, dec_hook=_dec_hook)
+    except (msgspec.ValidationError, ValueError) as exc:
+        detail, _, where = str(exc).partition(" - at `$")
+        full = path + where.rstrip("`")
+        return f"{_origin(full, origins, source)}: {full}: {detail}"
+    return ""
+
+
+def _check(
+    type_: Any, tree: dict[str, Any], prefix: str, origins: Mapping[str, str], source: str
+) -> list[str]:
+    """Check each key on its own so that every problem is reported, not only the first."""
+    problems: list[str] = []
+    fields = {field.name: field for field in msgspec.structs.fields(type_)}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        field = fields.get(key)
+        if field is None:
+            problems.append(f"{_origin(path, origins, source)}: {path}: unknown key")
+        elif (section := _struct_type(field.type)) and isinstance(value, dict):
+            problems += _check(section, value, path + ".", origins, source)
+        elif getattr(field.type, "__origin__", None) is dict and isinstance(value, dict):
+            value_type = field.type.__args__[1]
+            for name, item in value.items():
+                line = _convert_one(value_type, item, f"{path}.{name}", origins, source)
+                if not line and _convert_one(field.type, {name: item}, path, origins, source):
+                    line = f"{_origin(path, origins, source)}: {path}.{name}: unknown key"
+                problems.append(line)
+        else:
+            problems.append(_convert_one(field.type, value, path, origins, source))
+    problems = list(dict.fromkeys(line for line in problems if line))
+    if not problems:
+        # Cross-field rules (__post_init__) run once every field of this section is sound.
+        where = prefix.rstrip(".")
+        line = _convert_one(type_, tree, where, origins, source)
+        if line:
+            problems.append(line if where else line.replace(": : ", ": (top level): ", 1))
+    return problems
+
+
+def resolve_path(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """`--config`, else `SIGNALS_CONFIG`, else `./settings.toml` when present, else defaults."""
+    if path is not None:
+        return Path(path)
+    if environ.get("SIGNALS_CONFIG"):
+        return Path(environ["SIGNALS_CONFIG"])
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.is_file() else None
+
+
+def load(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    config = resolve_path(path, environ)
+    source = str(config) if config else "(defaults)"
+    tree: dict[str, Any] = {}
+    if config is not None:
+        try:
+            tree = msgspec.toml.decode(config.read_bytes())
+        except OSError as exc:
+            raise SettingsError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+        except msgspec.DecodeError as exc:
+            raise SettingsError([f"{source}: not valid TOML: {exc}"]) from None
+    origins: dict[str, str] = {}
+    problems = _apply_environ(tree, environ, origins)
+    problems += _check(Settings, tree, "", origins, source)
+    if problems:
+        raise SettingsError(problems)
+    return msgspec.convert(tree, type=Settings, dec_hook=_dec_hook)

@@ -1,0 +1,145 @@
+"""The store interface. SQLite (embedded default) and PostgreSQL implement it; one contract
+suite (tests/store/) runs against both.
+
+All times crossing this interface are RFC 3339 strings as in `Record.received_at`, except the
+`*_us` query bounds, which are epoch microseconds (UTC), the unit the stores index on.
+Cursors are opaque strings made by the store; a cursor it cannot read raises `BadCursor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Generic, Literal, Protocol, TypeVar
+
+from msgspec import Struct
+
+from signals.alerts.delivery import Delivery
+from signals.anomaly.episode import Episode
+from signals.events import Record
+from signals.journal.position import JournalPosition
+
+
+T = TypeVar("T")
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this store did not make (or that was tampered with)."""
+
+
+class Batch(Struct, kw_only=True):
+    """What one consumer step writes, in one transaction."""
+
+    records: list[Record]
+    episodes: list[Episode] = []  # new or changed: upserted by id
+    deliveries: list[Delivery] = []  # new outbox entries: inserted, an existing id is kept
+    checkpoint_name: str | None = None
+    checkpoint: JournalPosition | None = None  # the consumer's position after these records
+
+
+class SignalQuery(Struct, kw_only=True):
+    user_id: str | None = None
+    signal_type: str | None = None
+    sentiment: str | None = None
+    since_us: int | None = None  # inclusive
+    until_us: int | None = None  # exclusive
+    limit: int = 100
+    cursor: str | None = None
+
+
+class AnomalyQuery(Struct, kw_only=True):
+    user_id: str | None = None
+    severity: Literal["warning", "critical"] | None = None
+    signal_type: str | None = None
+    since_us: int | None = None  # on opened_at, inclusive
+    limit: int = 100
+    cursor: str | None = None
+
+
+class AlertQuery(Struct, kw_only=True):
+    status: Literal["pending", "delivered", "failed"] | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+class Page(Struct, Generic[T], kw_only=True):
+    items: list[T]
+    next_cursor: str | None
+
+
+class Bucket(Struct, kw_only=True):
+    start: str
+    counts: dict[str, int]  # sentiment -> events that started in this bucket
+
+
+class AnomalyBucket(Struct, kw_only=True):
+    start: str
+    counts: dict[str, int]  # severity -> episodes opened in this bucket
+
+
+class TopUser(Struct, kw_only=True):
+    user_id: str
+    events: int
+    stressed: int
+
+
+class Stats(Struct, kw_only=True):
+    since: str
+    until: str
+    bucket_seconds: int
+    buckets: list[Bucket]  # every bucket of the range, oldest first, empty ones included
+    by_signal_type: dict[str, int]
+    by_sentiment: dict[str, int]
+    top_users: list[TopUser]  # by events, at most 10
+    anomalies_by_severity: dict[str, int]
+    anomaly_buckets: list[AnomalyBucket]
+    recent_anomalies: list[Episode]  # newest first, at most 20
+
+
+class Store(Protocol):
+    async def apply(self, batch: Batch) -> int:
+        """Write a batch atomically; records are idempotent by event_id. Returns new records."""
+        ...
+
+    async def checkpoint(self, name: str) -> JournalPosition | None: ...
+
+    async def save_checkpoint(self, name: str, position: JournalPosition) -> None: ...
+
+    async def recent_event_ids(self, limit: int) -> list[str]:
+        """The newest event ids, newest first: warms the idempotency horizon at start."""
+        ...
+
+    async def get_records(self, event_ids: list[str]) -> dict[str, Record]: ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot answer."""
+        ...
+
+    async def signals(self, query: SignalQuery) -> Page[Record]:
+        """Newest first (received_at, then insertion order), keyset-paginated."""
+        ...
+
+    def export(self, query: SignalQuery) -> AsyncIterator[Record]:
+        """Oldest first, streamed in chunks: memory stays flat however many records match."""
+        ...
+
+    async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats: ...
+
+    async def open_episodes(self) -> list[Episode]: ...
+
+    async def anomalies(self, query: AnomalyQuery) -> Page[Episode]:
+        """Newest first by opened_at, keyset-paginated."""
+        ...
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Pending deliveries whose next_attempt_at <= now, oldest first."""
+        ...
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """Update status, attempts and next_attempt_at of an existing delivery."""
+        ...
+
+    async def deliveries(self, query: AlertQuery) -> Page[Delivery]:
+        """Newest first by created_at, keyset-paginated."""
+        ...
+
+    async def aclose(self) -> None: ...
