@@ -18,7 +18,6 @@ from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.journal.position import JournalPosition
 
-
 T = TypeVar("T")
 
 
