@@ -79,6 +79,11 @@ class MalformedJSON(Exception):
     """The body is not JSON; the message says where it broke."""
 
 
+# msgspec raises RecursionError past its nesting limit (about 1000 levels); no event nests deeper
+# than a few levels, so such a body is refused as malformed rather than left to become a 500.
+TOO_DEEP = "JSON nests too deeply"
+
+
 _event_decoder = msgspec.json.Decoder(Event)
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
@@ -151,6 +156,8 @@ def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
         raise InvalidEvent([problem_from_validation(exc)]) from None
     except msgspec.DecodeError as exc:
         raise MalformedJSON(str(exc)) from None
+    except RecursionError:
+        raise MalformedJSON(TOO_DEEP) from None
     problems = _check_limits(event, max_text_chars)
     if problems:
         raise InvalidEvent(problems)
@@ -165,6 +172,8 @@ def split_array(body: bytes) -> list[msgspec.Raw]:
         raise InvalidEvent([Problem(["body"], "Expected `array` of events")]) from None
     except msgspec.DecodeError as exc:
         raise MalformedJSON(str(exc)) from None
+    except RecursionError:
+        raise MalformedJSON(TOO_DEEP) from None
 
 
 def split_ndjson(body: bytes) -> list[bytes]:
@@ -181,6 +190,8 @@ def check_json(body: bytes | msgspec.Raw) -> Any:
         return _any_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedJSON(str(exc)) from None
+    except RecursionError:
+        raise MalformedJSON(TOO_DEEP) from None
 
 
 class _IdClock:

@@ -66,7 +66,7 @@ class Metrics:
             registry=r,
         )
         self.router_lag = Gauge(
-            "signals_router_lag_bytes", "Journal bytes not yet delivered to the router.", registry=r
+            "signals_router_lag_seconds", "Age of the oldest record not yet delivered.", registry=r
         )
         self.router_outcomes = Counter(
             "signals_router_requests_total",

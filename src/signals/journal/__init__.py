@@ -1,5 +1,23 @@
-"""The append-only journal: the source of truth every consumer reads from (SPEC §6)."""
+"""The append-only journal: the source of truth every consumer reads from (SPEC §6).
 
-from signals.journal.position import JournalPosition
+`Journal` appends with group commit and reads back; `iter_records` reads a stopped journal's
+directory for offline tools. See `signals.journal.writer` for durability per fsync mode.
+"""
 
-__all__ = ["JournalPosition"]
+from signals.journal.errors import JournalClosed, JournalError
+from signals.journal.position import START, JournalPosition
+from signals.journal.reader import iter_records
+from signals.journal.recovery import in_use
+from signals.journal.writer import Journal, JournalStats, OnCommit
+
+__all__ = [
+    "START",
+    "Journal",
+    "JournalClosed",
+    "JournalError",
+    "JournalPosition",
+    "JournalStats",
+    "OnCommit",
+    "in_use",
+    "iter_records",
+]

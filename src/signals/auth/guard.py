@@ -1,0 +1,127 @@
+"""The auth guard: a pure-ASGI middleware that lets a request through only with a key that has
+the scope its method and path need (SPEC §7).
+
+Order per request: open path -> through. Address over its failure limit -> 429 (even with a
+valid key). No key -> 401, unknown key -> 401, key without the scope -> 403; each counts as a
+failure of the client address, and the failure past the limit is answered 429 instead. Writes by
+a key with `rate_per_second` take a token from its bucket -> 429 when empty. Every 429 carries
+`Retry-After`. With no keys configured auth is off and the guard passes everything (protected
+mode keeps that to loopback). Only a key's name is ever logged; it is bound to the request's log
+lines as `api_key` and left in `scope["state"]["api_key"]`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import structlog
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from signals.auth.keys import Keyring, presented_key
+from signals.auth.limiter import Limits
+from signals.auth.scopes import ScopeMap, grants
+from signals.http import ApiError, error_response
+from signals.metrics import Metrics
+from signals.settings import ApiKey
+
+log = structlog.get_logger(__name__)
+
+
+def route_path(scope: Scope) -> str:
+    """The path routing matches on: `path` without `root_path` (as Starlette's router does)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def burst_of(key: ApiKey, rate: float) -> int:
+    return key.burst if key.burst is not None else max(1, math.ceil(rate))
+
+
+def rate_limited(message: str, wait: float) -> ApiError:
+    seconds = max(1, math.ceil(wait))
+    return ApiError(
+        429, message, details=[{"retry_after": seconds}], headers={"Retry-After": str(seconds)}
+    )
+
+
+class AuthGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keyring: Keyring,
+        scopes: ScopeMap,
+        limits: Limits,
+        metrics: Metrics,
+    ) -> None:
+        self.app = app
+        self._keyring = keyring
+        self._scopes = scopes
+        self._limits = limits
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not len(self._keyring):
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        path = route_path(scope)
+        needed = self._scopes.required(method, path)
+        if needed is None:
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope)
+        wait = await self._limits.blocked_for(address)
+        if wait > 0:
+            await self._too_many_failures(scope, receive, send, wait)
+            return
+        presented = presented_key(scope["headers"])
+        key = None if presented is None else self._keyring.lookup(presented)
+        if key is None or not grants(key.scopes, needed):
+            reason = "missing" if presented is None else "unknown" if key is None else "scope"
+            self._metrics.auth_failures.labels(reason).inc()
+            log.warning(
+                "auth refused",
+                reason=reason,
+                api_key=key.name if key else None,
+                client=address,
+                method=method,
+                path=path,
+            )
+            wait = await self._limits.fail(address)
+            if wait > 0:
+                await self._too_many_failures(scope, receive, send, wait)
+            elif key is None:
+                message = "API key required" if presented is None else "unknown API key"
+                error = ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
+                await error_response(scope, error)(scope, receive, send)
+            else:
+                error = ApiError(403, f"API key {key.name!r} lacks the {needed!r} scope")
+                await error_response(scope, error)(scope, receive, send)
+            return
+        rate = key.rate_per_second
+        if needed == "ingest" and rate is not None:
+            wait = await self._limits.take(key.name, rate, burst_of(key, rate))
+            if wait > 0:
+                self._metrics.rate_limited.labels("key_rate").inc()
+                error = rate_limited(f"API key {key.name!r} is over its rate of {rate:g}/s", wait)
+                await error_response(scope, error)(scope, receive, send)
+                return
+        scope.setdefault("state", {})["api_key"] = key.name
+        with structlog.contextvars.bound_contextvars(api_key=key.name):
+            await self.app(scope, receive, send)
+
+    async def _too_many_failures(
+        self, scope: Scope, receive: Receive, send: Send, wait: float
+    ) -> None:
+        self._metrics.rate_limited.labels("auth_failures").inc()
+        error = rate_limited("too many failed authentication attempts from this address", wait)
+        await error_response(scope, error)(scope, receive, send)

@@ -1,0 +1,181 @@
+"""The store consumer: journaled records, in journal order, into the store in batches.
+
+Each step takes everything waiting (up to `store.batch_max` records), lets the analyzer (windows
+and episodes) look at them, and writes records, episode changes, new alert deliveries and the
+consumer's journal checkpoint in ONE store transaction, so the checkpoint never runs ahead of
+what is stored. A failing store is retried with capped backoff, never skipped: the records are in
+the journal, and the backlog bound pushes back on producers meanwhile.
+
+At start, `catch_up` replays the journal from the checkpoint before anything new is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+import structlog
+
+from signals.alerts.delivery import Delivery
+from signals.anomaly.episode import Episode
+from signals.backlog import Backlog
+from signals.events import Record, record_decoder
+from signals.journal.position import START, JournalPosition
+from signals.metrics import Metrics
+from signals.pipeline import Committed, Handoff
+from signals.store.base import Batch, Store
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 0.5
+MAX_RETRY_SECONDS = 5.0
+
+
+class Analysis(Protocol):
+    episodes: list[Episode]
+    deliveries: list[Delivery]
+
+
+class Analyzer(Protocol):
+    """Where windowing and episodes plug in: pure decisions over records, I/O via the windows."""
+
+    async def analyze(self, records: Sequence[Record]) -> Analysis: ...
+
+    def tick(self, now: float) -> Analysis:
+        """Time passing without events: close episodes whose window has gone by."""
+        ...
+
+    def committed(self, analysis: Analysis) -> None:
+        """The analysis is stored: wake whatever delivers its alerts."""
+        ...
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        handoff: Handoff,
+        store: Store,
+        backlog: Backlog,
+        metrics: Metrics,
+        checkpoint_name: str,
+        batch_max: int,
+        analyzer: Analyzer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._handoff = handoff
+        self._queue = handoff.queue
+        self._store = store
+        self._backlog = backlog
+        self._metrics = metrics
+        self._checkpoint_name = checkpoint_name
+        self._batch_max = batch_max
+        self._analyzer = analyzer
+        self._clock = clock
+        self.position: JournalPosition = START
+        self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
+
+    async def run(self) -> None:
+        """Consume until the handoff is closed; everything before the close is stored."""
+        while True:
+            try:
+                first = await asyncio.wait_for(self._queue.get(), TICK_SECONDS)
+            except TimeoutError:
+                await self._tick()
+                continue
+            items, done = self._drain(first)
+            if items:
+                await self._consume(items)
+            if done:
+                return
+
+    def _drain(self, first: Committed | None) -> tuple[list[Committed], bool]:
+        if first is None:
+            return [], True
+        items = [first]
+        count = len(first.records)
+        while count < self._batch_max and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return items, True
+            items.append(item)
+            count += len(item.records)
+        return items, False
+
+    async def _consume(self, items: list[Committed]) -> None:
+        self.oldest_pending = items[0].enqueued_at
+        records = [record for item in items for record in item.records]
+        analysis = await self._analyzer.analyze(records) if self._analyzer else None
+        batch = Batch(
+            records=records,
+            episodes=analysis.episodes if analysis else [],
+            deliveries=analysis.deliveries if analysis else [],
+            checkpoint_name=self._checkpoint_name,
+            checkpoint=items[-1].position,
+        )
+        await self._apply(batch)
+        self.position = items[-1].position
+        self._backlog.release(len(records))
+        self._metrics.queue_depth.set(self._backlog.used)
+        self.oldest_pending = self._handoff.oldest_enqueued()
+        if analysis and self._analyzer:
+            self._analyzer.committed(analysis)
+
+    async def _tick(self) -> None:
+        self._metrics.consumer_lag.set(0)
+        if self._analyzer is None:
+            return
+        analysis = self._analyzer.tick(self._clock())
+        if analysis.episodes or analysis.deliveries:
+            await self._apply(
+                Batch(records=[], episodes=analysis.episodes, deliveries=analysis.deliveries)
+            )
+            self._analyzer.committed(analysis)
+
+    async def _apply(self, batch: Batch) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._store.apply(batch)
+                return
+            except Exception:
+                log.exception("store write failed; retrying", records=len(batch.records))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+    def lag_seconds(self) -> float:
+        oldest = self.oldest_pending
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
+
+
+async def catch_up(
+    reader: Callable[[JournalPosition], AsyncIterator[tuple[bytes, JournalPosition]]],
+    store: Store,
+    checkpoint_name: str,
+    batch_max: int,
+) -> tuple[JournalPosition, int]:
+    """Replay the journal from the store's checkpoint; returns the end position and new records.
+
+    `reader(start)` is the journal's `read`: an async iterator of (line, position after it).
+    """
+    start = await store.checkpoint(checkpoint_name) or START
+    records: list[Record] = []
+    position = start
+    added = 0
+    async for line, after in reader(start):
+        records.append(record_decoder.decode(line))
+        position = after
+        if len(records) >= batch_max:
+            added += await store.apply(
+                Batch(records=records, checkpoint_name=checkpoint_name, checkpoint=position)
+            )
+            records = []
+    if records or position != start:
+        added += await store.apply(
+            Batch(records=records, checkpoint_name=checkpoint_name, checkpoint=position)
+        )
+    if added:
+        log.info("store caught up from the journal", records=added, checkpoint=str(position))
+    return position, added

@@ -1,0 +1,1 @@
+"""The ingest port (8000): events in, history and the dashboard out."""

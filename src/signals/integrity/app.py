@@ -1,0 +1,43 @@
+"""The integrity app: `POST /v1/events`, `/v1/validate`, anomaly and alert history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from signals.history import History
+from signals.intake import Intake
+from signals.metrics import Metrics
+from signals.openapi import integrity_openapi
+from signals.probes import Probes
+from signals.webapp import make_app
+
+
+def build_integrity_app(
+    *,
+    intake: Intake,
+    history: History,
+    probes: Probes,
+    metrics: Metrics,
+    cors_origins: Sequence[str] = (),
+    guards: Sequence[Middleware] = (),
+) -> Starlette:
+    routes = [
+        Route("/v1/events", intake.events, methods=["POST"]),
+        Route("/v1/validate", intake.validate, methods=["POST"]),
+        Route("/v1/anomalies", history.anomalies, methods=["GET"]),
+        Route("/v1/anomalies/{user_id:path}", history.anomalies_of_user, methods=["GET"]),
+        Route("/v1/alerts", history.alerts, methods=["GET"]),
+    ]
+    return make_app(
+        port_name="integrity",
+        routes=routes,
+        probes=probes,
+        metrics=metrics,
+        openapi=integrity_openapi,
+        cors_origins=cors_origins,
+        guards=guards,
+    )

@@ -1,0 +1,310 @@
+"""The composition root: every resource opened once, both servers in one loop, ordered shutdown.
+
+    open:  store -> journal (torn tail repaired) -> catch-up into the store -> idempotency warm-up
+           -> windows -> consumer, alert dispatcher, router forwarder -> both uvicorn servers
+    close: servers stop accepting and finish in-flight requests -> journal flushed and closed
+           -> consumer drains the queue into the store -> background workers -> windows -> store
+
+The supervisor owns SIGINT/SIGTERM: uvicorn's servers install no handlers of their own (it would
+re-raise the signal after its shutdown and skip ours). A second signal forces a fast exit, which
+still loses nothing acknowledged: every acknowledged event is already in the fsynced journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from signals.backlog import Backlog
+from signals.consumer import Consumer, catch_up
+from signals.detection import build_detection
+from signals.forwarder import Forwarder
+from signals.history import History
+from signals.idempotency import IdempotencyIndex
+from signals.ingest.app import build_ingest_app
+from signals.intake import Intake
+from signals.integrity.app import build_integrity_app
+from signals.journal import Journal
+from signals.metrics import Metrics
+from signals.pipeline import Handoff, Pipeline
+from signals.probes import Probes
+from signals.sentiment import Classifier
+from signals.settings import Settings
+from signals.store.base import Store
+from signals.store.factory import open_store
+from signals.windows.base import Windows
+from signals.windows.factory import open_windows
+
+log = structlog.get_logger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+
+def instance_id(data_dir: Path) -> str:
+    """A stable id for this data directory: names its checkpoints in a shared store."""
+    path = data_dir / "instance_id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = uuid.uuid4().hex[:12]
+        path.write_text(value + "\n")
+        return value
+
+
+@dataclass
+class Services:
+    """Everything the apps and the supervisor need, opened and closed by `open_services`."""
+
+    settings: Settings
+    metrics: Metrics
+    store: Store
+    journal: Journal
+    windows: Windows
+    consumer: Consumer
+    forwarder: Forwarder | None
+    ingest_app: Starlette
+    integrity_app: Starlette
+
+
+def _guards(settings: Settings, metrics: Metrics, redis: Any) -> list[Middleware]:
+    from signals.auth.wiring import guards_for  # noqa: PLC0415  # auth is optional wiring
+
+    return guards_for(settings, metrics, redis)
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    data_dir = settings.data_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    checkpoint = f"store:{instance_id(data_dir)}"
+    async with contextlib.AsyncExitStack() as stack:
+        store = await open_store(settings)
+        stack.push_async_callback(store.aclose)
+
+        handoff = Handoff()
+        journal = await Journal.open(
+            data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics
+        )
+        stack.push_async_callback(journal.aclose)
+        position, _ = await catch_up(journal.read, store, checkpoint, settings.store.batch_max)
+
+        index = IdempotencyIndex(
+            settings.ingest.dedupe_max_ids, settings.ingest.dedupe_horizon_seconds
+        )
+        index.warm(await store.recent_event_ids(settings.ingest.dedupe_max_ids))
+
+        windows = await open_windows(settings, metrics)
+        stack.push_async_callback(windows.aclose)
+        detection = await build_detection(settings, store, windows, metrics)
+        await stack.enter_async_context(detection)
+
+        backlog = Backlog(settings.ingest.queue_size)
+        consumer = Consumer(
+            handoff=handoff,
+            store=store,
+            backlog=backlog,
+            metrics=metrics,
+            checkpoint_name=checkpoint,
+            batch_max=settings.store.batch_max,
+            analyzer=detection,
+        )
+        consumer.position = position
+        journal.register_consumer("store", lambda: consumer.position)
+
+        forwarder: Forwarder | None = None
+        if settings.router.url:
+            forwarder = Forwarder(journal, store, settings.router, metrics, instance_id(data_dir))
+            await stack.enter_async_context(forwarder)
+
+        pipeline = Pipeline(
+            journal=journal,
+            backlog=backlog,
+            index=index,
+            store=store,
+            metrics=metrics,
+            queue_wait_seconds=settings.ingest.queue_wait_seconds,
+        )
+        intake = Intake(
+            pipeline=pipeline,
+            classifier=Classifier(settings.sentiment),
+            settings=settings.ingest,
+            metrics=metrics,
+        )
+        history = History(store)
+        probes = Probes(
+            metrics=metrics,
+            checks=_readiness_checks(
+                journal=journal, store=store, windows=windows, consumer=consumer,
+                backlog=backlog, forwarder=forwarder,
+            ),  # fmt: skip
+        )
+        guards = _guards(settings, metrics, getattr(windows, "redis", None))
+        cors = settings.auth.cors_origins
+        ingest_app = build_ingest_app(
+            intake=intake, history=history, probes=probes, metrics=metrics,
+            web_dir=WEB_DIR, cors_origins=cors, guards=guards,
+        )  # fmt: skip
+        integrity_app = build_integrity_app(
+            intake=intake, history=history, probes=probes, metrics=metrics,
+            cors_origins=cors, guards=guards,
+        )  # fmt: skip
+
+        consumer_task = asyncio.create_task(consumer.run(), name="store-consumer")
+
+        async def drain_consumer() -> None:
+            # Runs after the journal is closed (pushed later, popped earlier): nothing new can
+            # arrive, so the close sentinel is the last item and everything before it is stored.
+            handoff.close()
+            await consumer_task
+
+        stack.push_async_callback(drain_consumer)
+        yield Services(
+            settings=settings,
+            metrics=metrics,
+            store=store,
+            journal=journal,
+            windows=windows,
+            consumer=consumer,
+            forwarder=forwarder,
+            ingest_app=ingest_app,
+            integrity_app=integrity_app,
+        )
+        # Close order (reverse of the pushes): consumer drain needs the journal closed first.
+        await journal.aclose()
+
+
+def _readiness_checks(
+    *,
+    journal: Journal,
+    store: Store,
+    windows: Windows,
+    consumer: Consumer,
+    backlog: Backlog,
+    forwarder: Forwarder | None,
+) -> dict[str, Any]:
+    async def journal_check() -> dict[str, Any]:
+        await journal.check()
+        return {"status": "ok"}
+
+    async def store_check() -> dict[str, Any]:
+        await store.ping()
+        return {"status": "ok"}
+
+    async def windows_check() -> dict[str, Any]:
+        return {"status": windows.status, "backend": type(windows).__name__}
+
+    async def consumer_check() -> dict[str, Any]:
+        lag = consumer.lag_seconds()
+        full = backlog.used >= backlog.capacity
+        return {
+            "status": "degraded" if full or lag > 5 else "ok",
+            "lag_seconds": round(lag, 3),
+            "backlog": backlog.used,
+            "capacity": backlog.capacity,
+        }
+
+    checks: dict[str, Any] = {
+        "journal": journal_check,
+        "store": store_check,
+        "windows": windows_check,
+        "consumer": consumer_check,
+    }
+    if forwarder is not None:
+
+        async def router_check() -> dict[str, Any]:
+            return forwarder.readiness()
+
+        checks["router"] = router_check
+    return checks
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the supervisor."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _server(app: Starlette, host: str, port: int, settings: Settings) -> _Server:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(settings.server.shutdown_timeout_seconds) - 1),
+        backlog=4096,
+    )
+    return _Server(config)
+
+
+def check_bindable(host: str, port: int) -> None:
+    """Fail fast with the address in the message when a port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+async def serve(settings: Settings) -> None:
+    """Run both servers until SIGINT/SIGTERM, then shut down in order."""
+    check_bindable(settings.ingest.host, settings.ingest.port)
+    check_bindable(settings.integrity.host, settings.integrity.port)
+    loop = asyncio.get_running_loop()
+    async with open_services(settings) as services:
+        servers = [
+            _server(services.ingest_app, settings.ingest.host, settings.ingest.port, settings),
+            _server(
+                services.integrity_app, settings.integrity.host, settings.integrity.port, settings
+            ),
+        ]
+        received: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            received.append(signum)
+            if len(received) == 1:
+                log.info("shutting down", signal=signal.Signals(signum).name)
+            else:
+                log.warning("second signal: forcing exit", signal=signal.Signals(signum).name)
+            for server in servers:
+                server.should_exit = True
+                if len(received) > 1:
+                    server.force_exit = True
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            log.info(
+                "signals started",
+                ingest=f"http://{settings.ingest.host}:{settings.ingest.port}",
+                integrity=f"http://{settings.integrity.host}:{settings.integrity.port}",
+                windows=settings.windows.backend,
+                store=settings.store.backend,
+                fsync=settings.journal.fsync,
+            )
+            async with asyncio.TaskGroup() as group:
+                for server in servers:
+                    group.create_task(server.serve())
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+    log.info("signals stopped")

@@ -1,0 +1,223 @@
+"""The sentiment lexicon: the shipped data file with an operator's overrides applied.
+
+`build(settings)` reads `data/lexicon.toml` from the package (importlib.resources), drops the
+phrases named in `settings.remove`, then adds or re-weights the phrases in `settings.cues`, and
+returns a `Lexicon`: one table from normalised phrase to `Entry`, plus the numeric `Rules`.
+Every phrase has exactly one role. An override that names a shipped phrase under another label
+moves it to that label; an override for a phrase the file uses as a modifier (say "really")
+turns it into a cue. Mistakes raise `LexiconError` (a `ValueError`) naming the settings key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Annotated, Literal, NamedTuple
+
+import msgspec
+from msgspec import Meta, Struct
+
+from signals.settings import SentimentLabel, SentimentSettings
+
+# Label indexes, in precedence order; NEUTRAL is never scored.
+STRESSED, UNCERTAIN, POSITIVE, NEUTRAL = 0, 1, 2, 3
+LABELS: tuple[SentimentLabel, ...] = ("stressed", "uncertain", "positive", "neutral")
+
+# Entry kinds. Plain ints: the classifier compares them once per match.
+CUE, SHIELD, NEGATOR, MODIFIER, CONTRAST, LITERAL, SHOUT, IGNORE = range(8)
+# What negation makes of a cue: "not happy" is stressed, "not bad" positive, and "not confused"
+# is nothing in particular. `when_negated` in the file says otherwise for particular phrases.
+FLIP = {STRESSED: POSITIVE, POSITIVE: STRESSED, UNCERTAIN: NEUTRAL, NEUTRAL: NEUTRAL}
+
+ScoredLabel = Literal["stressed", "uncertain", "positive"]
+
+MAX_PHRASE_CHARS = 100
+MAX_WEIGHT = 10.0
+
+# Curly quotes and apostrophes read as straight ones; one character for one, so that positions
+# in the folded text still point at the same characters of the original.
+FOLD = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
+_VARIATION_SELECTOR = "\ufe0f"
+
+Ratio = Annotated[float, Meta(gt=0, le=1)]
+Weight = Annotated[float, Meta(ge=0, le=MAX_WEIGHT)]
+
+
+class Rules(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    threshold: Annotated[float, Meta(gt=0, le=MAX_WEIGHT)]
+    negation_window: Annotated[int, Meta(ge=0, le=10)]
+    modifier_window: Annotated[int, Meta(ge=0, le=10)]
+    contrast_factor: Ratio
+    negation_flip: Ratio
+    question_uncertain_factor: Annotated[float, Meta(ge=1, le=5)]
+    question_positive_factor: Ratio
+    emphasis_factor: Annotated[float, Meta(ge=1, le=5)]
+    interrobang_weight: Weight
+    question_run_weight: Weight
+    shouting_weight: Weight
+    shout_weight: Weight
+    scare_quote_weight: Weight
+
+
+class LexiconFile(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    rules: Rules
+    negators: list[str]
+    not_negating: list[str]
+    contrast: list[str]
+    turnaround: list[str]
+    literal_after: list[str]
+    shout: list[str]
+    scare_quoted: list[str]
+    intensifiers: dict[str, Annotated[float, Meta(gt=1, le=5)]]
+    diminishers: dict[str, Annotated[float, Meta(gt=0, lt=1)]]
+    cues: dict[SentimentLabel, dict[str, Weight]]
+    when_negated: dict[ScoredLabel, dict[str, Weight]]
+
+
+class Entry(NamedTuple):
+    kind: int
+    label: int  # a label index for CUE and SHIELD; NEUTRAL otherwise
+    weight: float  # a cue's weight, or a modifier's multiplier
+    negated_label: int = NEUTRAL  # what a negated CUE counts for ...
+    negated_weight: float = 0.0  # ... and how much
+
+
+class Lexicon(NamedTuple):
+    rules: Rules
+    entries: dict[str, Entry]
+
+
+class LexiconError(ValueError):
+    """The lexicon or an override of it cannot be used; the message names the key."""
+
+
+def normalize(phrase: str) -> str:
+    """Lower case, straight quotes, single spaces: the form both phrases and text are matched in."""
+    folded = phrase.lower().translate(FOLD).replace(_VARIATION_SELECTOR, "")
+    return " ".join(folded.split())
+
+
+def read_shipped() -> LexiconFile:
+    raw = resources.files("signals.sentiment").joinpath("data/lexicon.toml").read_bytes()
+    try:
+        return msgspec.toml.decode(raw, type=LexiconFile)
+    except msgspec.ValidationError as exc:
+        raise LexiconError(f"sentiment/data/lexicon.toml: {exc}") from None
+
+
+def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
+    roles: list[tuple[str, Iterable[str], Entry]] = [
+        ("negators", data.negators, Entry(NEGATOR, NEUTRAL, 1.0)),
+        ("not_negating", data.not_negating, Entry(IGNORE, NEUTRAL, 1.0)),
+        ("contrast", data.contrast, Entry(CONTRAST, NEUTRAL, 0.0)),
+        # A turnaround is a contrast that discounts doubts too; its weight marks it.
+        ("turnaround", data.turnaround, Entry(CONTRAST, NEUTRAL, 1.0)),
+        ("literal_after", data.literal_after, Entry(LITERAL, NEUTRAL, 1.0)),
+        ("shout", data.shout, Entry(SHOUT, NEUTRAL, data.rules.shout_weight)),
+    ]
+    entries: dict[str, Entry] = {}
+    owner: dict[str, str] = {}
+
+    def put(section: str, phrase: str, entry: Entry) -> None:
+        key = normalize(phrase)
+        if not key:
+            raise LexiconError(f"sentiment/data/lexicon.toml: {section}: empty phrase")
+        if key in owner:
+            raise LexiconError(
+                f"sentiment/data/lexicon.toml: {section}: {key!r} is already in {owner[key]}"
+            )
+        owner[key] = section
+        entries[key] = entry
+
+    for section, phrases, entry in roles:
+        for phrase in phrases:
+            put(section, phrase, entry)
+    for section, table in (("intensifiers", data.intensifiers), ("diminishers", data.diminishers)):
+        for phrase, factor in table.items():
+            put(section, phrase, Entry(MODIFIER, NEUTRAL, factor))
+    flip = data.rules.negation_flip
+    for label, cues in data.cues.items():
+        index = LABELS.index(label)
+        for phrase, weight in cues.items():
+            put(f"cues.{label}", phrase, cue_entry(index, weight, flip))
+    for label, cues in data.when_negated.items():
+        index = LABELS.index(label)
+        for phrase, weight in cues.items():
+            key = normalize(phrase)
+            plain = entries.get(key)
+            if plain is not None and plain.kind != CUE:
+                raise LexiconError(
+                    f"sentiment/data/lexicon.toml: when_negated.{label}: {key!r} is already in"
+                    f" {owner[key]}"
+                )
+            base = plain or Entry(CUE, NEUTRAL, 0.0)
+            entries[key] = base._replace(negated_label=index, negated_weight=weight)
+            owner.setdefault(key, f"when_negated.{label}")
+    sarcasm = cue_entry(STRESSED, data.rules.scare_quote_weight, flip)
+    for word in data.scare_quoted:
+        for quote in "\"'":
+            put("scare_quoted", f"{quote}{word}{quote}", sarcasm)
+    return entries
+
+
+def cue_entry(label: int, weight: float, flip: float) -> Entry:
+    if label == NEUTRAL:
+        return Entry(SHIELD, NEUTRAL, weight)
+    return Entry(CUE, label, weight, FLIP[label], weight * flip if FLIP[label] != NEUTRAL else 0.0)
+
+
+def _check_phrase(where: str, phrase: str) -> str:
+    key = normalize(phrase)
+    if not key:
+        raise LexiconError(f"{where}: empty phrase {phrase!r}; a cue needs at least one character")
+    if len(key) > MAX_PHRASE_CHARS:
+        raise LexiconError(f"{where}: phrase is longer than {MAX_PHRASE_CHARS} characters")
+    if any(not char.isprintable() for char in key):
+        raise LexiconError(f"{where}: phrase {phrase!r} contains a control character")
+    return key
+
+
+def _apply_overrides(
+    entries: dict[str, Entry],
+    cues: Mapping[str, Mapping[str, float]],
+    remove: Iterable[str],
+    flip: float,
+) -> None:
+    for position, phrase in enumerate(remove):
+        key = _check_phrase(f"sentiment.remove[{position}]", phrase)
+        if entries.pop(key, None) is None:
+            raise LexiconError(
+                f"sentiment.remove[{position}]: {phrase!r} is not a phrase of the shipped lexicon"
+            )
+    seen: dict[str, str] = {}
+    for label, table in cues.items():
+        if label not in LABELS:
+            raise LexiconError(f"sentiment.cues.{label}: unknown label; use one of {LABELS}")
+        index = LABELS.index(label)
+        for phrase, weight in table.items():
+            where = f"sentiment.cues.{label}.{phrase!r}"
+            key = _check_phrase(where, phrase)
+            if not isinstance(weight, int | float) or not math.isfinite(weight):
+                raise LexiconError(f"{where}: weight must be a finite number, got {weight!r}")
+            if abs(weight) > MAX_WEIGHT:
+                raise LexiconError(f"{where}: weight must be within ±{MAX_WEIGHT:g}")
+            if key in seen:
+                raise LexiconError(f"{where}: the phrase is also given under {seen[key]}")
+            seen[key] = f"sentiment.cues.{label}"
+            entry = cue_entry(index, float(weight), flip)
+            shipped = entries.get(key)
+            if shipped is not None and shipped.kind == CUE and entry.kind == CUE:
+                # The override sets what the phrase means; what its negation means stays.
+                entry = entry._replace(
+                    negated_label=shipped.negated_label, negated_weight=shipped.negated_weight
+                )
+            entries[key] = entry
+
+
+def build(settings: SentimentSettings | None = None) -> Lexicon:
+    data = read_shipped()
+    entries = _shipped_entries(data)
+    if settings is not None:
+        _apply_overrides(entries, settings.cues, settings.remove, data.rules.negation_flip)
+    return Lexicon(data.rules, entries)

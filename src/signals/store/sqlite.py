@@ -1,0 +1,446 @@
+"""The SQLite store (the embedded default): one file, WAL, one writer and one reader connection.
+
+Durability: the journal is the source of truth (fsynced before any client is answered) and the
+store is a view rebuilt from it, resumed from the checkpoint saved in the same transaction as
+the records it covers. So `synchronous=NORMAL` is enough here: in WAL mode it never corrupts the
+database, and a power cut can at worst roll back the last transactions, checkpoint included,
+which the consumer then replays from the journal (records are idempotent by event_id).
+
+Writes (`apply`, `save_checkpoint`, `save_delivery`) go through the writer connection, one at a
+time under a lock, since a transaction spans several awaits. Reads go through a second
+connection: in WAL mode they see the last committed state and never wait for a write.
+
+Query paths, chosen so each answers from an index walk that stops after `limit` rows:
+- `signals`: the most selective equality filter present (user_id, then signal_type) picks its
+  (column, received_us) index; the others are written `+column = ?`, which keeps SQLite from
+  switching to a less selective index whatever its statistics say; a sentiment alone walks the
+  time index, where one in a handful of rows matches;
+- `stats`: never scans raw events beyond the ragged ends of the range; per-minute, per-hour and
+  per-day rollups (see `signals.store.rollup`) are maintained in `apply`, in the same transaction
+  as the events, for new events only, so replaying a batch cannot count twice. Covering indexes
+  were the alternative, but they still read every event of the range: 24 hours of a million-
+  events week is ~150k index entries and a sort of them by user for the top users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiosqlite
+import structlog
+
+from signals.alerts.delivery import Delivery
+from signals.anomaly.episode import Episode
+from signals.events import Record
+from signals.journal.position import JournalPosition
+from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
+from signals.store.cursor import make_cursor, read_id_cursor, read_seq_cursor
+from signals.store.instant import to_us
+from signals.store.rollup import Fact, deltas
+from signals.store.sqlite_rows import (
+    DELIVERY_COLUMNS,
+    EPISODE_COLUMNS,
+    INSERT_DELIVERY,
+    INSERT_EVENT,
+    SELECT_RECORD,
+    UPSERT_EPISODE,
+    delivery_from_row,
+    delivery_row,
+    episode_from_row,
+    episode_row,
+    record_from_row,
+    record_row,
+)
+from signals.store.sqlite_schema import migrate
+from signals.store.sqlite_stats import COUNT_TABLES, USER_TABLES, read_stats
+
+log = structlog.get_logger(__name__)
+
+# Ids per IN (...) list: far below SQLite's bound-variable limit whatever the batch size.
+IN_LIST = 500
+_PRAGMAS = (
+    "PRAGMA synchronous = NORMAL",  # see the module docstring: the journal is the truth
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -65536",  # KiB: 64 MiB per connection
+    "PRAGMA mmap_size = 268435456",
+)
+
+
+class SqliteStore:
+    """`Store` on one SQLite file. Open with `await SqliteStore.open(path)`, close with `aclose`.
+
+    `batch_max` is how many rows `export` reads per query (its memory bound).
+    """
+
+    def __init__(
+        self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, batch_max: int
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._batch_max = batch_max
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, *, batch_max: int = 2000) -> SqliteStore:
+        """Open (creating the file and its schema if needed) the store at `path`."""
+        if batch_max < 1:
+            raise ValueError("batch_max must be at least 1")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        reader: aiosqlite.Connection | None = None
+        try:
+            mode = await _scalar(writer, "PRAGMA journal_mode = WAL")
+            if mode != "wal":
+                raise RuntimeError(f"{path}: SQLite could not enable WAL (journal_mode={mode})")
+            for pragma in _PRAGMAS:
+                await writer.execute(pragma)
+            version = await migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            for pragma in (*_PRAGMAS, "PRAGMA query_only = ON"):
+                await reader.execute(pragma)
+        except BaseException:
+            if reader is not None:
+                await reader.close()
+            await writer.close()
+            raise
+        log.info("store opened", path=str(path), schema_version=version)
+        return cls(writer, reader, batch_max)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Wait for the write in progress, refresh planner statistics, close both connections."""
+        async with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                # A bounded sample keeps this quick on a large file (SQLite's advice for close).
+                await self._writer.execute("PRAGMA analysis_limit = 1000")
+                await self._writer.execute("PRAGMA optimize")
+            finally:
+                await self._reader.close()
+                await self._writer.close()
+
+    # Writes.
+
+    async def apply(self, batch: Batch) -> int:
+        if (batch.checkpoint_name is None) != (batch.checkpoint is None):
+            raise ValueError("a batch checkpoint needs both checkpoint_name and checkpoint")
+        rows: dict[str, tuple[Any, ...]] = {}
+        for record in batch.records:
+            if record.event_id not in rows:  # the first of several copies in one batch wins
+                rows[record.event_id] = record_row(record, to_us(record.received_at))
+        episodes = [episode_row(episode) for episode in batch.episodes]
+        deliveries = [delivery_row(delivery) for delivery in batch.deliveries]
+        async with self._write_lock, self._transaction():
+            w = self._writer
+            inserted = 0
+            if rows:
+                last_seq = await _scalar(w, "SELECT MAX(seq) FROM events")
+                async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
+                    inserted = cursor.rowcount
+                if inserted:
+                    await self._roll_up(await self._new_rows(rows, inserted, last_seq or 0))
+            if episodes:
+                await w.executemany(UPSERT_EPISODE, episodes)
+            if deliveries:
+                await w.executemany(INSERT_DELIVERY, deliveries)
+            if batch.checkpoint_name is not None and batch.checkpoint is not None:
+                await self._put_checkpoint(batch.checkpoint_name, batch.checkpoint)
+        return inserted
+
+    async def save_checkpoint(self, name: str, position: JournalPosition) -> None:
+        async with self._write_lock:
+            await self._put_checkpoint(name, position)
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """Raises KeyError when no delivery has that id (only `apply` creates deliveries)."""
+        row = delivery_row(delivery)
+        async with (
+            self._write_lock,
+            self._writer.execute(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ?, attempts = ? WHERE id = ?",
+                (row[4], row[7], row[8], row[0]),
+            ) as cursor,
+        ):
+            updated = cursor.rowcount
+        if updated == 0:
+            raise KeyError(delivery.id)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error or cancellation."""
+        # IMMEDIATE takes the write lock up front, so the existence check in `apply` and the
+        # inserts it decides see the same database.
+        await self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            await self._writer.execute("COMMIT")
+        except BaseException:
+            if self._writer.in_transaction:
+                await self._writer.rollback()
+            raise
+
+    async def _new_rows(
+        self, rows: dict[str, tuple[Any, ...]], inserted: int, last_seq: int
+    ) -> list[tuple[Any, ...]]:
+        """The rows of `rows` that the insert just stored, not already there before.
+
+        Usually all of them. Otherwise (a replay after a crash) they are the ones with a `seq`
+        above the largest before the insert: AUTOINCREMENT never hands out a smaller one.
+        """
+        if inserted == len(rows):
+            return list(rows.values())
+        new_ids = await self._writer.execute_fetchall(
+            "SELECT event_id FROM events WHERE seq > ?", (last_seq,)
+        )
+        return [rows[event_id] for (event_id,) in new_ids]
+
+    async def _roll_up(self, rows: list[tuple[Any, ...]]) -> None:
+        changes = deltas(Fact(row[1], row[3], row[4], row[5]) for row in rows)
+        for level, count_rows in changes.counts:
+            await self._writer.executemany(
+                f"INSERT INTO {COUNT_TABLES[level]} (slot, signal_type, sentiment, events) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events",
+                count_rows,
+            )
+        for level, user_rows in changes.users:
+            await self._writer.executemany(
+                f"INSERT INTO {USER_TABLES[level]} (slot, user_id, events, stressed) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "events = events + excluded.events, stressed = stressed + excluded.stressed",
+                user_rows,
+            )
+
+    async def _put_checkpoint(self, name: str, position: JournalPosition) -> None:
+        await self._writer.execute(
+            "INSERT INTO checkpoints (name, segment, byte_offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET "
+            "segment = excluded.segment, byte_offset = excluded.byte_offset",
+            (name, position.segment, position.offset),
+        )
+
+    # Reads.
+
+    async def ping(self) -> None:
+        await _scalar(self._reader, "SELECT 1")
+
+    async def checkpoint(self, name: str) -> JournalPosition | None:
+        rows = await self._reader.execute_fetchall(
+            "SELECT segment, byte_offset FROM checkpoints WHERE name = ?", (name,)
+        )
+        for segment, offset in rows:
+            return JournalPosition(segment, offset)
+        return None
+
+    async def recent_event_ids(self, limit: int) -> list[str]:
+        rows = await self._reader.execute_fetchall(
+            "SELECT event_id FROM events ORDER BY received_us DESC, seq DESC LIMIT ?", (limit,)
+        )
+        return [row[0] for row in rows]
+
+    async def get_records(self, event_ids: list[str]) -> dict[str, Record]:
+        """The stored records among `event_ids`; ids not stored are absent from the result."""
+        unique = list(dict.fromkeys(event_ids))
+        found: dict[str, Record] = {}
+        for start in range(0, len(unique), IN_LIST):
+            chunk = unique[start : start + IN_LIST]
+            rows = await self._reader.execute_fetchall(
+                f"SELECT {SELECT_RECORD} FROM events "
+                f"WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                record = record_from_row(row)
+                found[record.event_id] = record
+        return found
+
+    async def signals(self, query: SignalQuery) -> Page[Record]:
+        _check_limit(query.limit)
+        where, params = _signal_filters(query)
+        if query.cursor is not None:
+            at_us, seq = read_seq_cursor("signals", query.cursor)
+            where.append("received_us <= ? AND (received_us < ? OR seq < ?)")
+            params += [at_us, at_us, seq]
+        rows = list(
+            await self._reader.execute_fetchall(
+                f"SELECT {SELECT_RECORD} FROM events {_where(where)} "
+                "ORDER BY received_us DESC, seq DESC LIMIT ?",
+                [*params, query.limit + 1],
+            )
+        )
+        page = rows[: query.limit]
+        more = len(rows) > query.limit
+        return Page(
+            items=[record_from_row(row) for row in page],
+            next_cursor=make_cursor("signals", page[-1][0], page[-1][1]) if more else None,
+        )
+
+    async def export(self, query: SignalQuery) -> AsyncIterator[Record]:
+        """Every matching record, oldest first; `limit` and `cursor` of the query are ignored.
+
+        Each chunk is its own query resuming after the last row sent, so nothing is held open
+        between chunks and records committed meanwhile with later times are included.
+        """
+        where, params = _signal_filters(query)
+        after: tuple[int, int] | None = None
+        while True:
+            clauses = list(where)
+            resume: list[Any] = []
+            if after is not None:
+                clauses.append("received_us >= ? AND (received_us > ? OR seq > ?)")
+                resume = [after[0], after[0], after[1]]
+            rows = list(
+                await self._reader.execute_fetchall(
+                    f"SELECT {SELECT_RECORD} FROM events {_where(clauses)} "
+                    "ORDER BY received_us, seq LIMIT ?",
+                    [*params, *resume, self._batch_max],
+                )
+            )
+            for row in rows:
+                yield record_from_row(row)
+            if len(rows) < self._batch_max:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats:
+        """See `signals.store.grid` for the bucket layout and `sqlite_stats` for the reads.
+
+        Raises ValueError for bucket_seconds < 1, until before since, or too many buckets.
+        """
+        return await read_stats(self._reader, since_us, until_us, bucket_seconds)
+
+    async def open_episodes(self) -> list[Episode]:
+        """Episodes not closed yet, oldest first."""
+        rows = await self._reader.execute_fetchall(
+            f"SELECT {EPISODE_COLUMNS} FROM episodes WHERE closed_at IS NULL ORDER BY opened_us, id"
+        )
+        return [episode_from_row(row) for row in rows]
+
+    async def anomalies(self, query: AnomalyQuery) -> Page[Episode]:
+        _check_limit(query.limit)
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("user_id", query.user_id),
+            ("severity", query.severity),
+            ("signal_type", query.signal_type),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.since_us is not None:
+            where.append("opened_us >= ?")
+            params.append(query.since_us)
+        if query.cursor is not None:
+            at_us, after_id = read_id_cursor("anomalies", query.cursor)
+            where.append("opened_us <= ? AND (opened_us < ? OR id < ?)")
+            params += [at_us, at_us, after_id]
+        rows = list(
+            await self._reader.execute_fetchall(
+                f"SELECT {EPISODE_COLUMNS} FROM episodes {_where(where)} "
+                "ORDER BY opened_us DESC, id DESC LIMIT ?",
+                [*params, query.limit + 1],
+            )
+        )
+        items = [episode_from_row(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return Page(
+            items=items,
+            next_cursor=(
+                make_cursor("anomalies", rows[query.limit - 1][9], items[-1].id) if more else None
+            ),
+        )
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Pending deliveries due at `now`, longest overdue first (then oldest created)."""
+        _check_limit(limit)
+        rows = await self._reader.execute_fetchall(
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries "
+            "WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, created_us, id LIMIT ?",
+            (now, limit),
+        )
+        return [delivery_from_row(row) for row in rows]
+
+    async def deliveries(self, query: AlertQuery) -> Page[Delivery]:
+        _check_limit(query.limit)
+        where: list[str] = []
+        params: list[Any] = []
+        if query.status is not None:
+            where.append("status = ?")
+            params.append(query.status)
+        if query.cursor is not None:
+            at_us, after_id = read_id_cursor("deliveries", query.cursor)
+            where.append("created_us <= ? AND (created_us < ? OR id < ?)")
+            params += [at_us, at_us, after_id]
+        rows = list(
+            await self._reader.execute_fetchall(
+                f"SELECT {DELIVERY_COLUMNS} FROM deliveries {_where(where)} "
+                "ORDER BY created_us DESC, id DESC LIMIT ?",
+                [*params, query.limit + 1],
+            )
+        )
+        items = [delivery_from_row(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return Page(
+            items=items,
+            next_cursor=(
+                make_cursor("deliveries", rows[query.limit - 1][6], items[-1].id) if more else None
+            ),
+        )
+
+
+def _signal_filters(query: SignalQuery) -> tuple[list[str], list[Any]]:
+    """WHERE terms for the filters; only the most selective equality may use its index."""
+    where: list[str] = []
+    params: list[Any] = []
+    indexed = False
+    for column, value in (
+        ("user_id", query.user_id),
+        ("signal_type", query.signal_type),
+        ("sentiment", query.sentiment),
+    ):
+        if value is not None:
+            where.append(f"{'+' if indexed else ''}{column} = ?")
+            params.append(value)
+            indexed = True
+    if query.since_us is not None:
+        where.append("received_us >= ?")
+        params.append(query.since_us)
+    if query.until_us is not None:
+        where.append("received_us < ?")
+        params.append(query.until_us)
+    return where, params
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str) -> Any:
+    async with conn.execute(sql) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row[0]

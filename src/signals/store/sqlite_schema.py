@@ -1,0 +1,144 @@
+"""The SQLite schema as an ordered list of migrations, tracked in `PRAGMA user_version`.
+
+Migration N (1-based) brings a database from version N-1 to N. Each runs in its own transaction
+together with the version bump, so a crash leaves the database at one version or the next,
+never between; running `migrate` again applies only what is missing. A database newer than
+this code is refused rather than guessed at.
+
+Index choices (see `SqliteStore` for the queries they serve):
+- `events_received (received_us)`: every implicit index entry ends with the rowid, which is
+  `seq`, so this one index orders by (received_us, seq) for the unfiltered listing, export and
+  keyset resumes, and serves range scans of the raw edges of stats;
+- `events_user`, `events_signal_type` (column, received_us): an equality filter and newest-first
+  order in one index walk, stopping after `limit` rows. A signal type may be rare or absent, so
+  it needs its index; a sentiment is one of four, each a sizeable share of traffic, so walking
+  `events_received` finds a page of one quickly and an index would only slow every insert;
+- rollup tables are WITHOUT ROWID with the slot first, so a time range is one contiguous read.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        received_us INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        signal_type TEXT NOT NULL,
+        sentiment TEXT NOT NULL,
+        sentiment_cues TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        text TEXT,
+        timestamp TEXT,
+        agent_id TEXT,
+        session_id TEXT,
+        metadata TEXT
+    );
+    CREATE INDEX events_received ON events (received_us);
+    CREATE INDEX events_user ON events (user_id, received_us);
+    CREATE INDEX events_signal_type ON events (signal_type, received_us);
+
+    CREATE TABLE counts_hour (
+        slot INTEGER NOT NULL,
+        signal_type TEXT NOT NULL,
+        sentiment TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (slot, signal_type, sentiment)
+    ) WITHOUT ROWID;
+    CREATE TABLE counts_minute (
+        slot INTEGER NOT NULL,
+        signal_type TEXT NOT NULL,
+        sentiment TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (slot, signal_type, sentiment)
+    ) WITHOUT ROWID;
+    CREATE TABLE users_day (
+        slot INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        stressed INTEGER NOT NULL,
+        PRIMARY KEY (slot, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE users_hour (
+        slot INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        stressed INTEGER NOT NULL,
+        PRIMARY KEY (slot, user_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE episodes (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        signal_type TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        threshold INTEGER NOT NULL,
+        window_seconds REAL NOT NULL,
+        peak_count INTEGER NOT NULL,
+        event_count INTEGER NOT NULL,
+        opened_at TEXT NOT NULL,
+        opened_us INTEGER NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        closed_at TEXT,
+        sample_event_ids TEXT NOT NULL,
+        alerted TEXT NOT NULL
+    );
+    CREATE INDEX episodes_opened ON episodes (opened_us, id);
+    CREATE INDEX episodes_user ON episodes (user_id, opened_us, id);
+    CREATE INDEX episodes_open ON episodes (opened_us) WHERE closed_at IS NULL;
+
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        episode_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        attempts TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_created ON deliveries (created_us, id);
+    CREATE INDEX deliveries_status ON deliveries (status, created_us, id);
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at, created_us, id)
+        WHERE status = 'pending';
+
+    CREATE TABLE checkpoints (
+        name TEXT PRIMARY KEY,
+        segment INTEGER NOT NULL,
+        byte_offset INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of `signals` than this one."""
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Bring the schema up to date; returns the version it is at. `conn` is in autocommit mode."""
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > len(MIGRATIONS):
+        raise SchemaTooNew(
+            f"database schema version {version} is newer than this code knows "
+            f"({len(MIGRATIONS)}): upgrade signals, or rebuild the store from the journal"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # executescript would commit any open transaction first, so the BEGIN and the version
+        # bump are part of the script: one atomic step per migration.
+        try:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                await conn.rollback()
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,346 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright) against a real
+`signals serve` subprocess: charts drawn with data, both tables filled, the range selector, live
+refresh without a reload, no console error or failed request, nothing fetched from another host,
+no horizontal overflow at phone width, and the read-key form when auth is on.
+
+Playwright's `wait_for_function` evaluates a string, which the page's CSP (no 'unsafe-eval')
+refuses; the tests wait on selectors or poll `page.evaluate` instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+
+from signals.auth.keys import digest
+from signals.simulate import MESSAGES
+from support.service import ServiceProcess
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "dashboard.png"
+SENTIMENTS = ("stressed", "uncertain", "positive", "neutral")
+TYPES = ("chat", "search", "tool_call", "feedback", "login", "escalation")
+HOSTILE_USER = '<img src=x onerror="window.__pwned=1">'
+HOSTILE_TEXT = "<script>window.__pwned=2</script> still stressed, this is urgent!"
+BURST_USER = "burst-user"
+SEEDED = 300
+DEADLINE_SECONDS = 20.0
+
+if not CHROMIUM.exists():
+    pytest.skip("needs Chromium: apt-get install chromium", allow_module_level=True)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE_SECONDS) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def events(count: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Varied events: every sentiment, six types, 25 users with a few heavy ones."""
+    made = []
+    for n in range(offset, offset + count):
+        label = SENTIMENTS[n % 4]
+        texts = MESSAGES[label]
+        made.append(
+            {
+                "user_id": f"user-{(n * n) % 25:02d}" if n % 3 else f"heavy-{n % 2}",
+                "signal_type": TYPES[n % len(TYPES)],
+                "text": texts[(n // 4) % len(texts)],
+                "agent_id": "browser-test",
+            }
+        )
+    return made
+
+
+def stats(base: str, range_: str = "15m", headers: dict[str, str] | None = None) -> Any:
+    return httpx.get(f"{base}/v1/stats", params={"range": range_}, headers=headers).json()
+
+
+def seed(base: str, headers: dict[str, str] | None = None) -> None:
+    """300 events in batches, two hostile strings, and a burst that opens a critical episode."""
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for start in range(0, SEEDED, 100):
+            answer = client.post("/v1/log/batch", json=events(100, start))
+            assert answer.status_code == 202, answer.text
+        hostile = {"user_id": HOSTILE_USER, "signal_type": "chat", "text": HOSTILE_TEXT}
+        assert client.post("/v1/log", json=hostile).status_code == 202
+        for n in range(16):  # > 10 in 5 s, and >= 15: critical with the default threshold
+            burst = {"user_id": BURST_USER, "signal_type": "chat", "text": f"help {n}, urgent!"}
+            assert client.post("/v1/log", json=burst).status_code == 202
+
+    def stored() -> bool:
+        body = stats(base, headers=headers)
+        counted: int = sum(body["by_sentiment"].values())
+        critical: int = body["anomalies_by_severity"].get("critical", 0)
+        return counted >= SEEDED + 17 and critical >= 1
+
+    wait_for(stored, "the seeded events and the burst's episode in /v1/stats")
+
+
+@dataclass
+class Watch:
+    """Everything a page did that a healthy dashboard never does."""
+
+    origin: str
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    bad_status: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def attach(self, page: Page) -> Page:
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+        page.on("request", self._request)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.console_errors.append(f"{message.type}: {message.text}")
+
+    def _failed(self, request: Request) -> None:
+        self.failed.append(f"{request.url}: {request.failure}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.bad_status.append(f"{response.status} {response.url}")
+
+    def _request(self, request: Request) -> None:
+        if not request.url.startswith(self.origin + "/"):
+            self.foreign.append(request.url)
+
+    def assert_clean(self) -> None:
+        assert self.console_errors == []
+        assert self.page_errors == []
+        assert self.failed == []
+        assert self.bad_status == []
+        assert self.foreign == []
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(tmp_path_factory.mktemp("dashboard"))
+    with process:
+        seed(process.ingest)
+        yield process
+        assert process.stop() == 0, process.logs()
+
+
+def open_dashboard(browser: Browser, url: str, width: int, height: int) -> tuple[Page, Watch]:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    watch = Watch(origin=url.rstrip("/"))
+    watch.attach(page)
+    page.goto(url)
+    page.wait_for_selector("html[data-refreshes]", state="attached")
+    return page, watch
+
+
+CHART_FACTS = """() => Object.fromEntries(
+  Object.entries(window.signalsCharts).map(([name, chart]) => [name, {
+    labels: chart.data.labels.length,
+    total: chart.data.datasets.reduce((t, d) => t + d.data.reduce((a, b) => a + b, 0), 0),
+    series: chart.data.datasets.map((d) => d.label),
+    drawn: chart.getDatasetMeta(0).data.length,
+    width: chart.width,
+    height: chart.height,
+    legend: chart.options.plugins.legend.display,
+    titles: Object.values(chart.options.scales).map((s) => s.title.display && s.title.text),
+  }]),
+)"""
+
+
+def chart_facts(page: Page) -> dict[str, dict[str, Any]]:
+    facts: dict[str, dict[str, Any]] = page.evaluate(CHART_FACTS)
+    return facts
+
+
+def refreshes(page: Page) -> int:
+    return int(page.evaluate("Number(document.documentElement.dataset.refreshes || 0)"))
+
+
+def test_dashboard_draws_everything_and_follows_the_range(
+    browser: Browser, service: ServiceProcess
+) -> None:
+    page, watch = open_dashboard(browser, service.ingest + "/", 1280, 900)
+
+    facts = chart_facts(page)
+    assert set(facts) == {"events", "types", "anomalies", "users"}
+    for name, chart in facts.items():
+        assert chart["labels"] > 0, name
+        assert chart["total"] > 0, name
+        assert chart["drawn"] > 0, name
+        assert chart["width"] > 100 and chart["height"] > 100, name
+        assert chart["legend"] is True, name
+        assert all(chart["titles"]), name  # both axes carry a title
+    assert facts["events"]["series"] == list(SENTIMENTS)
+    assert facts["events"]["total"] >= SEEDED + 17
+    assert facts["anomalies"]["series"] == ["warning", "critical"]
+    assert facts["types"]["labels"] == len(TYPES)
+
+    event_rows = page.locator("#table-events tbody tr[data-event-id]")
+    assert event_rows.count() >= 20
+    episode_rows = page.locator("#table-anomalies tbody tr[data-episode-id]")
+    assert episode_rows.count() >= 1
+    assert BURST_USER in page.locator("#table-anomalies tbody").inner_text()
+    assert page.locator("#table-anomalies .badge-critical").count() >= 1
+    for label in ("stressed", "neutral"):
+        assert page.locator(f"#table-events .badge-{label}").count() >= 1
+
+    # Data is text, never markup: the hostile strings show literally and run nothing.
+    assert page.evaluate("window.__pwned === undefined")
+    events_text = page.locator("#table-events tbody").inner_text()
+    assert HOSTILE_USER in events_text
+    assert "<script>" in events_text
+    assert page.locator("#table-events tbody img, #table-events tbody script").count() == 0
+
+    assert page.locator("#empty-hint").is_hidden()
+    caption_15m = page.locator("#range-caption").inner_text()
+    buckets_15m = facts["events"]["labels"]
+    page.click("#range-selector span:text-is('7d')")
+    page.wait_for_selector("html[data-range='7d']", state="attached")
+    caption_7d = page.locator("#range-caption").inner_text()
+    assert caption_7d != caption_15m
+    assert "7 days" in caption_7d
+    assert chart_facts(page)["events"]["labels"] != buckets_15m
+    assert "#range=7d" in page.url
+    page.click("#range-selector span:text-is('15m')")
+    page.wait_for_selector("html[data-range='15m']", state="attached")
+    assert page.locator("#range-caption").inner_text() == caption_15m
+
+    # Live refresh: new events appear without a reload (the marker survives).
+    page.evaluate("window.__sameDocument = true")
+    before = chart_facts(page)["events"]["total"]
+    seen = refreshes(page)
+    with httpx.Client(base_url=service.ingest, timeout=10) as client:
+        answer = client.post("/v1/log/batch", json=events(40, 1000))
+        assert answer.status_code == 202, answer.text
+    wait_for(
+        lambda: refreshes(page) > seen and chart_facts(page)["events"]["total"] >= before + 40,
+        "a live refresh that shows the new events",
+    )
+    assert page.evaluate("window.__sameDocument === true")
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    watch.assert_clean()
+    page.close()
+
+
+def test_phone_width_does_not_overflow(browser: Browser, service: ServiceProcess) -> None:
+    page, watch = open_dashboard(browser, service.ingest + "/", 390, 844)
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for name, chart in chart_facts(page).items():
+        assert 0 < chart["width"] <= 390, name
+    # Wide tables scroll inside their own box instead of widening the page.
+    box = page.locator("#table-events").evaluate("t => t.parentElement.scrollWidth")
+    assert box > 390
+    watch.assert_clean()
+    page.close()
+
+
+def test_empty_service_shows_the_empty_state(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with ServiceProcess(tmp_path_factory.mktemp("empty")) as empty:
+        page, watch = open_dashboard(browser, empty.ingest + "/", 1280, 900)
+        assert page.locator("#empty-hint").is_visible()
+        assert empty.ingest in page.locator("#simulate-command").inner_text()
+        assert page.locator(".chart-empty:visible").count() == 4
+        assert "No events" in page.locator("#table-events tbody").inner_text()
+        assert "No anomalies" in page.locator("#table-anomalies tbody").inner_text()
+        watch.assert_clean()
+        page.close()
+        assert empty.stop() == 0, empty.logs()
+
+
+def test_read_key_form_when_auth_is_on(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    read_key, ingest_key = "sk_test_read_" + "r" * 30, "sk_test_ingest_" + "i" * 30
+    process = ServiceProcess(tmp_path_factory.mktemp("auth"))
+    with process.config.open("a") as config:
+        for name, key, scopes in (("reader", read_key, "read"), ("writer", ingest_key, "ingest")):
+            config.write(f'\n[[auth.keys]]\nname = "{name}"\nsha256 = "{digest(key)}"\n')
+            config.write(f'scopes = ["{scopes}"]\n')
+    with process:
+        seed(process.ingest, headers={"X-API-Key": ingest_key})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(process.ingest + "/")
+
+        page.wait_for_selector("#auth-panel", state="visible")
+        assert page.locator("#dashboard").is_hidden()
+
+        def submit(key: str) -> None:
+            page.fill("#auth-key", key)
+            page.click("#auth-form button[type=submit]")
+
+        submit("sk_wrong_key")
+        page.wait_for_selector("#auth-message.auth-error", state="visible")
+        assert "not accepted" in page.locator("#auth-message").inner_text()
+
+        submit(ingest_key)
+        wait_for(
+            lambda: (
+                "read scope" in page.locator("#auth-message").inner_text()
+                and "lacks" in page.locator("#auth-message").inner_text()
+            ),
+            "the missing-scope message",
+        )
+
+        submit(read_key)
+        page.wait_for_selector("html[data-refreshes]", state="attached")
+        assert page.locator("#auth-panel").is_hidden()
+        assert chart_facts(page)["events"]["total"] >= SEEDED
+        stored = page.evaluate("sessionStorage.getItem('signals.readKey')")
+        assert stored == read_key
+
+        page.reload()  # the key is kept for the browser session: no form again
+        page.wait_for_selector("html[data-refreshes]", state="attached")
+        assert page.locator("#auth-panel").is_hidden()
+        assert page.locator("#key-change").is_visible()
+
+        page.click("#key-change")  # forgetting the key asks again
+        page.wait_for_selector("#auth-panel", state="visible")
+        assert page.evaluate("sessionStorage.getItem('signals.readKey')") is None
+        assert errors == []
+        page.close()
+        assert process.stop() == 0, process.logs()

@@ -1,0 +1,1 @@
+"""Helpers the tests share: real servers and processes, started and stopped by the tests."""

@@ -1,0 +1,151 @@
+"""Settings: the shipped file loads, overrides apply, and every mistake is named once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from signals.settings import Secret, Settings, SettingsError, load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path | None, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        load(path, environ or {})
+    return caught.value.problems
+
+
+def test_shipped_file_is_valid_and_equals_the_defaults() -> None:
+    assert load(ROOT / "settings.toml", {}) == Settings()
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load(None, {})
+    assert settings.ingest.port == 8000
+    assert settings.windows.backend == "memory"
+    assert settings.threshold("anything") == 10
+
+
+def test_environment_overrides_are_typed(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ingest]\nport = 9000\n")
+    settings = load(
+        path,
+        {
+            "SIGNALS__INGEST__PORT": "18000",
+            "SIGNALS__WINDOWS__BACKEND": "redis",
+            "SIGNALS__THRESHOLDS__LOGIN": "20",
+            "SIGNALS__AUTH__CORS_ORIGINS": '["https://a.example"]',
+            "SIGNALS__DATA_DIR": "/tmp/x",
+            "OTHER": "ignored",
+        },
+    )
+    assert settings.ingest.port == 18000
+    assert settings.windows.backend == "redis"
+    assert settings.threshold("login") == 20
+    assert settings.threshold("chat") == 10
+    assert settings.auth.cors_origins == ["https://a.example"]
+    assert settings.data_dir == "/tmp/x"
+
+
+def test_every_problem_is_reported_with_file_and_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+data_dir = 5
+[ingest]
+port = 70000
+bogus = 1
+[windows]
+backend = "etcd"
+[thresholds]
+login = 0
+[[auth.keys]]
+name = "a"
+sha256 = "xyz"
+scopes = ["ingest"]
+""",
+    )
+    found = problems(path, {"SIGNALS__INGEST__MAX_BATCH": "zero"})
+    assert f"{path}: data_dir: Expected `str`, got `int`" in found
+    assert f"{path}: ingest.port: Expected `int` <= 65535" in found
+    assert f"{path}: ingest.bogus: unknown key" in found
+    assert f"{path}: windows.backend: Invalid enum value 'etcd'" in found
+    assert f"{path}: thresholds.login: Expected `int` >= 1" in found
+    assert any(line.startswith(f"{path}: auth.keys[0].sha256:") for line in found)
+    assert "SIGNALS__INGEST__MAX_BATCH: ingest.max_batch: Expected `int`, got `str`" in found
+    assert len(found) == 7
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"SIGNALS__NOPE": "1"}, "SIGNALS__NOPE: nope: unknown key"),
+        (
+            {"SIGNALS__WINDOWS__SECONDS": "100"},
+            "SIGNALS__WINDOWS__SECONDS: windows: ttl_seconds must be at least windows.seconds",
+        ),
+        ({"SIGNALS__STORE__BACKEND": "postgres"}, "store.url is required"),
+        ({"SIGNALS__ALERTS__WEBHOOK_URL": "http://x"}, "secret is required"),
+        ({"SIGNALS__ALERTS__SECRET": "plain"}, "whsec_"),
+        ({"SIGNALS__SENTIMENT__CUES__ANGRY__X": "1"}, "sentiment.cues.angry: unknown key"),
+        ({"SIGNALS__INGEST____PORT": "1"}, "malformed variable name"),
+    ],
+)
+def test_bad_values(environ: dict[str, str], expected: str, tmp_path: Path) -> None:
+    found = problems(write(tmp_path, ""), environ)
+    assert any(expected in line for line in found), found
+
+
+def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, '[thresholds]\n"Bad Type" = 3\n'))
+    assert found == [f"{tmp_path / 'settings.toml'}: (top level): thresholds key 'Bad Type' "
+                     "is not a valid signal_type"]
+
+
+def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
+    assert "cannot read" in problems(tmp_path / "missing.toml")[0]
+    assert "not valid TOML" in problems(write(tmp_path, "[ingest\nport = 1"))[0]
+
+
+def test_secret_never_shows() -> None:
+    settings = load(None, {"SIGNALS__ALERTS__SECRET": "whsec_c2VjcmV0c2VjcmV0"})
+    assert "c2VjcmV0" not in repr(settings)
+    assert settings.alerts.secret.reveal() == "whsec_c2VjcmV0c2VjcmV0"
+    assert Secret("a") == Secret("a")
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "signals", *args], capture_output=True, text=True, cwd=cwd,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_check_config_exit_codes(tmp_path: Path) -> None:
+    good = run_cli("check-config", "--config", str(ROOT / "settings.toml"), cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    bad = write(tmp_path, "[ingest]\nport = -1\nextra = true\n")
+    result = run_cli("check-config", "--config", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{bad}: ingest.port: Expected `int` >= 0",
+        f"{bad}: ingest.extra: unknown key",
+    ]
+
+
+def test_serve_refuses_bad_settings_before_starting(tmp_path: Path) -> None:
+    bad = write(tmp_path, "[windows]\nbackend = 1\n")
+    result = run_cli("serve", "--config", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "windows.backend" in result.stderr

@@ -1,0 +1,868 @@
+/*
+ * signals dashboard: reads GET /v1/stats and GET /v1/signals from the service that serves this
+ * page and draws them with the vendored Chart.js. No inline script, no eval, no external request:
+ * the service sends `Content-Security-Policy: default-src 'self'`.
+ *
+ * Data from the service (user ids, signal types, texts, cues) only ever reaches the DOM through
+ * textContent or a canvas, never through innerHTML.
+ *
+ * Test hooks: window.signalsCharts (the Chart instances by name), window.signalsDashboard
+ * (refresh(), state()), and <html data-refreshes="n" data-range="..."> after each render.
+ */
+"use strict";
+
+(function () {
+  const REFRESH_MS = 5000;
+  const KEY_STORAGE = "signals.readKey";
+  const EVENTS_LIMIT = 50;
+  const RANGES = {
+    "15m": { text: "last 15 minutes", seconds: 15 * 60 },
+    "1h": { text: "last hour", seconds: 3600 },
+    "24h": { text: "last 24 hours", seconds: 86400 },
+    "7d": { text: "last 7 days", seconds: 7 * 86400 },
+  };
+  const SENTIMENTS = ["stressed", "uncertain", "positive", "neutral"];
+  const SEVERITIES = ["warning", "critical"];
+  // Okabe-Ito: distinguishable with the common colour-vision deficiencies. The two "bad" series
+  // (stressed, critical) are also hatched and uncertain is dotted, so colour is never the only cue.
+  const COLOURS = {
+    stressed: "#D55E00",
+    uncertain: "#E69F00",
+    positive: "#009E73",
+    neutral: "#56B4E9",
+    warning: "#E69F00",
+    critical: "#D55E00",
+    volume: "#0072B2",
+    other: "#56B4E9",
+  };
+  const FILLS = {
+    stressed: "hatch",
+    uncertain: "dots",
+    positive: "solid",
+    neutral: "solid",
+    warning: "solid",
+    critical: "hatch",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const number = new Intl.NumberFormat();
+  const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+  const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0 });
+  const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const clockSeconds = new Intl.DateTimeFormat(undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+  const dayClock = new Intl.DateTimeFormat(undefined, {
+    weekday: "short",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  const dateClock = new Intl.DateTimeFormat(undefined, {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+
+  const state = {
+    range: initialRange(),
+    live: true,
+    timer: null,
+    inflight: false,
+    pending: false,
+    needsKey: false,
+    refreshes: 0,
+    lastRenderedRange: null,
+    tableSignatures: { anomalies: "", events: "" },
+  };
+  const charts = {};
+
+  class ApiError extends Error {
+    constructor(status, body, retryAfter) {
+      const envelope = body && body.error ? body.error : null;
+      super(envelope && envelope.message ? envelope.message : "HTTP " + status);
+      this.status = status;
+      this.code = envelope ? envelope.code : null;
+      this.requestId = body ? body.request_id : null;
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  // ---- data access -------------------------------------------------------------------------
+
+  function storedKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_STORAGE);
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function storeKey(key) {
+    try {
+      if (key) {
+        window.sessionStorage.setItem(KEY_STORAGE, key);
+      } else {
+        window.sessionStorage.removeItem(KEY_STORAGE);
+      }
+    } catch (err) {
+      // Storage can be disabled; the key then lives only as long as this page.
+      memoryKey = key;
+    }
+  }
+
+  let memoryKey = null;
+
+  async function getJSON(path) {
+    const headers = { Accept: "application/json" };
+    const key = storedKey() || memoryKey;
+    if (key) {
+      headers["X-API-Key"] = key;
+    }
+    const response = await fetch(path, { headers, cache: "no-store", credentials: "same-origin" });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (err) {
+      body = null;
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, body, response.headers.get("Retry-After"));
+    }
+    return body;
+  }
+
+  // ---- formatting --------------------------------------------------------------------------
+
+  function initialRange() {
+    const match = /range=(15m|1h|24h|7d)/.exec(window.location.hash);
+    return match ? match[1] : "15m";
+  }
+
+  function toDate(value) {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? null : date;
+  }
+
+  function sameDay(a, b) {
+    return a.toDateString() === b.toDateString();
+  }
+
+  function formatInstant(value) {
+    const date = toDate(value);
+    if (!date) {
+      return value || "–";
+    }
+    return sameDay(date, new Date()) ? clockSeconds.format(date) : dateClock.format(date);
+  }
+
+  function bucketLabel(value, bucketSeconds, rangeSeconds) {
+    const date = toDate(value);
+    if (!date) {
+      return String(value);
+    }
+    return rangeSeconds > 86400 || bucketSeconds >= 86400 ? dayClock.format(date) : clock.format(date);
+  }
+
+  function bucketSpan(seconds) {
+    if (seconds % 86400 === 0) {
+      return seconds / 86400 + (seconds === 86400 ? " day" : " days");
+    }
+    if (seconds % 3600 === 0) {
+      return seconds / 3600 + " h";
+    }
+    if (seconds % 60 === 0) {
+      return seconds / 60 + " min";
+    }
+    return seconds + " s";
+  }
+
+  function perBucket(seconds) {
+    if (seconds === 60) {
+      return "per minute";
+    }
+    if (seconds === 3600) {
+      return "per hour";
+    }
+    return "per " + bucketSpan(seconds);
+  }
+
+  function sum(values) {
+    return values.reduce((total, value) => total + (Number(value) || 0), 0);
+  }
+
+  function shorten(value, max) {
+    const text = String(value);
+    return text.length > max ? text.slice(0, max - 1) + "…" : text;
+  }
+
+  // ---- fills -------------------------------------------------------------------------------
+
+  function fill(colour, kind) {
+    if (kind === "solid") {
+      return colour;
+    }
+    const size = 10;
+    const tile = document.createElement("canvas");
+    tile.width = size;
+    tile.height = size;
+    const ctx = tile.getContext("2d");
+    if (!ctx) {
+      return colour;
+    }
+    ctx.fillStyle = colour;
+    ctx.fillRect(0, 0, size, size);
+    if (kind === "hatch") {
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.6)";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(0, size);
+      ctx.lineTo(size, 0);
+      ctx.moveTo(-size / 2, size / 2);
+      ctx.lineTo(size / 2, -size / 2);
+      ctx.moveTo(size / 2, size * 1.5);
+      ctx.lineTo(size * 1.5, size / 2);
+      ctx.stroke();
+    } else {
+      ctx.fillStyle = "rgba(255, 255, 255, 0.65)";
+      ctx.beginPath();
+      ctx.arc(size / 2, size / 2, 1.8, 0, Math.PI * 2);
+      ctx.fill();
+    }
+    return ctx.createPattern(tile, "repeat") || colour;
+  }
+
+  // ---- charts ------------------------------------------------------------------------------
+
+  function axisTitle(text) {
+    return { display: true, text, color: "#5a6675", font: { weight: "600" } };
+  }
+
+  function timeScales(yTitle) {
+    return {
+      x: {
+        stacked: true,
+        grid: { display: false },
+        ticks: { autoSkip: true, maxRotation: 0, maxTicksLimit: 10 },
+        title: axisTitle("time (local)"),
+      },
+      y: {
+        stacked: true,
+        beginAtZero: true,
+        ticks: { precision: 0 },
+        title: axisTitle(yTitle),
+      },
+    };
+  }
+
+  function baseOptions(extra) {
+    return Object.assign(
+      {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: { duration: 300 },
+        interaction: { mode: "index", intersect: false },
+        plugins: {
+          legend: { display: true, position: "bottom", labels: { boxWidth: 14, boxHeight: 12 } },
+          tooltip: { boxPadding: 4 },
+        },
+      },
+      extra,
+    );
+  }
+
+  function seriesDataset(name, label) {
+    const background = fill(COLOURS[name], FILLS[name]);
+    return {
+      label,
+      key: name,
+      data: [],
+      backgroundColor: background,
+      hoverBackgroundColor: background,
+      borderColor: COLOURS[name],
+      borderWidth: 1,
+      categoryPercentage: 0.9,
+      barPercentage: 0.95,
+    };
+  }
+
+  function createCharts() {
+    const Chart = window.Chart;
+    Chart.defaults.font.family =
+      'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+    Chart.defaults.font.size = 12;
+    Chart.defaults.color = "#3b4654";
+    Chart.defaults.borderColor = "#e6ebf0";
+
+    charts.events = new Chart($("chart-events"), {
+      type: "bar",
+      data: {
+        labels: [],
+        datasets: SENTIMENTS.map((s) => seriesDataset(s, s)),
+      },
+      options: baseOptions({
+        scales: timeScales("events per minute"),
+        plugins: {
+          legend: { display: true, position: "bottom", labels: { boxWidth: 14, boxHeight: 12 } },
+          tooltip: { boxPadding: 4, callbacks: { title: bucketTooltipTitle("events") } },
+        },
+      }),
+    });
+
+    charts.types = new Chart($("chart-types"), {
+      type: "bar",
+      data: {
+        labels: [],
+        datasets: [
+          {
+            label: "events",
+            data: [],
+            backgroundColor: COLOURS.volume,
+            borderColor: COLOURS.volume,
+            borderWidth: 1,
+            maxBarThickness: 26,
+          },
+        ],
+      },
+      options: baseOptions({
+        indexAxis: "y",
+        interaction: { mode: "nearest", axis: "y", intersect: false },
+        scales: {
+          x: { beginAtZero: true, ticks: { precision: 0 }, title: axisTitle("events") },
+          y: {
+            grid: { display: false },
+            ticks: { autoSkip: false, callback: categoryTick(22) },
+            title: axisTitle("signal type"),
+          },
+        },
+      }),
+    });
+
+    charts.anomalies = new Chart($("chart-anomalies"), {
+      type: "bar",
+      data: {
+        labels: [],
+        datasets: SEVERITIES.map((s) => seriesDataset(s, s)),
+      },
+      options: baseOptions({
+        scales: timeScales("episodes opened"),
+        plugins: {
+          legend: { display: true, position: "bottom", labels: { boxWidth: 14, boxHeight: 12 } },
+          tooltip: { boxPadding: 4, callbacks: { title: bucketTooltipTitle("anomalies") } },
+        },
+      }),
+    });
+
+    const stressed = seriesDataset("stressed", "stressed events");
+    charts.users = new Chart($("chart-users"), {
+      type: "bar",
+      data: {
+        labels: [],
+        datasets: [
+          Object.assign(stressed, { maxBarThickness: 22 }),
+          {
+            label: "other events",
+            key: "other",
+            data: [],
+            backgroundColor: COLOURS.other,
+            borderColor: COLOURS.volume,
+            borderWidth: 1,
+            maxBarThickness: 22,
+          },
+        ],
+      },
+      options: baseOptions({
+        indexAxis: "y",
+        interaction: { mode: "index", axis: "y", intersect: false },
+        scales: {
+          x: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: axisTitle("events") },
+          y: {
+            stacked: true,
+            grid: { display: false },
+            ticks: { autoSkip: false, callback: userTick },
+            title: axisTitle("user (stressed share)"),
+          },
+        },
+        plugins: {
+          legend: { display: true, position: "bottom", labels: { boxWidth: 14, boxHeight: 12 } },
+          tooltip: {
+            boxPadding: 4,
+            callbacks: {
+              title: (items) => (items.length ? usersMeta[items[0].dataIndex].user_id : ""),
+              footer: (items) => {
+                if (!items.length) {
+                  return "";
+                }
+                const user = usersMeta[items[0].dataIndex];
+                const share = user.events ? user.stressed / user.events : 0;
+                return number.format(user.events) + " events, " + percent.format(share) + " stressed";
+              },
+            },
+          },
+        },
+      }),
+    });
+
+    window.signalsCharts = charts;
+  }
+
+  let usersMeta = [];
+  const bucketMeta = { events: [], anomalies: [], seconds: 60 };
+
+  function categoryTick(max) {
+    return function (value) {
+      return shorten(this.getLabelForValue(value), max);
+    };
+  }
+
+  // A user's id, shortened to fit the chart, with their stressed share.
+  function userTick(value, index) {
+    const user = usersMeta[index];
+    if (!user) {
+      return "";
+    }
+    const share = user.events ? user.stressed / user.events : 0;
+    const room = this.chart.width < 520 ? 12 : 24;
+    return shorten(user.user_id, room) + " (" + percent.format(share) + ")";
+  }
+
+  function bucketTooltipTitle(which) {
+    return (items) => {
+      if (!items.length) {
+        return "";
+      }
+      const start = toDate(bucketMeta[which][items[0].dataIndex]);
+      if (!start) {
+        return items[0].label;
+      }
+      const end = new Date(start.getTime() + bucketMeta.seconds * 1000);
+      const head = sameDay(start, new Date()) ? clock.format(start) : dayClock.format(start);
+      return head + " – " + clock.format(end);
+    };
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------
+
+  function renderStats(stats) {
+    const range = RANGES[stats.range] || RANGES[state.range];
+    const bucketSeconds = stats.bucket_seconds || 60;
+    const per = perBucket(bucketSeconds);
+    const buckets = stats.buckets || [];
+    const anomalyBuckets = stats.anomaly_buckets || [];
+    const bySentiment = stats.by_sentiment || {};
+    const bySeverity = stats.anomalies_by_severity || {};
+    const total = sum(Object.values(bySentiment));
+    const anomalies = sum(Object.values(bySeverity));
+
+    bucketMeta.seconds = bucketSeconds;
+    bucketMeta.events = buckets.map((b) => b.start);
+    bucketMeta.anomalies = anomalyBuckets.map((b) => b.start);
+
+    $("range-caption").textContent =
+      "Showing the " + range.text + " · " + buckets.length + " buckets of " +
+      bucketSpan(bucketSeconds);
+    $("events-sub").textContent = "stacked, events " + per;
+    $("anomalies-sub").textContent = "episodes opened " + per + ", by severity";
+
+    const events = charts.events;
+    events.data.labels = buckets.map((b) => bucketLabel(b.start, bucketSeconds, range.seconds));
+    for (const dataset of events.data.datasets) {
+      dataset.data = buckets.map((b) => (b.counts && b.counts[dataset.key]) || 0);
+    }
+    events.options.scales.y.title.text = "events " + per;
+
+    const types = Object.entries(stats.by_signal_type || {}).sort((a, b) => b[1] - a[1]);
+    charts.types.data.labels = types.map((entry) => entry[0]);
+    charts.types.data.datasets[0].data = types.map((entry) => entry[1]);
+
+    const anomaliesChart = charts.anomalies;
+    anomaliesChart.data.labels = anomalyBuckets.map((b) =>
+      bucketLabel(b.start, bucketSeconds, range.seconds),
+    );
+    for (const dataset of anomaliesChart.data.datasets) {
+      dataset.data = anomalyBuckets.map((b) => (b.counts && b.counts[dataset.key]) || 0);
+    }
+    anomaliesChart.options.scales.y.title.text = "episodes " + per;
+
+    usersMeta = (stats.top_users || []).slice();
+    charts.users.data.labels = usersMeta.map((u) => u.user_id);
+    charts.users.data.datasets[0].data = usersMeta.map((u) => u.stressed);
+    charts.users.data.datasets[1].data = usersMeta.map((u) => Math.max(0, u.events - u.stressed));
+
+    const animate = state.lastRenderedRange !== state.range;
+    for (const chart of Object.values(charts)) {
+      chart.update(animate ? undefined : "none");
+    }
+
+    setEmpty("chart-events", total === 0);
+    setEmpty("chart-types", types.length === 0);
+    setEmpty("chart-anomalies", anomalies === 0);
+    setEmpty("chart-users", usersMeta.length === 0);
+    $("empty-hint").hidden = total !== 0;
+
+    renderKpis(stats, range, total, anomalies, types.length, bySentiment, bySeverity);
+    $("chart-events").setAttribute(
+      "aria-label",
+      "Events over time by sentiment, " + range.text + ": " +
+        SENTIMENTS.map((s) => s + " " + (bySentiment[s] || 0)).join(", "),
+    );
+  }
+
+  function setEmpty(canvasId, empty) {
+    const box = $(canvasId).parentElement;
+    box.querySelector(".chart-empty").hidden = !empty;
+  }
+
+  function renderKpis(stats, range, total, anomalies, typeCount, bySentiment, bySeverity) {
+    const stressed = bySentiment.stressed || 0;
+    $("kpi-events").textContent = number.format(total);
+    $("kpi-events-note").textContent =
+      range.text + " · " + decimal.format(total / (range.seconds / 60)) + " per minute";
+    $("kpi-stressed").textContent = total ? percent.format(stressed / total) : "–";
+    $("kpi-stressed-note").textContent = number.format(stressed) + " stressed events";
+    $("kpi-anomalies").textContent = number.format(anomalies);
+    $("kpi-anomalies-note").textContent =
+      number.format(bySeverity.critical || 0) + " critical · " +
+      number.format(bySeverity.warning || 0) + " warning";
+    $("kpi-types").textContent = number.format(typeCount);
+    const top = Object.entries(stats.by_signal_type || {}).sort((a, b) => b[1] - a[1])[0];
+    $("kpi-types-note").textContent = top ? "most: " + shorten(top[0], 28) : "seen in range";
+  }
+
+  function cell(text, className, title) {
+    const td = document.createElement("td");
+    if (className) {
+      td.className = className;
+    }
+    if (text !== null && text !== undefined) {
+      td.textContent = String(text);
+    }
+    if (title) {
+      td.title = title;
+    }
+    return td;
+  }
+
+  function badge(kind, text) {
+    const span = document.createElement("span");
+    span.className = "badge badge-" + kind;
+    span.textContent = text;
+    return span;
+  }
+
+  function emptyRow(columns, text) {
+    const tr = document.createElement("tr");
+    const td = cell(text, "empty");
+    td.colSpan = columns;
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function renderAnomalies(episodes) {
+    const signature = JSON.stringify(episodes);
+    if (signature === state.tableSignatures.anomalies) {
+      return;
+    }
+    state.tableSignatures.anomalies = signature;
+    const tbody = $("table-anomalies").tBodies[0];
+    const rows = [];
+    for (const episode of episodes) {
+      const tr = document.createElement("tr");
+      tr.dataset.episodeId = String(episode.id);
+      tr.appendChild(cell(formatInstant(episode.opened_at), "time", String(episode.opened_at)));
+      tr.appendChild(cell(episode.user_id, "ident", String(episode.user_id)));
+      tr.appendChild(cell(episode.signal_type, "ident", String(episode.signal_type)));
+      const severity = SEVERITIES.includes(episode.severity) ? episode.severity : "warning";
+      const sevCell = cell(null);
+      sevCell.appendChild(badge(severity, String(episode.severity)));
+      tr.appendChild(sevCell);
+      tr.appendChild(cell(episode.peak_count + " / " + episode.threshold, "num"));
+      tr.appendChild(cell(number.format(episode.event_count), "num"));
+      tr.appendChild(cell(decimal.format(episode.window_seconds) + " s", "time"));
+      const statusCell = cell(null, "time");
+      if (episode.closed_at) {
+        statusCell.appendChild(badge("closed", "closed " + formatInstant(episode.closed_at)));
+      } else {
+        statusCell.appendChild(badge("open", "open"));
+      }
+      tr.appendChild(statusCell);
+      const alerted = Array.isArray(episode.alerted) ? episode.alerted : [];
+      tr.appendChild(cell(alerted.length ? alerted.join(", ") : "—", alerted.length ? "" : "dim"));
+      rows.push(tr);
+    }
+    tbody.replaceChildren(...(rows.length ? rows : [emptyRow(9, "No anomalies in this range")]));
+    $("anomalies-count").textContent = rows.length
+      ? rows.length + " newest first"
+      : "none in this range";
+  }
+
+  function renderEvents(records) {
+    const signature = JSON.stringify(records.map((r) => r.event_id));
+    if (signature === state.tableSignatures.events) {
+      return;
+    }
+    state.tableSignatures.events = signature;
+    const tbody = $("table-events").tBodies[0];
+    const rows = [];
+    for (const record of records) {
+      const tr = document.createElement("tr");
+      tr.dataset.eventId = String(record.event_id);
+      tr.appendChild(cell(formatInstant(record.received_at), "time", String(record.received_at)));
+      tr.appendChild(cell(record.user_id, "ident", String(record.user_id)));
+      tr.appendChild(cell(record.signal_type, "ident", String(record.signal_type)));
+      const sentiment = SENTIMENTS.includes(record.sentiment) ? record.sentiment : "neutral";
+      const sentimentCell = cell(null);
+      sentimentCell.appendChild(badge(sentiment, String(record.sentiment)));
+      tr.appendChild(sentimentCell);
+      const cuesCell = cell(null);
+      const cues = Array.isArray(record.sentiment_cues) ? record.sentiment_cues : [];
+      if (cues.length) {
+        const list = document.createElement("div");
+        list.className = "cues";
+        for (const cue of cues.slice(0, 6)) {
+          const chip = document.createElement("span");
+          chip.className = "cue";
+          chip.textContent = String(cue);
+          list.appendChild(chip);
+        }
+        cuesCell.appendChild(list);
+      } else {
+        cuesCell.className = "dim";
+        cuesCell.textContent = "—";
+      }
+      tr.appendChild(cuesCell);
+      const text = record.text === null || record.text === undefined ? "" : String(record.text);
+      tr.appendChild(cell(text || "—", text ? "text" : "text dim", text));
+      rows.push(tr);
+    }
+    tbody.replaceChildren(...(rows.length ? rows : [emptyRow(6, "No events in this range")]));
+    $("events-count").textContent = rows.length
+      ? "latest " + rows.length + ", newest first"
+      : "none in this range";
+  }
+
+  // ---- status, auth and errors -------------------------------------------------------------
+
+  function setLive(kind, text) {
+    $("live-status").dataset.state = kind;
+    $("live-text").textContent = text;
+  }
+
+  function showBanner(text) {
+    const banner = $("error-banner");
+    banner.textContent = text;
+    banner.hidden = !text;
+  }
+
+  function showAuth(message, isError) {
+    state.needsKey = true;
+    stopTimer();
+    $("dashboard").hidden = true;
+    $("auth-panel").hidden = false;
+    $("key-change").hidden = true;
+    const note = $("auth-message");
+    note.textContent = message;
+    note.classList.toggle("auth-error", Boolean(isError));
+    setLive("error", "Waiting for a read key");
+    showBanner("");
+    const input = $("auth-key");
+    input.value = "";
+    input.focus();
+  }
+
+  function hideAuth() {
+    state.needsKey = false;
+    $("auth-panel").hidden = true;
+    $("dashboard").hidden = false;
+    $("key-change").hidden = !(storedKey() || memoryKey);
+  }
+
+  function describe(err) {
+    if (err instanceof ApiError) {
+      const ref = err.requestId ? " (request " + err.requestId + ")" : "";
+      return (err.code || "HTTP " + err.status) + ": " + err.message + ref;
+    }
+    return "cannot reach the service (" + (err && err.message ? err.message : String(err)) + ")";
+  }
+
+  function handleError(err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      const hadKey = Boolean(storedKey() || memoryKey);
+      storeKey(null);
+      memoryKey = null;
+      if (err.status === 403) {
+        showAuth("That key is valid but lacks the read scope. Enter a key with the read scope.", true);
+      } else if (hadKey) {
+        showAuth("That key was not accepted. Enter a key with the read scope.", true);
+      } else {
+        showAuth(
+          "This service requires an API key with the read scope. It is kept in this browser " +
+            "tab only (session storage) and sent as X-API-Key.",
+          false,
+        );
+      }
+      return;
+    }
+    if (err instanceof ApiError && err.status === 429) {
+      const wait = err.retryAfter ? " Retry in " + err.retryAfter + " s." : "";
+      showBanner("The service is rate limiting this address." + wait);
+    } else {
+      showBanner("Could not refresh: " + describe(err) + ". Retrying every " + REFRESH_MS / 1000 + " s.");
+    }
+    setLive("error", "Refresh failed at " + clockSeconds.format(new Date()));
+  }
+
+  // ---- refresh loop ------------------------------------------------------------------------
+
+  async function refresh() {
+    if (state.needsKey) {
+      return;
+    }
+    if (state.inflight) {
+      state.pending = true;
+      return;
+    }
+    state.inflight = true;
+    stopTimer();
+    const range = state.range;
+    try {
+      const stats = await getJSON("/v1/stats?range=" + encodeURIComponent(range));
+      const since = stats.since ? "&since=" + encodeURIComponent(stats.since) : "";
+      const page = await getJSON("/v1/signals?limit=" + EVENTS_LIMIT + since);
+      if (range === state.range) {
+        hideAuth();
+        renderStats(stats);
+        renderAnomalies(stats.recent_anomalies || []);
+        renderEvents(page.items || []);
+        state.lastRenderedRange = range;
+        state.refreshes += 1;
+        document.documentElement.dataset.refreshes = String(state.refreshes);
+        document.documentElement.dataset.range = range;
+        showBanner("");
+        setLive(
+          state.live ? "live" : "paused",
+          (state.live ? "Live · updated " : "Paused · updated ") + clockSeconds.format(new Date()),
+        );
+      }
+    } catch (err) {
+      handleError(err);
+    } finally {
+      state.inflight = false;
+      if (state.pending) {
+        state.pending = false;
+        refresh();
+      } else {
+        schedule();
+      }
+    }
+  }
+
+  function stopTimer() {
+    if (state.timer !== null) {
+      window.clearTimeout(state.timer);
+      state.timer = null;
+    }
+  }
+
+  function schedule() {
+    stopTimer();
+    if (state.live && !state.needsKey && !document.hidden) {
+      state.timer = window.setTimeout(refresh, REFRESH_MS);
+    }
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------
+
+  function selectRange(range) {
+    if (!RANGES[range] || range === state.range) {
+      return;
+    }
+    state.range = range;
+    window.history.replaceState(null, "", "#range=" + range);
+    refresh();
+  }
+
+  function wire() {
+    const selector = $("range-selector");
+    for (const input of selector.querySelectorAll("input[name=range]")) {
+      input.checked = input.value === state.range;
+      input.addEventListener("change", () => {
+        if (input.checked) {
+          selectRange(input.value);
+        }
+      });
+    }
+
+    const toggle = $("live-toggle");
+    toggle.addEventListener("click", () => {
+      state.live = !state.live;
+      toggle.setAttribute("aria-pressed", String(state.live));
+      toggle.textContent = state.live ? "Pause" : "Resume";
+      if (state.live) {
+        refresh();
+      } else {
+        stopTimer();
+        setLive("paused", "Paused");
+      }
+    });
+
+    $("key-change").addEventListener("click", () => {
+      storeKey(null);
+      memoryKey = null;
+      showAuth("Enter another key with the read scope.", false);
+    });
+
+    $("auth-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("auth-key").value.trim();
+      if (!key) {
+        return;
+      }
+      storeKey(key);
+      memoryKey = key;
+      state.needsKey = false;
+      $("auth-panel").hidden = true;
+      setLive("live", "Checking key…");
+      refresh();
+    });
+
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) {
+        stopTimer();
+      } else if (state.live) {
+        refresh();
+      }
+    });
+  }
+
+  function start() {
+    if (!window.Chart) {
+      showBanner("The chart library did not load (/static/vendor/chartjs/chart.umd.min.js).");
+      setLive("error", "Chart.js missing");
+      return;
+    }
+    createCharts();
+    wire();
+    $("simulate-command").textContent =
+      "signals simulate --url " + window.location.origin + " --rate 20 --duration 60";
+    window.signalsDashboard = {
+      refresh,
+      state: () => ({
+        range: state.range,
+        live: state.live,
+        refreshes: state.refreshes,
+        needsKey: state.needsKey,
+      }),
+    };
+    refresh();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
