@@ -147,7 +147,7 @@ async def _queries(store: SqliteStore) -> None:
         ("15m", 900, 30),
         ("1h", 3600, 60),
         ("24h", 86_400, 900),
-        ("7d", 7 * 86_400, 3600),
+        ("7d", 7 * 86_400, 10_800),
     ):
         since = END_US - seconds * MICROS_PER_SECOND
         await _measure(

@@ -4,7 +4,7 @@
  * the service sends `Content-Security-Policy: default-src 'self'`.
  *
  * Data from the service (user ids, signal types, texts, cues) only ever reaches the DOM through
- * textContent or a canvas, never through innerHTML.
+ * textContent or a canvas, never as markup.
  *
  * Test hooks: window.signalsCharts (the Chart instances by name), window.signalsDashboard
  * (refresh(), state()), and <html data-refreshes="n" data-range="..."> after each render.

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+import msgspec
 import structlog
 
 from signals.alerts.delivery import Delivery
@@ -33,7 +34,9 @@ TICK_SECONDS = 0.5
 MAX_RETRY_SECONDS = 5.0
 
 
-class Analysis(Protocol):
+class Analysis(msgspec.Struct):
+    """What the analyzer adds to a batch: episode changes and new outbox deliveries."""
+
     episodes: list[Episode]
     deliveries: list[Delivery]
 

@@ -15,23 +15,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
-import msgspec
-
 from signals.alerts.delivery import Delivery
 from signals.alerts.dispatcher import AlertDispatcher
 from signals.alerts.outbox import delivery_for, should_alert
 from signals.anomaly.episode import Episode
 from signals.anomaly.episodes import EpisodeTracker, Transition
+from signals.consumer import Analysis
 from signals.events import Record, epoch_seconds, new_event_id
 from signals.metrics import Metrics
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.windows.base import WindowEvent, Windows
-
-
-class Analysis(msgspec.Struct):
-    episodes: list[Episode]
-    deliveries: list[Delivery]
 
 
 def _iso(at: float) -> str:

@@ -48,7 +48,7 @@ _head_decoder = msgspec.json.Decoder(_Head)
 
 def backoff(attempt: int, cap: float, first: float = FIRST_BACKOFF_SECONDS) -> float:
     """Exponential in the attempt number, capped, with full jitter in its upper half."""
-    ceiling = min(cap, first * 2 ** min(attempt, 30))
+    ceiling = min(cap, first * 2.0 ** min(attempt, 30))
     return ceiling / 2 + random.random() * ceiling / 2  # jitter, not security
 
 
@@ -117,8 +117,8 @@ class Forwarder:
             "status": "degraded" if self.failures and behind else "ok",
             "lag_seconds": round(lag, 3),
             "consecutive_failures": self.failures,
-            "position": list(self.position),
-            "journal_end": list(self._journal.committed),
+            "position": [self.position.segment, self.position.offset],
+            "journal_end": [self._journal.committed.segment, self._journal.committed.offset],
         }
 
     async def _run(self) -> None:

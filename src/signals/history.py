@@ -160,7 +160,8 @@ class History:
             msgspec.convert(user_id, UserId)
         except msgspec.ValidationError as exc:
             detail = str(exc).split(" - at ")[0]
-            raise ApiError(422, "invalid user_id", details=[{"loc": ["path", "user_id"], "msg": detail}]) from None
+            details = [{"loc": ["path", "user_id"], "msg": detail}]
+            raise ApiError(422, "invalid user_id", details=details) from None
         query = self._anomaly_query(request, user_id)
         return await _paged(lambda: self._store.anomalies(query))
 

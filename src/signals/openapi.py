@@ -170,8 +170,8 @@ def _document(title: str, paths: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def ingest_openapi() -> dict[str, Any]:
     accepted = {
-        "202": _json("Accepted", "journaled and fsynced"),
-        "200": _json("Accepted", "a duplicate of an earlier event_id"),
+        202: _json("Accepted", "journaled and fsynced"),
+        200: _json("Accepted", "a duplicate of an earlier event_id"),
     }
     batch_body = {
         "application/json": {"schema": _ref("EventBatch")},

@@ -147,9 +147,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         probes = Probes(
             metrics=metrics,
             checks=_readiness_checks(
-                journal=journal, store=store, windows=windows, consumer=consumer,
-                backlog=backlog, forwarder=forwarder,
-            ),  # fmt: skip
+                journal=journal,
+                store=store,
+                windows=windows,
+                consumer=consumer,
+                backlog=backlog,
+                forwarder=forwarder,
+            ),
         )
         guards = _guards(settings, metrics, getattr(windows, "redis", None))
         cors = settings.auth.cors_origins

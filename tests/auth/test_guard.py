@@ -8,13 +8,7 @@ import httpx
 import pytest
 import redis.asyncio
 from structlog.testing import capture_logs
-
-from signals.auth.keys import digest
-from signals.auth.wiring import guards_for
-from signals.metrics import Metrics
-from signals.settings import ApiKey
-
-from .conftest import (
+from tests.auth.stub import (
     ADMIN_KEY,
     INGEST_KEY,
     KEYS,
@@ -24,6 +18,11 @@ from .conftest import (
     redis_settings,
     settings_with,
 )
+
+from signals.auth.keys import digest
+from signals.auth.wiring import guards_for
+from signals.metrics import Metrics
+from signals.settings import ApiKey
 
 EVENT = {"user_id": "u1", "signal_type": "chat"}
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from starlette.types import ASGIApp, Message
+from tests.auth.stub import READ_KEY, MakeStub, client_for, settings_with
 
 from signals.auth.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
-
-from .conftest import READ_KEY, MakeStub, client_for, settings_with
 
 ALWAYS = {
     "x-content-type-options": "nosniff",
@@ -43,7 +42,7 @@ def assert_hardened(headers: dict[str, str] | object, *, csp: bool) -> None:
     ],
 )
 async def test_every_response_is_hardened(
-    make_stub: MakeStub, method: str, path: str, key: str | None, status: int, csp: bool
+    make_stub: MakeStub, method: str, path: str, key: str | None, status: int, *, csp: bool
 ) -> None:
     headers = {"X-API-Key": key} if key else {}
     async with client_for(make_stub(settings_with())) as client:

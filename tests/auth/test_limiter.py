@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import redis.asyncio
 from structlog.testing import capture_logs
+from tests.support.redis_server import RedisProcess, free_port
 
 from signals.auth.limiter import Limiter, Limits, MemoryLimits
 from signals.auth.redis_limits import RedisLimits
-from support.redis_server import RedisProcess, free_port
 
 MAX_FAILURES = 3
 DEADLINE_SECONDS = 10.0

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from journal_support import file_lines, line, segment_bytes, size, wait_until
 from structlog.testing import capture_logs
+from tests.journal.support import file_lines, line, segment_bytes, size, wait_until
 
 from signals.journal import (
     START,

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from journal_support import closed_segments_compressed, line, segments, wait_until
 from structlog.testing import capture_logs
+from tests.journal.support import closed_segments_compressed, line, segments, wait_until
 
 from signals.journal import START, Journal, JournalPosition
 from signals.settings import JournalSettings

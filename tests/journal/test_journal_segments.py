@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from journal_support import (
+from structlog.testing import capture_logs
+from tests.journal.support import (
     closed_segments_compressed,
     line,
     names,
@@ -20,7 +21,6 @@ from journal_support import (
     wait_until,
     write_files,
 )
-from structlog.testing import capture_logs
 
 from signals.journal import START, Journal, JournalPosition, iter_records
 from signals.journal.compression import compress_segment

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tests.windows.samples import BASE, TRICKY_USERS, MakeWindows
 
 from signals.anomaly.detector import severity_for
 from signals.windows.base import WindowEvent
-
-from .conftest import BASE, TRICKY_USERS, MakeWindows
 
 
 def burst(user: str, count: int, *, start: float = BASE, step: float = 0.001) -> list[WindowEvent]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from tests.support.redis_server import RedisProcess, drop_keys, free_port, unique_prefix
+from tests.windows.samples import BASE
 
 from signals.metrics import Metrics
 from signals.settings import RedisSettings, Settings, WindowsSettings
@@ -10,9 +12,6 @@ from signals.windows.base import WindowEvent
 from signals.windows.factory import WindowsUnavailable, masked_url, open_windows
 from signals.windows.fallback import FallbackWindows
 from signals.windows.memory import MemoryWindows
-from support.redis_server import RedisProcess, drop_keys, free_port, unique_prefix
-
-from .conftest import BASE
 
 
 def redis_settings(url: str, prefix: str = "test") -> Settings:

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import redis.asyncio
 from structlog.testing import capture_logs
+from tests.support.redis_server import RedisProcess
+from tests.windows.samples import BASE
 
 from signals.metrics import Metrics
 from signals.settings import RedisSettings, WindowsSettings
@@ -20,9 +22,6 @@ from signals.windows.base import WindowEvent, WindowsStatus
 from signals.windows.fallback import FallbackWindows
 from signals.windows.memory import MemoryWindows
 from signals.windows.redis import RedisWindows
-from support.redis_server import RedisProcess
-
-from .conftest import BASE
 
 Logs = list[MutableMapping[str, Any]]
 WINDOWS = WindowsSettings(seconds=5.0, ttl_seconds=60)

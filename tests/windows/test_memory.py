@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from tests.windows.samples import BASE
+
 from signals.settings import WindowsSettings
 from signals.windows.base import WindowEvent
 from signals.windows.memory import EVICT_PER_BATCH, SMALL_WINDOW, MemoryWindows
 from signals.windows.score import micros
-
-from .conftest import BASE
 
 
 def settings(seconds: float = 5.0, ttl_seconds: int = 60, max_keys: int = 1000) -> WindowsSettings:

@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio
+from tests.support.redis_server import RedisProcess, drop_keys, unique_prefix
+from tests.windows.samples import BASE, TRICKY_USERS
 
 from signals.settings import WindowsSettings
 from signals.windows.base import WindowEvent
 from signals.windows.redis import RedisWindows
 from signals.windows.score import micros
-from support.redis_server import RedisProcess, drop_keys, unique_prefix
-
-from .conftest import BASE, TRICKY_USERS
 
 SETTINGS = WindowsSettings(seconds=5.0, ttl_seconds=60)
 

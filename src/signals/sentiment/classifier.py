@@ -1,8 +1,9 @@
-"""The classifier: one pass of the lexicon's pattern over the text, then a weighted vote.
+"""The classifier: one pass of the lexicon's patterns over the text, then a weighted vote.
 
 Pure CPU and no I/O after construction, so an async handler may call `classify` inline. The
 rules are described in the package docstring (`signals.sentiment`); the numbers they use live in
-the lexicon file's `[rules]` table.
+the lexicon file's `[rules]` table. The loop is written for speed: hits are tuples with their
+weights in a parallel list, and cue strings are only built for the label that wins.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from signals.sentiment.lexicon import (
     UNCERTAIN,
     build,
 )
-from signals.sentiment.pattern import compile_phrases
+from signals.sentiment.pattern import Patterns
 from signals.settings import SentimentLabel, SentimentSettings
 
 # A clause ends at punctuation or a dash; negation and modifiers never reach across one.
@@ -43,20 +44,11 @@ _QUESTION_WORDS = frozenset(
 _SENTENCE_ENDS = ".!?\n"
 _SENTENCE_END = re.compile(r"[.!?\n]")
 _CONTRACTIONS = ("n't", "nt")
-_CONTRAST_MARK = -1
+_CONTRAST_MARK = -1  # the label of a contrast word's hit: it explains, it does not vote
 
-
-class _Hit:
-    """One thing the pass found; a weight of 0 marks an explanation rather than a vote."""
-
-    __slots__ = ("cue", "end", "label", "start", "weight")
-
-    def __init__(self, start: int, end: int, label: int, weight: float, cue: str) -> None:
-        self.start = start
-        self.end = end
-        self.label = label
-        self.weight = weight
-        self.cue = cue
+# A hit: (start, end, label, cue start, note). A note of "" means the cue is the label and the
+# text from cue start to end; otherwise the note is the whole cue string.
+_Hit = tuple[int, int, int, int, str]
 
 
 class Classification(NamedTuple):
@@ -64,16 +56,46 @@ class Classification(NamedTuple):
     cues: list[str]
 
 
+def _closers(text: str) -> list[tuple[int, int]]:
+    """The spans of "?" and of runs of two or more "!" and "?"; str.find beats a regex here."""
+    spans = []
+    end = len(text)
+    position = 0
+    while True:
+        question, bang = text.find("?", position), text.find("!", position)
+        if question < 0 and bang < 0:
+            return spans
+        start = bang if question < 0 or 0 <= bang < question else question
+        stop = start + 1
+        while stop < end and text[stop] in "!?":
+            stop += 1
+        if stop - start > 1 or text[start] == "?":
+            spans.append((start, stop))
+        position = stop
+
+
 class Classifier:
     """Labels a message stressed, uncertain, positive or neutral, and says why."""
 
-    __slots__ = ("_entries", "_finditer", "_rules")
+    __slots__ = ("_entries", "_rules", "_symbols", "_words")
 
     def __init__(self, settings: SentimentSettings | None = None) -> None:
         lexicon = build(settings)
+        patterns = Patterns.build(lexicon.entries)
         self._entries = lexicon.entries
         self._rules = lexicon.rules
-        self._finditer = compile_phrases(lexicon.entries).finditer
+        self._words = patterns.words.finditer
+        self._symbols = patterns.symbols.finditer if patterns.symbols else None
+
+    def _spans(self, padded: str) -> list[tuple[int, int]]:
+        """Where lexicon phrases, question marks and "!!" runs are, in text order."""
+        spans = [(match.start() + 1, match.end()) for match in self._words(padded)]
+        extra = _closers(padded) if "?" in padded or "!" in padded else []
+        if self._symbols is not None and not padded.isascii():
+            extra += [match.span() for match in self._symbols(padded)]
+        if extra:
+            spans = sorted(spans + extra)
+        return spans
 
     def classify(self, text: str | None) -> Classification:
         if not text:
@@ -81,39 +103,37 @@ class Classifier:
         lowered = text.lower()
         # Capitals are emphasis only where positions line up with the original text.
         caps = lowered != text and len(lowered) == len(text)
-        if not lowered.isascii():
-            lowered = lowered.translate(FOLD)
+        # A leading space gives the first word a delimiter; positions below are in `padded`.
+        padded = " " + (lowered if lowered.isascii() else lowered.translate(FOLD))
+        original = " " + text if caps else ""
         rules = self._rules
         entries = self._entries
         negation_window = rules.negation_window + 1
         modifier_window = rules.modifier_window + 1
         clause_break = _CLAUSE_BREAK.search
-        found: list[_Hit] = []
-        scored: list[_Hit] = []
-        negator_start = negator_end = -1
-        negator_loud = False
+        hits: list[_Hit] = []
+        weights: list[float] = []
+        negator_start = negator_end = modifier_start = modifier_end = -1
+        negator_loud = modifier_loud = False
         modifier = 1.0
-        modifier_start = modifier_end = -1
-        modifier_loud = False
-        for match in self._finditer(lowered):
-            start, end = match.span()
-            phrase = match.group()
+        for start, end in self._spans(padded):
+            phrase = padded[start:end]
             entry = entries.get(phrase)
             if entry is None:
                 if phrase[0] in "!?":
-                    self._close_sentence(found, lowered, start, end, phrase)
+                    self._close_sentence(hits, weights, padded, start, end, phrase)
                     continue
                 phrase = " ".join(phrase.split())
                 entry = entries[phrase]
-            kind, label, weight = entry[:3]
-            loud = caps and _CAPS_WORD.search(text, start, end) is not None
+            kind = entry.kind
+            loud = caps and _CAPS_WORD.search(original, start, end) is not None
             if kind == CUE:
                 cue_start = start
                 factor = 1.0
                 if (
                     modifier_end >= 0
-                    and lowered.count(" ", modifier_end, start) <= modifier_window
-                    and clause_break(lowered, modifier_end, start) is None
+                    and padded.count(" ", modifier_end, start) <= modifier_window
+                    and clause_break(padded, modifier_end, start) is None
                 ):
                     factor = modifier
                     cue_start = modifier_start
@@ -121,78 +141,84 @@ class Classifier:
                 modifier_end = -1
                 if (
                     negator_end >= 0
-                    and lowered.count(" ", negator_end, start) <= negation_window
-                    and clause_break(lowered, negator_end, start) is None
+                    and padded.count(" ", negator_end, start) <= negation_window
+                    and clause_break(padded, negator_end, start) is None
                 ):
                     label, weight = entry.negated_label, entry.negated_weight
                     cue_start = min(cue_start, negator_start)
                     loud = loud or negator_loud
                     negator_end = -1
                     if label == NEUTRAL:
-                        cue = "negated:" + lowered[cue_start:end]
-                        found.append(_Hit(start, end, NEUTRAL, 0.0, cue))
+                        note = "negated:" + padded[cue_start:end]
+                        hits.append((start, end, NEUTRAL, cue_start, note))
+                        weights.append(0.0)
                         continue
-                elif label == NEUTRAL:
-                    continue  # a phrase that means something only when negated
-                negator_end = -1
+                else:
+                    label, weight = entry.label, entry.weight
+                    if label == NEUTRAL:
+                        continue  # a phrase that means something only when negated
+                    negator_end = -1
                 weight *= factor
                 if loud:
                     weight *= rules.emphasis_factor
-                    found.append(_Hit(start, end, label, 0.0, "emphasis:CAPS"))
-                hit = _Hit(start, end, label, weight, f"{LABELS[label]}:{lowered[cue_start:end]}")
-                found.append(hit)
-                scored.append(hit)
+                    hits.append((start, end, label, start, "emphasis:CAPS"))
+                    weights.append(0.0)
+                hits.append((start, end, label, cue_start, ""))
+                weights.append(weight)
             elif kind == NEGATOR:
-                if phrase.endswith(_CONTRACTIONS) and self._asks(lowered, start, end):
+                if phrase.endswith(_CONTRACTIONS) and self._asks(padded, start, end):
                     negator_end = -1  # "doesn't that mean ...?" asks; it does not negate
                     continue
                 negator_start, negator_end, negator_loud = start, end, loud
                 if loud:  # a shouted "NOT" or "NEVER" is anger whatever follows
-                    found.append(_Hit(start, end, STRESSED, rules.shout_weight, "emphasis:CAPS"))
-            elif kind == IGNORE:
-                negator_end = -1
+                    hits.append((start, end, STRESSED, start, "emphasis:CAPS"))
+                    weights.append(rules.shout_weight)
             elif kind == MODIFIER:
-                if modifier_end >= 0 and lowered.count(" ", modifier_end, start) <= 1:
-                    modifier *= weight  # "so very", "really really"
+                if modifier_end >= 0 and padded.count(" ", modifier_end, start) <= 1:
+                    modifier *= entry.weight  # "so very", "really really"
                     modifier_loud = modifier_loud or loud
                 else:
-                    modifier, modifier_start, modifier_loud = weight, start, loud
+                    modifier, modifier_start, modifier_loud = entry.weight, start, loud
                 modifier_end = end
             elif kind == SHIELD:
-                found.append(_Hit(start, end, NEUTRAL, 0.0, "neutral:" + phrase))
+                hits.append((start, end, NEUTRAL, start, "neutral:" + phrase))
+                weights.append(0.0)
                 negator_end = modifier_end = -1
             elif kind == CONTRAST:
                 # A hedge before "but" frames what follows ("maybe I'm wrong, but ..."), so only
                 # feelings before it give way; a turnaround ("but now") discounts hedges too.
                 shifted = False
-                for hit in scored:
-                    if hit.weight and (weight or hit.label != UNCERTAIN):
-                        hit.weight *= rules.contrast_factor
+                for index in range(len(hits)):
+                    if weights[index] and (entry.weight or hits[index][2] != UNCERTAIN):
+                        weights[index] *= rules.contrast_factor
                         shifted = True
                 if shifted:
-                    found.append(_Hit(start, end, _CONTRAST_MARK, 0.0, "contrast:" + phrase))
+                    hits.append((start, end, _CONTRAST_MARK, start, "contrast:" + phrase))
+                    weights.append(0.0)
                 negator_end = modifier_end = -1
             elif kind == LITERAL:
-                self._make_literal(scored, lowered, start, end)
+                self._make_literal(hits, weights, padded, start, end)
+            elif kind == IGNORE:
+                negator_end = -1
             elif kind == SHOUT and loud:
-                found.append(_Hit(start, end, STRESSED, weight, "emphasis:CAPS"))
+                hits.append((start, end, STRESSED, start, "emphasis:CAPS"))
+                weights.append(entry.weight)
         if caps and (shout := _SHOUTING.search(text)):
-            found.append(
-                _Hit(shout.start(), shout.end(), STRESSED, rules.shouting_weight, "emphasis:CAPS")
-            )
-        return self._decide(found, lowered)
+            hits.append((shout.start() + 1, shout.end() + 1, STRESSED, 0, "emphasis:CAPS"))
+            weights.append(rules.shouting_weight)
+        return self._decide(hits, weights, padded)
 
     @staticmethod
-    def _asks(lowered: str, start: int, end: int) -> bool:
+    def _asks(padded: str, start: int, end: int) -> bool:
         """Whether a negator opens a sentence that ends in "?": a question, not a negation."""
-        before = lowered[:start].rstrip()
+        before = padded[:start].rstrip()
         if before and before[-1] not in _SENTENCE_ENDS:
             return False
-        closing = _SENTENCE_END.search(lowered, end)
+        closing = _SENTENCE_END.search(padded, end)
         return closing is not None and closing.group() == "?"
 
     def _close_sentence(
-        self, found: list[_Hit], lowered: str, start: int, end: int, run: str
+        self, hits: list[_Hit], weights: list[float], padded: str, start: int, end: int, run: str
     ) -> None:
         """Weigh the sentence that a "?" or a run of "!" and "?" closes.
 
@@ -200,72 +226,74 @@ class Classifier:
         amplifies every cue of its sentence, and "?!" or "???" is stressed on its own.
         """
         rules = self._rules
-        sentence = max(lowered.rfind(char, 0, start) for char in _SENTENCE_ENDS) + 1
+        sentence = max(padded.rfind(char, 0, start) for char in _SENTENCE_ENDS) + 1
         question = "?" in run
         emphatic = len(run) > 1
-        marker = "emphasis:" + run[:4]
+        note = "emphasis:" + run[:4]
         amplified = set()
-        for hit in found:
-            if hit.start < sentence or not hit.weight or hit.label == NEUTRAL:
+        for index, hit in enumerate(hits):
+            label = hit[2]
+            if hit[0] < sentence or not weights[index] or label == NEUTRAL:
                 continue
-            if question and hit.label == UNCERTAIN:
-                hit.weight *= rules.question_uncertain_factor
-            elif question and hit.label == POSITIVE:
-                hit.weight *= rules.question_positive_factor
+            if question and label == UNCERTAIN:
+                weights[index] *= rules.question_uncertain_factor
+            elif question and label == POSITIVE:
+                weights[index] *= rules.question_positive_factor
             if emphatic:
-                hit.weight *= rules.emphasis_factor
-                amplified.add(hit.label)
+                weights[index] *= rules.emphasis_factor
+                amplified.add(label)
         for label in sorted(amplified):
-            found.append(_Hit(start, end, label, 0.0, marker))
+            hits.append((start, end, label, start, note))
+            weights.append(0.0)
         if "!" in run and "?" in run:
-            found.append(_Hit(start, end, STRESSED, rules.interrobang_weight, marker))
+            hits.append((start, end, STRESSED, start, note))
+            weights.append(rules.interrobang_weight)
         elif run.count("?") >= 3:
-            found.append(_Hit(start, end, STRESSED, rules.question_run_weight, marker))
+            hits.append((start, end, STRESSED, start, note))
+            weights.append(rules.question_run_weight)
 
     @staticmethod
-    def _make_literal(scored: list[_Hit], lowered: str, start: int, end: int) -> None:
+    def _make_literal(
+        hits: list[_Hit], weights: list[float], padded: str, start: int, end: int
+    ) -> None:
         """ "failed as expected": the cue just before a literal marker carries no affect."""
-        if not scored:
+        for index in range(len(hits) - 1, -1, -1):
+            cue_start, cue_end, label, _, note = hits[index]
+            if note or label == NEUTRAL:
+                continue
+            if (
+                padded.count(" ", cue_end, start) <= 2
+                and _CLAUSE_BREAK.search(padded, cue_end, start) is None
+            ):
+                note = "neutral:" + padded[cue_start:end]
+                hits[index] = (cue_start, cue_end, NEUTRAL, cue_start, note)
+                weights[index] = 0.0
             return
-        hit = scored[-1]
-        if (
-            lowered.count(" ", hit.end, start) <= 2
-            and _CLAUSE_BREAK.search(lowered, hit.end, start) is None
-        ):
-            hit.label, hit.weight = NEUTRAL, 0.0
-            hit.cue = "neutral:" + lowered[hit.start : end]
 
-    def _decide(self, found: list[_Hit], lowered: str) -> Classification:
+    def _decide(self, hits: list[_Hit], weights: list[float], padded: str) -> Classification:
         scores = [0.0, 0.0, 0.0, 0.0]
-        for hit in found:
-            if hit.label >= 0:
-                scores[hit.label] += hit.weight
+        for index, hit in enumerate(hits):
+            if hit[2] >= 0:
+                scores[hit[2]] += weights[index]
         threshold = self._rules.threshold
         for winner in (STRESSED, UNCERTAIN, POSITIVE):
             if scores[winner] >= threshold:
                 break
         else:
             winner = NEUTRAL
-        cues = [hit.cue for hit in found if hit.label == winner]
-        if winner == NEUTRAL:
-            words = lowered.split(None, 1)
-            if lowered.rstrip().endswith("?") or (words and words[0] in _QUESTION_WORDS):
-                cues.append("neutral:information question")
-        else:
-            cues = self._with_contrast(found, winner) or cues
-        return Classification(LABELS[winner], list(dict.fromkeys(cues)))
-
-    @staticmethod
-    def _with_contrast(found: list[_Hit], winner: int) -> list[str]:
-        """The winner's cues, with a contrast word kept where cues of the winner follow it."""
+        name = LABELS[winner]
         cues: list[str] = []
-        pending = ""
-        for hit in found:
-            if hit.label == _CONTRAST_MARK:
-                pending = hit.cue
-            elif hit.label == winner:
-                if pending:
-                    cues.append(pending)
-                    pending = ""
-                cues.append(hit.cue)
-        return cues
+        contrast = ""
+        for start, end, label, cue_start, note in hits:
+            if label == _CONTRAST_MARK:
+                contrast = note
+            elif label == winner:
+                if contrast and winner != NEUTRAL:
+                    cues.append(contrast)  # the winner's cues come after a contrast word
+                    contrast = ""
+                cues.append(note or f"{name}:{padded[cue_start:end]}")
+        if winner == NEUTRAL:
+            words = padded.split(None, 1)
+            if padded.rstrip().endswith("?") or (words and words[0] in _QUESTION_WORDS):
+                cues.append("neutral:information question")
+        return Classification(name, list(dict.fromkeys(cues)))

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from signals.store.instant import MICROS_PER_SECOND
 
-COUNT_LEVELS = (3600, 60)
+COUNT_LEVELS = (3600, 900, 60)
 USER_LEVELS = (86400, 3600)
 RAW = 0
 STRESSED = "stressed"

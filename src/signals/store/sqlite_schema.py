@@ -49,6 +49,13 @@ MIGRATIONS: tuple[str, ...] = (
         events INTEGER NOT NULL,
         PRIMARY KEY (slot, signal_type, sentiment)
     ) WITHOUT ROWID;
+    CREATE TABLE counts_quarter (
+        slot INTEGER NOT NULL,
+        signal_type TEXT NOT NULL,
+        sentiment TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (slot, signal_type, sentiment)
+    ) WITHOUT ROWID;
     CREATE TABLE counts_minute (
         slot INTEGER NOT NULL,
         signal_type TEXT NOT NULL,

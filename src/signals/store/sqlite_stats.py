@@ -1,9 +1,9 @@
 """`Stats` from SQLite: rollups for whole slots, raw events only for the ragged ends.
 
-Counts (buckets, by signal type, by sentiment) come from `counts_hour` and `counts_minute`; a
-level is used only when it divides `bucket_seconds`, so that every rollup slot lies inside one
-bucket (sub-minute buckets are counted from raw events, which is cheap over the short ranges
-that use them). Top users come from `users_day` and `users_hour`. Each family is one SQL
+Counts (buckets, by signal type, by sentiment) come from `counts_hour`, `counts_quarter`
+(15 minutes) and `counts_minute`; a level is used only when it divides `bucket_seconds`, so
+that every rollup slot lies inside one bucket (sub-minute buckets are counted from raw events,
+which is cheap over the short ranges that use them). Top users come from `users_day` and `users_hour`. Each family is one SQL
 statement: a UNION ALL of the segments `rollup.plan` chose, grouped once.
 """
 
@@ -19,7 +19,7 @@ from signals.store.instant import MICROS_PER_SECOND
 from signals.store.rollup import COUNT_LEVELS, RAW, STRESSED, USER_LEVELS, plan
 from signals.store.sqlite_rows import EPISODE_COLUMNS, episode_from_row
 
-COUNT_TABLES = {3600: "counts_hour", 60: "counts_minute"}
+COUNT_TABLES = {3600: "counts_hour", 900: "counts_quarter", 60: "counts_minute"}
 USER_TABLES = {86400: "users_day", 3600: "users_hour"}
 TOP_USERS = 10
 RECENT_ANOMALIES = 20

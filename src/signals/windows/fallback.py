@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
+import redis.asyncio
 import structlog
 from redis.exceptions import RedisError
 
@@ -63,6 +64,11 @@ class FallbackWindows:
     @property
     def status(self) -> WindowsStatus:
         return "degraded" if self._degraded else "ok"
+
+    @property
+    def redis(self) -> redis.asyncio.Redis:
+        """The Redis client, for others that share it; `aclose` here closes it."""
+        return self._primary.redis
 
     async def add(self, events: Sequence[WindowEvent]) -> list[int]:
         while True:

@@ -27,6 +27,9 @@ from signals.windows.score import MICROS, micros
 # a hot key stays O(1) per event without paying a set for each of millions of quiet keys.
 SMALL_WINDOW = 16
 EVICT_PER_BATCH = 10_000
+# A dict never shrinks its table: once the keys fall below 1/8 of their peak (and the peak was
+# big enough to matter), the table is rebuilt at the smaller size, O(keys left), so amortised.
+SHRINK_FROM_KEYS = 65_536
 
 
 class _Window:
@@ -96,6 +99,7 @@ class MemoryWindows:
         self._ttl = settings.ttl_seconds * MICROS
         self._max_keys = settings.max_keys
         self._keys: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+        self._peak_keys = 0  # since the table was last rebuilt
         self._newest = 0  # the newest event time seen: the clock idleness is measured by
 
     @property
@@ -118,6 +122,7 @@ class MemoryWindows:
                 counts.append(1)
                 if len(keys) > self._max_keys:
                     keys.popitem(last=False)
+                self._peak_keys = max(self._peak_keys, len(keys))
             else:
                 keys.move_to_end(key)
                 counts.append(window.add(at, event_id, at - self._window))
@@ -136,6 +141,9 @@ class MemoryWindows:
                 break
             del keys[key]
             evicted += 1
+        if self._peak_keys >= SHRINK_FROM_KEYS and 8 * len(keys) < self._peak_keys:
+            self._keys = OrderedDict(keys)
+            self._peak_keys = len(keys)
         return evicted
 
     def live_events(self) -> list[WindowEvent]:
@@ -148,7 +156,8 @@ class MemoryWindows:
         ]
 
     def clear(self) -> None:
-        self._keys.clear()
+        self._keys = OrderedDict()
+        self._peak_keys = 0
         self._newest = 0
 
     async def aclose(self) -> None:

@@ -66,6 +66,11 @@ class RedisWindows:
     def status(self) -> WindowsStatus:
         return "ok"
 
+    @property
+    def redis(self) -> redis.asyncio.Redis:
+        """The client, for others that share this Redis (it stays owned, and closed, here)."""
+        return self._client
+
     def key(self, user_id: str, signal_type: str) -> bytes:
         return _encode(f"{self._prefix}:w:{len(user_id)}:{user_id}:{signal_type}")
 

@@ -1,0 +1,368 @@
+"""Ingest throughput and latency of `signals serve` against the bare Starlette + uvicorn ceiling.
+
+One run starts both servers as subprocesses pinned to `--server-cpu` (the real one on a fresh
+data dir with default settings: fsync always, memory windows, SQLite), pins itself and its load
+generators to `--client-cpu`, and measures, alternating the two servers so background noise hits
+both alike, `--repeats` times each:
+
+- single events, closed loop (wrk, `--connections`): peak req/s, p50, p99;
+- batches of `--batch` events, closed loop (loadgen.py, `--batch-connections`): events/s, p50, p99;
+- single events, open loop at half of that server's median peak (loadgen.py): p50, p99, measured
+  from each request's scheduled send time;
+- server CPU time per event: utime + stime over the run, for the real service until its
+  consumer has stored everything (so journal, queue, windows and SQLite all count);
+
+then a `--sustain` seconds closed-loop run on the real service with RSS sampled every 5 s.
+Medians are printed with the real/bare ratio as a markdown table. Finally the real service is
+stopped with SIGTERM and the books are checked: journal lines == SQLite rows, and journal lines
+== 202 answers, give or take the requests wrk drops in flight when it stops (at most one per
+connection per wrk run; the server journals them but wrk never reads the answer).
+
+    .venv/bin/python benchmarks/bench_ingest.py [--duration 8] [--repeats 3] [--sustain 60]
+
+The machine is shared and noisy: quote the ratios and CPU per event, which noise moves least.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shlex
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+
+import loadgen
+from server_process import ServerProcess, free_port
+from wrk import WrkResult, run_wrk
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Sample:
+    rps: float
+    events_per_second: float
+    p50: float  # seconds
+    p99: float
+    cpu_per_event: float  # server CPU seconds per acknowledged event
+    ok: int  # requests answered 2xx
+    other: int  # requests answered otherwise
+    errors: int  # connection errors and timeouts
+    batch: int = 1  # events per request
+    unfinished: int = 0  # open loop: scheduled but never answered
+    client_busy: float = 0.0  # share of the client CPU the Python generator used
+
+
+class Target:
+    """One server under test and its books."""
+
+    def __init__(self, label: str, server: ServerProcess, *, has_consumer: bool) -> None:
+        self.label = label
+        self.server = server
+        self.has_consumer = has_consumer
+        self.samples: defaultdict[str, list[Sample]] = defaultdict(list)
+        self.acknowledged = 0  # events answered 2xx
+        self.dropped_bound = 0  # events wrk may have left in flight
+
+    def settle(self, timeout: float = 180.0) -> float:
+        """Wait until the consumer has stored every journaled event; return the seconds taken."""
+        if not self.has_consumer:
+            return 0.0
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            body = self.server.ready()
+            if body is not None and body["checks"]["consumer"]["backlog"] == 0:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.label}: consumer did not catch up within {timeout} s")
+
+
+def measured(target: Target, run: Callable[[], Sample]) -> Sample:
+    target.settle()
+    before = target.server.cpu_seconds()
+    sample = run()
+    target.settle()
+    events = sample.ok * sample.batch
+    sample.cpu_per_event = (target.server.cpu_seconds() - before) / max(1, events)
+    return sample
+
+
+def wrk_sample(
+    target: Target, args: argparse.Namespace, path: str, duration: float, batch: int = 1
+) -> Sample:
+    def run() -> Sample:
+        result: WrkResult = run_wrk(
+            target.server.base_url + path,
+            connections=args.connections,
+            duration=duration,
+            batch=batch,
+            cpu=args.client_cpu,
+        )
+        target.acknowledged += result.ok * batch
+        target.dropped_bound += args.connections * batch
+        return Sample(
+            result.rps, result.events_per_second, result.p50, result.p99, 0.0,
+            result.ok, result.other, result.errors, batch,
+        )  # fmt: skip
+
+    return measured(target, run)
+
+
+def loadgen_sample(
+    target: Target,
+    path: str,
+    requests: list[bytes],
+    *,
+    connections: int,
+    duration: float,
+    batch: int = 1,
+    rate: float | None = None,
+) -> Sample:
+    def run() -> Sample:
+        result = uvloop.run(
+            loadgen.run(
+                target.server.base_url + path,
+                requests,
+                connections=connections,
+                duration=duration,
+                rate=rate,
+                events_per_request=batch,
+            )
+        )
+        ok = sum(count for status, count in result.statuses.items() if status < 300)
+        target.acknowledged += ok * batch
+        return Sample(
+            result.rps, result.events_per_second, result.percentile(50), result.percentile(99),
+            0.0, ok, result.completed - ok, result.errors, batch, result.unfinished,
+            result.client_cpu / result.elapsed,
+        )  # fmt: skip
+
+    return measured(target, run)
+
+
+def journal_lines(journal: Path) -> int:
+    lines = 0
+    for path in sorted(journal.glob("segment-*.jsonl*")):
+        if path.name.endswith(".jsonl") and path.with_name(path.name + ".gz").exists():
+            continue  # a compressed copy exists: count that one
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as segment:
+            while chunk := segment.read(1 << 20):
+                lines += chunk.count(b"\n")
+    return lines
+
+
+def store_rows(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        (rows,) = connection.execute("SELECT count(*) FROM events").fetchone()
+    return int(rows)
+
+
+def sustained(target: Target, args: argparse.Namespace) -> list[tuple[float, float]]:
+    """RSS (s, MiB) every 5 s during a closed-loop single-event run of `args.sustain` s."""
+    target.settle()
+    samples = [(0.0, target.server.rss_mib())]
+    result: list[Sample] = []
+    worker = threading.Thread(
+        target=lambda: result.append(wrk_sample(target, args, "/v1/log", args.sustain))
+    )
+    started = time.monotonic()
+    worker.start()
+    while worker.is_alive():
+        worker.join(5.0)
+        samples.append((time.monotonic() - started, target.server.rss_mib()))
+    target.samples["sustained"].extend(result)
+    return samples
+
+
+def median(samples: list[Sample], field: str) -> float:
+    return statistics.median(getattr(sample, field) for sample in samples)
+
+
+def row(name: str, bare: float | None, real: float, fmt: str, higher_is_better: bool) -> str:
+    ratio = ""
+    if bare:
+        ratio = f"{real / bare:.2f}" if higher_is_better else f"{real / bare:.2f}x"
+    bare_text = format(bare, fmt) if bare is not None else "-"
+    return f"| {name} | {bare_text} | {format(real, fmt)} | {ratio} |"
+
+
+def report(bare: Target, real: Target, rss: list[tuple[float, float]], args: argparse.Namespace) -> None:
+    b, r = bare.samples, real.samples
+    ms = 1e3
+    us = 1e6
+    lines = [
+        "| measurement (median of %d) | bare app | signals | signals / bare |" % args.repeats,
+        "|---|---:|---:|---:|",
+        row("single events, closed loop: req/s", median(b["single"], "rps"),
+            median(r["single"], "rps"), ",.0f", True),
+        row("  p50 ms at peak", median(b["single"], "p50") * ms,
+            median(r["single"], "p50") * ms, ".1f", False),
+        row("  p99 ms at peak", median(b["single"], "p99") * ms,
+            median(r["single"], "p99") * ms, ".1f", False),
+        row("  server CPU us/event", median(b["single"], "cpu_per_event") * us,
+            median(r["single"], "cpu_per_event") * us, ".0f", False),
+        row(f"batches of {args.batch}: events/s", median(b["batch"], "events_per_second"),
+            median(r["batch"], "events_per_second"), ",.0f", True),
+        row("  p50 ms per batch", median(b["batch"], "p50") * ms,
+            median(r["batch"], "p50") * ms, ".1f", False),
+        row("  p99 ms per batch", median(b["batch"], "p99") * ms,
+            median(r["batch"], "p99") * ms, ".1f", False),
+        row("  server CPU us/event", median(b["batch"], "cpu_per_event") * us,
+            median(r["batch"], "cpu_per_event") * us, ".1f", False),
+        row("open loop at half peak: req/s offered", median(b["open"], "rps"),
+            median(r["open"], "rps"), ",.0f", True),
+        row("  p50 ms", median(b["open"], "p50") * ms, median(r["open"], "p50") * ms,
+            ".1f", False),
+        row("  p99 ms", median(b["open"], "p99") * ms, median(r["open"], "p99") * ms,
+            ".1f", False),
+    ]  # fmt: skip
+    if rss:
+        sustain = r["sustained"][0]
+        lines += [
+            row(f"sustained {args.sustain:g} s closed loop: req/s", None, sustain.rps, ",.0f", True),
+            f"|   RSS MiB at start -> end (max) | - | {rss[0][1]:.0f} -> {rss[-1][1]:.0f} "
+            f"({max(m for _, m in rss):.0f}) | |",
+        ]
+    print("\n".join(lines))
+
+
+def detail(target: Target) -> None:
+    for kind, samples in target.samples.items():
+        for sample in samples:
+            print(
+                f"  {target.label:7} {kind:9} {sample.rps:9,.0f} req/s {sample.events_per_second:10,.0f}"
+                f" ev/s  p50 {sample.p50 * 1e3:7.1f} ms  p99 {sample.p99 * 1e3:7.1f} ms"
+                f"  cpu {sample.cpu_per_event * 1e6:6.1f} us/ev  ok {sample.ok} other {sample.other}"
+                f" errors {sample.errors} unfinished {sample.unfinished}"
+                + (f"  generator busy {sample.client_busy:.0%}" if sample.client_busy else "")
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--sustain", type=float, default=60.0, help="0 skips the sustained run")
+    parser.add_argument("--connections", type=int, default=64, help="single-event connections")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch-connections", type=int, default=4)
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--client-cpu", type=int, default=1)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.client_cpu})
+    command = shlex.join([".venv/bin/python", "benchmarks/bench_ingest.py", *sys.argv[1:]])
+    print(f"$ {command}\nload average at start: {os.getloadavg()}", flush=True)
+
+    single_requests = loadgen.requests_for("http://bench/v1/log", 20_000, 1, seed=11)
+    batch_requests = loadgen.requests_for("http://bench/v1/log/batch", 40, args.batch, seed=13)
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as temp:
+        work = Path(temp)
+        data = work / "data"
+        bare_port, ingest_port, integrity_port = free_port(), free_port(), free_port()
+        bare = Target(
+            "bare",
+            ServerProcess(
+                "bare app",
+                [sys.executable, str(ROOT / "benchmarks" / "bare_app.py"), "--port", str(bare_port)],
+                base_url=f"http://127.0.0.1:{bare_port}",
+                cpu=args.server_cpu,
+                log_path=work / "bare.log",
+            ),
+            has_consumer=False,
+        )
+        real = Target(
+            "signals",
+            ServerProcess(
+                "signals serve",
+                [sys.executable, "-m", "signals", "serve"],
+                base_url=f"http://127.0.0.1:{ingest_port}",
+                cpu=args.server_cpu,
+                log_path=work / "signals.log",
+                cwd=work,  # no settings.toml here: the built-in defaults
+                env={
+                    "SIGNALS__DATA_DIR": str(data),
+                    "SIGNALS__INGEST__PORT": str(ingest_port),
+                    "SIGNALS__INTEGRITY__PORT": str(integrity_port),
+                    "SIGNALS__LOGGING__LEVEL": "warning",
+                },
+            ),
+            has_consumer=True,
+        )
+        targets = (bare, real)
+        rss: list[tuple[float, float]] = []
+        try:
+            for target in targets:
+                target.server.wait_ready()
+
+            def batch(target: Target, duration: float) -> Sample:
+                return loadgen_sample(
+                    target, "/v1/log/batch", batch_requests, connections=args.batch_connections,
+                    duration=duration, batch=args.batch,
+                )  # fmt: skip
+
+            for target in targets:
+                wrk_sample(target, args, "/v1/log", args.warmup)
+                batch(target, args.warmup)
+            for number in range(args.repeats):
+                print(f"round {number + 1}/{args.repeats}", flush=True)
+                for target in targets:
+                    target.samples["single"].append(wrk_sample(target, args, "/v1/log", args.duration))
+                for target in targets:
+                    target.samples["batch"].append(batch(target, args.duration))
+            rates = {target.label: median(target.samples["single"], "rps") / 2 for target in targets}
+            for number in range(args.repeats):
+                print(f"open loop {number + 1}/{args.repeats}", flush=True)
+                for target in targets:
+                    target.samples["open"].append(
+                        loadgen_sample(
+                            target, "/v1/log", single_requests, connections=args.connections,
+                            duration=args.duration, rate=rates[target.label],
+                        )  # fmt: skip
+                    )
+            if args.sustain > 0:
+                print(f"sustained {args.sustain:g} s", flush=True)
+                rss = sustained(real, args)
+            settle_seconds = real.settle()
+        finally:
+            bare.server.stop()
+            code, shutdown_seconds = real.server.stop()
+        lines = journal_lines(data / "journal")
+        rows = store_rows(data / "signals.db")
+
+        print("\nper run:")
+        for target in targets:
+            detail(target)
+        if rss:
+            print("RSS MiB during the sustained run: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
+        print(f"load average at end: {os.getloadavg()}\n")
+        report(bare, real, rss, args)
+        books_ok = (
+            rows == lines
+            and real.acknowledged <= lines <= real.acknowledged + real.dropped_bound
+            and code == 0
+        )
+        print(
+            f"\nbooks: {real.acknowledged} events acknowledged, {lines} journal lines "
+            f"(wrk may drop up to {real.dropped_bound} in flight), {rows} SQLite rows; "
+            f"consumer settled {settle_seconds:.1f} s after the last run; SIGTERM -> exit {code} "
+            f"in {shutdown_seconds:.1f} s: {'OK' if books_ok else 'MISMATCH'}"
+        )
+        return 0 if books_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

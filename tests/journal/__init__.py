@@ -1,0 +1,1 @@
+"""Tests of the journal: real segment files in tmp_path."""
