@@ -99,23 +99,28 @@ class _Connection(asyncio.Protocol):
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        end = buffer.find(_HEAD_END)
+        # Usually one read holds one whole response: parse it in place, copy nothing.
+        if self.buffer:
+            self.buffer += data
+            data = bytes(self.buffer)
+        end = data.find(_HEAD_END)
         if end < 0:
+            self.buffer = bytearray(data)
             return
-        at = buffer.find(_LENGTH, 0, end)
+        at = data.find(_LENGTH, 0, end)
         if at < 0:
-            at = bytes(buffer[:end]).lower().find(_LENGTH)
-        stop = buffer.find(b"\r\n", at + len(_LENGTH))
-        length = int(buffer[at + len(_LENGTH) : stop if 0 <= stop < end else end])
-        total = end + 4 + length
-        if len(buffer) < total:
+            at = data[:end].lower().find(_LENGTH)
+        at += len(_LENGTH)
+        stop = data.find(b"\r\n", at, end)
+        total = end + 4 + int(data[at : stop if stop >= 0 else end])
+        if len(data) < total:
+            self.buffer = bytearray(data)
             return
-        status = int(buffer[9:12])
-        del buffer[:total]
+        if len(data) > total:
+            raise RuntimeError("response bytes after the answer: this client never pipelines")
+        self.buffer.clear()
         self.busy = False
-        self.run.done(self, status, self.started)
+        self.run.done(self, int(data[9:12]), self.started)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

@@ -553,6 +553,18 @@
     return span;
   }
 
+  // A cue is "label:phrase" (the label it counts for, the words that matched): the phrase is
+  // shown, the label marks the chip's edge and is spelled out in the tooltip.
+  function cueChip(cue) {
+    const chip = document.createElement("span");
+    const split = cue.indexOf(":");
+    const kind = split > 0 ? cue.slice(0, split) : "";
+    chip.className = "cue" + (SENTIMENTS.includes(kind) ? " cue-" + kind : "");
+    chip.textContent = split > 0 ? cue.slice(split + 1) : cue;
+    chip.title = kind ? kind + " cue: " + chip.textContent : cue;
+    return chip;
+  }
+
   function emptyRow(columns, text) {
     const tr = document.createElement("tr");
     const td = cell(text, "empty");
@@ -622,11 +634,15 @@
       if (cues.length) {
         const list = document.createElement("div");
         list.className = "cues";
-        for (const cue of cues.slice(0, 6)) {
-          const chip = document.createElement("span");
-          chip.className = "cue";
-          chip.textContent = String(cue);
-          list.appendChild(chip);
+        for (const cue of cues.slice(0, 4)) {
+          list.appendChild(cueChip(String(cue)));
+        }
+        if (cues.length > 4) {
+          const more = document.createElement("span");
+          more.className = "cue cue-more";
+          more.textContent = "+" + (cues.length - 4);
+          more.title = cues.slice(4).join("\n");
+          list.appendChild(more);
         }
         cuesCell.appendChild(list);
       } else {

@@ -23,6 +23,7 @@ import structlog
 
 from signals import __version__, logs
 from signals.settings import Settings, SettingsError, load
+from signals.windows.factory import WindowsUnavailable
 
 EXIT_OK, EXIT_FAILURE, EXIT_SETTINGS = 0, 1, 2
 log = structlog.get_logger("signals.cli")
@@ -149,7 +150,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         sys.stderr.write(f"signals: {exc}\n")
         return EXIT_SETTINGS
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, WindowsUnavailable) as exc:
         log.error("signals failed", error=str(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:

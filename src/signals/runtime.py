@@ -1,6 +1,6 @@
 """The composition root: every resource opened once, both servers in one loop, ordered shutdown.
 
-    open:  store -> journal (torn tail repaired) -> catch-up into the store -> idempotency warm-up
+    open:  windows (Redis) -> store -> journal (torn tail repaired) -> catch-up into the store -> idempotency warm-up
            -> windows -> consumer, alert dispatcher, router forwarder -> both uvicorn servers
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> windows -> store
@@ -91,6 +91,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     metrics = Metrics()
     checkpoint = f"store:{instance_id(data_dir)}"
     async with contextlib.AsyncExitStack() as stack:
+        # Redis first: an unreachable Redis fails the start before any file is touched.
+        windows = await open_windows(settings, metrics)
+        stack.push_async_callback(windows.aclose)
         store = await open_store(settings)
         stack.push_async_callback(store.aclose)
 
@@ -106,8 +109,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         index.warm(await store.recent_event_ids(settings.ingest.dedupe_max_ids))
 
-        windows = await open_windows(settings, metrics)
-        stack.push_async_callback(windows.aclose)
         detection = await build_detection(settings, store, windows, metrics)
         await stack.enter_async_context(detection)
 

@@ -75,7 +75,7 @@ class WindowsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     seconds: PositiveFloat = 5.0
     ttl_seconds: PositiveInt = 60
     # Memory backend: keys idle for ttl_seconds are evicted; this caps them regardless.
-    max_keys: Annotated[int, Meta(ge=1000)] = 5_000_000
+    max_keys: Annotated[int, Meta(ge=1000)] = 1_000_000
 
     def __post_init__(self) -> None:
         if self.ttl_seconds < self.seconds:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from starlette.types import ASGIApp, Message
-from tests.auth.stub import READ_KEY, MakeStub, client_for, settings_with
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tests.auth.stub import INGEST_KEY, READ_KEY, MakeStub, client_for, settings_with
 
 from signals.auth.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
 
@@ -38,7 +39,7 @@ def assert_hardened(headers: dict[str, str] | object, *, csp: bool) -> None:
         ("GET", "/v1/signals", "sk_wrong", 401, False),
         ("POST", "/v1/log", READ_KEY, 403, False),
         ("GET", "/nowhere", None, 404, False),
-        ("DELETE", "/health", READ_KEY, 405, False),
+        ("DELETE", "/health", INGEST_KEY, 405, False),
     ],
 )
 async def test_every_response_is_hardened(
@@ -77,12 +78,21 @@ async def collect(app: ASGIApp, path: str, method: str = "GET") -> tuple[int, di
         "server": ("testserver", 80),
     }
     sent: list[Message] = []
+    requested = False
+    finished = asyncio.Event()
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await finished.wait()  # the client hangs up once the response is complete
+        return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            finished.set()
 
     await app(scope, receive, send)
     start = sent[0]
@@ -123,8 +133,7 @@ async def test_static_serves_its_own_files(make_stub: MakeStub) -> None:
 
 
 async def test_an_app_set_header_is_kept() -> None:
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
-        assert callable(send)
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -146,8 +155,7 @@ async def test_an_app_set_header_is_kept() -> None:
 
 
 async def test_any_html_gets_the_csp() -> None:
-    async def app(scope: dict[str, object], receive: object, send: object) -> None:
-        assert callable(send)
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         start = {"type": "http.response.start", "status": 200}
         await send({**start, "headers": [(b"Content-Type", b"TEXT/HTML; charset=utf-8")]})
         await send({"type": "http.response.body", "body": b""})

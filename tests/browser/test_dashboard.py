@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+from tests.support.service import ServiceProcess
 
 from signals.auth.keys import digest
 from signals.simulate import MESSAGES
-from support.service import ServiceProcess
 
 pytestmark = pytest.mark.browser
 

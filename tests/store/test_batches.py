@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import msgspec
 import pytest
 
 from signals.journal.position import JournalPosition
@@ -27,7 +30,9 @@ async def test_a_batch_writes_everything_and_its_checkpoint(store: Store) -> Non
 
 
 async def test_a_failing_batch_leaves_no_trace(store: Store) -> None:
-    await store.apply(Batch(records=[record(0)], checkpoint_name="store", checkpoint=JournalPosition(1, 10)))
+    await store.apply(
+        Batch(records=[record(0)], checkpoint_name="store", checkpoint=JournalPosition(1, 10))
+    )
     doomed = Batch(
         records=[record(1), record(2)],
         episodes=[episode(1)],
@@ -54,9 +59,12 @@ async def test_a_failing_batch_leaves_no_trace(store: Store) -> None:
     [{"checkpoint_name": "store"}, {"checkpoint": JournalPosition(1, 2)}],
     ids=["name-only", "position-only"],
 )
-async def test_a_checkpoint_needs_name_and_position(store: Store, fields: dict[str, object]) -> None:
+async def test_a_checkpoint_needs_name_and_position(
+    store: Store, fields: dict[str, object]
+) -> None:
+    batch = msgspec.structs.replace(Batch(records=[record(1)]), **fields)
     with pytest.raises(ValueError, match="checkpoint"):
-        await store.apply(Batch(records=[record(1)], **fields))  # type: ignore[arg-type]
+        await store.apply(batch)
     assert (await store.signals(SignalQuery())).items == []
 
 
@@ -71,7 +79,10 @@ async def test_checkpoints_are_kept_by_name(store: Store) -> None:
 
 
 async def test_a_batch_with_only_a_checkpoint(store: Store) -> None:
-    assert await store.apply(Batch(records=[], checkpoint_name="s", checkpoint=JournalPosition(5, 6))) == 0
+    assert (
+        await store.apply(Batch(records=[], checkpoint_name="s", checkpoint=JournalPosition(5, 6)))
+        == 0
+    )
     assert await store.checkpoint("s") == JournalPosition(5, 6)
 
 
@@ -79,3 +90,35 @@ async def test_checkpoint_positions_at_the_limits(store: Store) -> None:
     far = JournalPosition(2**63 - 1, 2**63 - 1)
     await store.save_checkpoint("far", far)
     assert await store.checkpoint("far") == far
+
+
+async def test_concurrent_writers_do_not_share_a_transaction(store: Store) -> None:
+    outbox = delivery(0)
+    await store.apply(Batch(records=[], deliveries=[outbox]))
+    good = [
+        Batch(
+            records=[record(i), record(i + 0.5)],
+            checkpoint_name=f"c{i}",
+            checkpoint=JournalPosition(i, 0),
+        )
+        for i in range(10)
+    ]
+    bad = Batch(records=[record(99)], checkpoint_name="bad", checkpoint=JournalPosition(2**64, 0))
+    results = await asyncio.gather(
+        *(store.apply(batch) for batch in good[:5]),
+        store.apply(bad),
+        store.save_delivery(msgspec.structs.replace(outbox, status="delivered")),
+        store.save_checkpoint("side", JournalPosition(7, 7)),
+        *(store.apply(batch) for batch in good[5:]),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [int] * 5 + [OverflowError, type(None), type(None)] + [
+        int
+    ] * 5
+    assert sum(r for r in results if isinstance(r, int)) == 20
+    assert len([r async for r in store.export(SignalQuery())]) == 20
+    for i in range(10):
+        assert await store.checkpoint(f"c{i}") == JournalPosition(i, 0)
+    assert await store.checkpoint("side") == JournalPosition(7, 7)
+    assert await store.checkpoint("bad") is None
+    assert (await store.deliveries(AlertQuery())).items[0].status == "delivered"

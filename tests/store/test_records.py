@@ -45,7 +45,7 @@ ROUND_TRIPS = [
     record(0),
     record(
         1,
-        user_id="ユーザー-𝔘 ✓ مرحبا",
+        user_id="ユーザー-\U0001d518 ✓ مرحبا",
         signal_type="tool.call_v2-x",
         sentiment="stressed",
         sentiment_cues=["frustrated", "!!", "ça ne marche pas"],
@@ -94,7 +94,10 @@ async def test_get_records_returns_only_stored_ids(store: Store) -> None:
     stored = [record(i) for i in range(3)]
     await store.apply(Batch(records=stored))
     ids = [stored[0].event_id, "missing", stored[2].event_id, stored[0].event_id]
-    assert await store.get_records(ids) == {stored[0].event_id: stored[0], stored[2].event_id: stored[2]}
+    assert await store.get_records(ids) == {
+        stored[0].event_id: stored[0],
+        stored[2].event_id: stored[2],
+    }
     assert await store.get_records([]) == {}
 
 

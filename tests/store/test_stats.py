@@ -31,9 +31,7 @@ async def test_a_known_hour_in_quarter_buckets(store: Store) -> None:
     warning = episode(100, severity="warning")
     critical = [episode(1000, severity="critical"), episode(1000, severity="critical")]
     late, early = episode(3600), episode(-1)
-    await store.apply(
-        Batch(records=inside + outside, episodes=[warning, *critical, late, early])
-    )
+    await store.apply(Batch(records=inside + outside, episodes=[warning, *critical, late, early]))
 
     stats = await store.stats(us(0), us(HOUR), 900)
 
@@ -164,9 +162,12 @@ def oracle(
         top_users=[TopUser(user_id=u, events=e, stressed=s) for u, (e, s) in top],
         anomalies_by_severity=by_severity,
         anomaly_buckets=[
-            AnomalyBucket(start=from_us(s), counts=c) for s, c in zip(starts, anomalies, strict=True)
+            AnomalyBucket(start=from_us(s), counts=c)
+            for s, c in zip(starts, anomalies, strict=True)
         ],
-        recent_anomalies=sorted(opened, key=lambda e: (to_us(e.opened_at), e.id), reverse=True)[:20],
+        recent_anomalies=sorted(opened, key=lambda e: (to_us(e.opened_at), e.id), reverse=True)[
+            :20
+        ],
     )
 
 
@@ -194,7 +195,9 @@ async def test_stats_agree_with_a_plain_count_over_days_of_data(store: Store) ->
         for _ in range(40)
     ]
     for start in range(0, len(records), 700):
-        await store.apply(Batch(records=records[start : start + 700], episodes=episodes[start // 70 :][:10]))
+        await store.apply(
+            Batch(records=records[start : start + 700], episodes=episodes[start // 70 :][:10])
+        )
 
     shapes: list[tuple[int, int, int]] = [
         (us(-2 * DAY), us(2 * DAY + 1), 10_800),  # everything, 3 h buckets

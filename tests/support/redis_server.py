@@ -63,7 +63,7 @@ class RedisProcess:
         self.port = port or free_port()
         self._args = list(args)  # more redis-server options, e.g. ["--requirepass", "..."]
         self._process: subprocess.Popen[bytes] | None = None
-        self._dir = tempfile.TemporaryDirectory(prefix="signals-redis-")
+        self._dir: str | None = None  # the server's working directory, while it runs
 
     @property
     def url(self) -> str:
@@ -77,11 +77,13 @@ class RedisProcess:
         """Start the server and return once it answers PING (raises if it cannot start)."""
         if self.running:
             return
+        self.stop()  # a server that died by itself leaves its directory behind
+        self._dir = tempfile.mkdtemp(prefix="signals-redis-")
         command = [
             redis_executable(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", self._dir.name, *self._args,
+            "--save", "", "--appendonly", "no", "--dir", self._dir, *self._args,
         ]  # fmt: skip
-        log_path = os.path.join(self._dir.name, "redis.log")
+        log_path = os.path.join(self._dir, "redis.log")
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -92,6 +94,7 @@ class RedisProcess:
             if process.poll() is not None:
                 with open(log_path, "rb") as log:
                     output = log.read().decode(errors="replace")
+                self.stop()
                 raise RuntimeError(f"redis-server on port {self.port} exited: {output[-2000:]}")
             if time.monotonic() > deadline:
                 self.stop()
@@ -101,11 +104,13 @@ class RedisProcess:
     def stop(self) -> None:
         """Kill the server (SIGKILL, like a crash) and wait until it is gone."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open and replies never come."""
@@ -119,7 +124,6 @@ class RedisProcess:
     def close(self) -> None:
         self.resume()
         self.stop()
-        self._dir.cleanup()
 
     def __enter__(self) -> RedisProcess:
         self.start()

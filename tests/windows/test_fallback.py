@@ -125,7 +125,7 @@ async def test_redis_killed_mid_run_then_restarted(rig: Rig, logs: Logs) -> None
     assert levels(logs, "info") == ["redis windows restored"]
     assert await rig.held_in_redis("u") == 6
     assert await rig.held_in_redis("v") == 1
-    assert len(rig.memory) == 0
+    assert rig.memory.key_count == 0
     assert await windows.add(events("u", 9, 10)) == [7]
     assert levels(logs, "error") == ["redis windows lost; counting in memory until redis is back"]
 

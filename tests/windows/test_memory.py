@@ -18,13 +18,13 @@ async def test_idle_keys_are_evicted_once_the_event_times_pass_their_ttl() -> No
     windows = MemoryWindows(settings(ttl_seconds=60, max_keys=100_000))
     events = [WindowEvent(f"user-{n}", "message", f"e{n}", BASE + n * 0.001) for n in range(8_000)]
     await windows.add(events)
-    assert len(windows) == 8_000
+    assert windows.key_count == 8_000
     await windows.add([WindowEvent("late", "message", "x", BASE + 59.0)])
-    assert len(windows) == 8_001  # nobody idle for a full ttl yet
+    assert windows.key_count == 8_001  # nobody idle for a full ttl yet
     await windows.add([WindowEvent("later", "message", "y", BASE + 60 + 4.0005)])
-    assert len(windows) == 8_002 - 4_001  # user-0 .. user-4000 went, the rest stay
+    assert windows.key_count == 8_002 - 4_001  # user-0 .. user-4000 went, the rest stay
     await windows.add([WindowEvent("last", "message", "z", BASE + 200)])
-    assert len(windows) == 1
+    assert windows.key_count == 1
 
 
 async def test_one_batch_evicts_a_bounded_number_of_keys_and_the_rest_follow() -> None:
@@ -32,13 +32,13 @@ async def test_one_batch_evicts_a_bounded_number_of_keys_and_the_rest_follow() -
     keys = EVICT_PER_BATCH + 2000
     await windows.add([WindowEvent(f"user-{n}", "t", "e", BASE) for n in range(keys)])
     await windows.add([WindowEvent("back", "t", "e", BASE + 3600)])
-    assert len(windows) == keys + 1 - EVICT_PER_BATCH
+    assert windows.key_count == keys + 1 - EVICT_PER_BATCH
     await windows.add([WindowEvent("back", "t", "f", BASE + 3601)])
-    assert len(windows) == 1
+    assert windows.key_count == 1
     await windows.add([WindowEvent(f"user-{n}", "t", "e", BASE + 3602) for n in range(10)])
     await windows.add([WindowEvent("back", "t", "g", BASE + 7200)])
     assert windows.evict_idle() == 0  # the add already swept all ten
-    assert len(windows) == 1
+    assert windows.key_count == 1
 
 
 async def test_a_key_that_keeps_getting_events_is_not_evicted() -> None:
@@ -46,7 +46,7 @@ async def test_a_key_that_keeps_getting_events_is_not_evicted() -> None:
     for second in range(0, 100, 3):
         await windows.add([WindowEvent("busy", "t", f"b{second}", BASE + second),
                            WindowEvent(f"once-{second}", "t", "o", BASE + second)])  # fmt: skip
-    assert len(windows) <= 1 + 4  # busy, plus the one-off users of the last 10 s
+    assert windows.key_count <= 1 + 4  # busy, plus the one-off users of the last 10 s
     assert await windows.add([WindowEvent("busy", "t", "again", BASE + 100)]) == [3]
 
 
@@ -55,7 +55,7 @@ async def test_max_keys_drops_the_least_recently_used_key() -> None:
     await windows.add([WindowEvent(f"user-{n}", "t", "a", BASE) for n in range(1000)])
     await windows.add([WindowEvent("user-0", "t", "b", BASE + 1)])  # user-0 is now the freshest
     await windows.add([WindowEvent("newcomer", "t", "a", BASE + 1)])
-    assert len(windows) == 1000
+    assert windows.key_count == 1000
     assert await windows.add([WindowEvent("user-0", "t", "c", BASE + 2)]) == [3]
     assert await windows.add([WindowEvent("user-1", "t", "b", BASE + 2)]) == [1]  # was dropped
 
@@ -83,6 +83,6 @@ async def test_live_events_are_what_the_windows_still_count_and_clear_empties_th
     )
     assert live == [("u", "t", "new", micros(BASE + 5.5)), ("v", "t", "v1", micros(BASE + 1))]
     windows.clear()
-    assert len(windows) == 0
+    assert windows.key_count == 0
     assert windows.live_events() == []
     assert await windows.add([WindowEvent("u", "t", "new", BASE + 6)]) == [1]

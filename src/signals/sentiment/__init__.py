@@ -45,7 +45,8 @@ its words and its weight is unused. `SentimentSettings.remove` drops shipped phr
 raise `LexiconError` (a ValueError) from the Classifier constructor.
 """
 
-from signals.sentiment.classifier import Classification, Classifier
+from signals.sentiment.classifier import Classifier
+from signals.sentiment.tally import Classification
 from signals.sentiment.lexicon import LexiconError
 
 __all__ = ["Classification", "Classifier", "LexiconError"]

@@ -43,9 +43,9 @@ class Report(msgspec.Struct, frozen=True):
     total: int
     accuracy: float
     macro_f1: float
-    per_label: dict[str, LabelScore]
+    per_label: dict[SentimentLabel, LabelScore]
     # confusion[expected][predicted] = count
-    confusion: dict[str, dict[str, int]]
+    confusion: dict[SentimentLabel, dict[SentimentLabel, int]]
     misses: list[Miss]
 
 

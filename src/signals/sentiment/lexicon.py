@@ -37,7 +37,7 @@ MAX_WEIGHT = 10.0
 
 # Curly quotes and apostrophes read as straight ones; one character for one, so that positions
 # in the folded text still point at the same characters of the original.
-FOLD = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
+FOLD = (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u00b4", "'"))
 _VARIATION_SELECTOR = "\ufe0f"
 
 Ratio = Annotated[float, Meta(gt=0, le=1)]
@@ -94,7 +94,9 @@ class LexiconError(ValueError):
 
 def normalize(phrase: str) -> str:
     """Lower case, straight quotes, single spaces: the form both phrases and text are matched in."""
-    folded = phrase.lower().translate(FOLD).replace(_VARIATION_SELECTOR, "")
+    folded = phrase.lower().replace(_VARIATION_SELECTOR, "")
+    for curly, straight in FOLD:
+        folded = folded.replace(curly, straight)
     return " ".join(folded.split())
 
 
@@ -167,7 +169,9 @@ def cue_entry(label: int, weight: float, flip: float) -> Entry:
     return Entry(CUE, label, weight, FLIP[label], weight * flip if FLIP[label] != NEUTRAL else 0.0)
 
 
-def _check_phrase(where: str, phrase: str) -> str:
+def _check_phrase(where: str, phrase: object) -> str:
+    if not isinstance(phrase, str):
+        raise LexiconError(f"{where}: a phrase must be a string, got {phrase!r}")
     key = normalize(phrase)
     if not key:
         raise LexiconError(f"{where}: empty phrase {phrase!r}; a cue needs at least one character")
@@ -180,10 +184,11 @@ def _check_phrase(where: str, phrase: str) -> str:
 
 def _apply_overrides(
     entries: dict[str, Entry],
-    cues: Mapping[str, Mapping[str, float]],
+    cues: Mapping[SentimentLabel, Mapping[str, float]],
     remove: Iterable[str],
     flip: float,
 ) -> None:
+    # SentimentSettings may be built by hand, skipping msgspec's checks: check types here too.
     for position, phrase in enumerate(remove):
         key = _check_phrase(f"sentiment.remove[{position}]", phrase)
         if entries.pop(key, None) is None:
@@ -194,11 +199,15 @@ def _apply_overrides(
     for label, table in cues.items():
         if label not in LABELS:
             raise LexiconError(f"sentiment.cues.{label}: unknown label; use one of {LABELS}")
+        if not isinstance(table, Mapping):
+            raise LexiconError(f"sentiment.cues.{label}: expected a table of phrase = weight")
         index = LABELS.index(label)
         for phrase, weight in table.items():
             where = f"sentiment.cues.{label}.{phrase!r}"
             key = _check_phrase(where, phrase)
-            if not isinstance(weight, int | float) or not math.isfinite(weight):
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise LexiconError(f"{where}: weight must be a number, got {weight!r}")
+            if not math.isfinite(weight):
                 raise LexiconError(f"{where}: weight must be a finite number, got {weight!r}")
             if abs(weight) > MAX_WEIGHT:
                 raise LexiconError(f"{where}: weight must be within ±{MAX_WEIGHT:g}")

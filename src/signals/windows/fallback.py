@@ -19,8 +19,8 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-import redis.asyncio
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signals.metrics import Metrics
@@ -66,7 +66,7 @@ class FallbackWindows:
         return "degraded" if self._degraded else "ok"
 
     @property
-    def redis(self) -> redis.asyncio.Redis:
+    def redis(self) -> Redis:
         """The Redis client, for others that share it; `aclose` here closes it."""
         return self._primary.redis
 

@@ -106,7 +106,8 @@ class MemoryWindows:
     def status(self) -> WindowsStatus:
         return "ok"
 
-    def __len__(self) -> int:
+    @property
+    def key_count(self) -> int:
         """How many keys are held (live or not yet evicted)."""
         return len(self._keys)
 

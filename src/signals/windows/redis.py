@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import redis.asyncio
+from redis.asyncio import Redis
 
 from signals.settings import WindowsSettings
 from signals.windows.base import WindowEvent, WindowsStatus
@@ -55,7 +55,7 @@ def _encode(text: str) -> bytes:
 class RedisWindows:
     """Windows in Redis; takes ownership of `client` and closes it in `aclose`."""
 
-    def __init__(self, client: redis.asyncio.Redis, settings: WindowsSettings, key_prefix: str):
+    def __init__(self, client: Redis, settings: WindowsSettings, key_prefix: str):
         self._client = client
         self._script = client.register_script(WINDOW_SCRIPT)
         self._prefix = key_prefix
@@ -67,7 +67,7 @@ class RedisWindows:
         return "ok"
 
     @property
-    def redis(self) -> redis.asyncio.Redis:
+    def redis(self) -> Redis:
         """The client, for others that share this Redis (it stays owned, and closed, here)."""
         return self._client
 

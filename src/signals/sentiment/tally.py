@@ -1,0 +1,292 @@
+"""The tally of one message: the cues found so far, their weights, and what is still pending.
+
+The classifier feeds a `Tally` every lexicon match in text order (`add`, or `append` for a plain
+cue while `quiet`) and every question mark or run of "!" and "?" (`close_sentence`), then asks
+it for the verdict (`decide`). The rules it applies are described in the package docstring; the
+numbers come from the lexicon's `Rules`.
+
+A hit is a tuple (start, end, label, cue start, note); its weight sits at the same index in
+`weights` so that contrast and emphasis can rescale it in place. A note of "" means the cue text
+is the label and the text from cue start to end, built only if that label wins; otherwise the
+note is the whole cue string ("emphasis:!!!").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import NamedTuple
+
+from signals.sentiment.lexicon import (
+    CONTRAST,
+    CUE,
+    IGNORE,
+    LABELS,
+    LITERAL,
+    MODIFIER,
+    NEGATOR,
+    NEUTRAL,
+    POSITIVE,
+    SHIELD,
+    SHOUT,
+    STRESSED,
+    UNCERTAIN,
+    Entry,
+    Rules,
+)
+from signals.settings import SentimentLabel
+
+# Two capitals in a row: a word in CAPS (one capital is just "I" or the start of a sentence).
+CAPS_WORD = re.compile(r"[A-Z][A-Z]")
+# Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN").
+_SHOUTING = re.compile(r"\b[A-Z][A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
+# A clause ends at punctuation or a dash; negation and modifiers never reach across one.
+_CLAUSE_BREAK = re.compile(r"[,;:.!?()\u2013\u2014]|\s-\s")
+_SENTENCE_END = re.compile(r"[.!?]")
+_QUESTION_WORDS = frozenset(
+    [
+        *("what", "what's", "whats", "where", "when", "which", "who", "whom", "whose", "why"),
+        *("how", "is", "are", "am", "do", "does", "did", "can", "could", "would", "will"),
+        *("should", "may", "has", "have"),
+    ]
+)
+_CONTRACTIONS = ("n't", "nt")
+_CONTRAST_MARK = -1  # the label of a contrast word's hit: it explains, it does not vote
+
+Hit = tuple[int, int, int, int, str]
+
+
+class Classification(NamedTuple):
+    label: SentimentLabel
+    cues: list[str]
+
+
+_classification = functools.partial(tuple.__new__, Classification)
+
+
+class Tally:
+    __slots__ = (
+        "caps",
+        "hits",
+        "modifier",
+        "modifier_end",
+        "modifier_loud",
+        "modifier_start",
+        "negator_end",
+        "negator_loud",
+        "negator_start",
+        "original",
+        "padded",
+        "quiet",
+        "rules",
+        "weights",
+    )
+
+    def __init__(self, rules: Rules, padded: str, original: str, caps: bool) -> None:
+        self.rules = rules
+        self.padded = padded  # the folded, lower-cased text after a leading space
+        self.original = original  # the text with the same positions, for capitals
+        self.caps = caps
+        self.hits: list[Hit] = []
+        self.weights: list[float] = []
+        self.negator_start = self.negator_end = -1
+        self.negator_loud = False
+        self.modifier = 1.0
+        self.modifier_start = self.modifier_end = -1
+        self.modifier_loud = False
+        # Nothing pending and no capitals: a plain cue can be appended without `add`.
+        self.quiet = not caps
+
+    def append(self, start: int, end: int, label: int, weight: float) -> None:
+        self.hits.append((start, end, label, start, ""))
+        self.weights.append(weight)
+
+    def add(self, start: int, end: int, phrase: str, entry: Entry) -> None:
+        kind = entry.kind
+        loud = self.caps and CAPS_WORD.search(self.original, start, end) is not None
+        if kind == CUE:
+            self._cue(start, end, entry, loud)
+        elif kind == NEGATOR:
+            self._negator(start, end, phrase, loud)
+        elif kind == MODIFIER:
+            self._modifier(start, end, entry.weight, loud)
+        elif kind == SHIELD:
+            self._note(start, end, NEUTRAL, "neutral:" + phrase)
+            self.negator_end = self.modifier_end = -1
+        elif kind == CONTRAST:
+            self._contrast(start, end, phrase, turnaround=entry.weight > 0)
+        elif kind == LITERAL:
+            self._make_literal(start, end)
+        elif kind == IGNORE:
+            self.negator_end = -1
+        elif kind == SHOUT and loud:
+            self._note(start, end, STRESSED, "emphasis:CAPS", entry.weight)
+        self.quiet = not self.caps and self.negator_end < 0 and self.modifier_end < 0
+
+    def _note(self, start: int, end: int, label: int, note: str, weight: float = 0.0) -> None:
+        self.hits.append((start, end, label, start, note))
+        self.weights.append(weight)
+
+    def _reaches(self, since: int, start: int, window: int) -> bool:
+        """Whether a word ending at `since` reaches one starting at `start`: near, same clause."""
+        padded = self.padded
+        return start - since == 1 or (
+            padded.count(" ", since, start) <= window
+            and _CLAUSE_BREAK.search(padded, since, start) is None
+        )
+
+    def _cue(self, start: int, end: int, entry: Entry, loud: bool) -> None:
+        rules = self.rules
+        cue_start = start
+        factor = 1.0
+        if self.modifier_end >= 0 and self._reaches(
+            self.modifier_end, start, rules.modifier_window + 1
+        ):
+            factor = self.modifier
+            cue_start = self.modifier_start
+            loud = loud or self.modifier_loud
+        self.modifier_end = -1
+        label, weight = entry.label, entry.weight
+        if self.negator_end >= 0 and self._reaches(
+            self.negator_end, start, rules.negation_window + 1
+        ):
+            label, weight = entry.negated_label, entry.negated_weight
+            cue_start = min(cue_start, self.negator_start)
+            loud = loud or self.negator_loud
+            self.negator_end = -1
+            if label == NEUTRAL:
+                self._note(start, end, NEUTRAL, "negated:" + self.padded[cue_start:end])
+                return
+        elif label == NEUTRAL:
+            return  # a phrase that means something only when negated
+        self.negator_end = -1
+        weight *= factor
+        if loud:
+            weight *= rules.emphasis_factor
+            self._note(start, end, label, "emphasis:CAPS")
+        self.hits.append((start, end, label, cue_start, ""))
+        self.weights.append(weight)
+
+    def _negator(self, start: int, end: int, phrase: str, loud: bool) -> None:
+        if phrase.endswith(_CONTRACTIONS) and self._asks(start, end):
+            self.negator_end = -1  # "doesn't that mean ...?" asks; it does not negate
+            return
+        self.negator_start, self.negator_end, self.negator_loud = start, end, loud
+        if loud:  # a shouted "NOT" or "NEVER" is anger whatever follows
+            self._note(start, end, STRESSED, "emphasis:CAPS", self.rules.shout_weight)
+
+    def _asks(self, start: int, end: int) -> bool:
+        """Whether a negator opens a sentence that ends in "?": a question, not a negation."""
+        before = self.padded[:start].rstrip()
+        if before and before[-1] not in ".!?":
+            return False
+        closing = _SENTENCE_END.search(self.padded, end)
+        return closing is not None and closing.group() == "?"
+
+    def _modifier(self, start: int, end: int, factor: float, loud: bool) -> None:
+        if self.modifier_end >= 0 and start - self.modifier_end == 1:
+            self.modifier *= factor  # "so very", "really really"
+            self.modifier_loud = self.modifier_loud or loud
+        else:
+            self.modifier, self.modifier_start, self.modifier_loud = factor, start, loud
+        self.modifier_end = end
+
+    def _contrast(self, start: int, end: int, phrase: str, turnaround: bool) -> None:
+        # A hedge before "but" frames what follows ("maybe I'm wrong, but ..."), so only
+        # feelings before it give way; a turnaround ("but now") discounts hedges too.
+        weights = self.weights
+        shifted = False
+        for index, hit in enumerate(self.hits):
+            if weights[index] and (turnaround or hit[2] != UNCERTAIN):
+                weights[index] *= self.rules.contrast_factor
+                shifted = True
+        if shifted:
+            self._note(start, end, _CONTRAST_MARK, "contrast:" + phrase)
+        self.negator_end = self.modifier_end = -1
+
+    def _make_literal(self, start: int, end: int) -> None:
+        """ "failed as expected": the cue just before a literal marker carries no affect."""
+        for index in range(len(self.hits) - 1, -1, -1):
+            cue_start, cue_end, label, _, note = self.hits[index]
+            if note or label == NEUTRAL:
+                continue
+            if self._reaches(cue_end, start, 3):
+                note = "neutral:" + self.padded[cue_start:end]
+                self.hits[index] = (cue_start, cue_end, NEUTRAL, cue_start, note)
+                self.weights[index] = 0.0
+            return
+
+    def close_sentence(self, start: int, end: int, run: str) -> None:
+        """Weigh the sentence that a "?" or a run of "!" and "?" closes.
+
+        A question makes its hedges weigh more and its praise less; a run ("!!", "?!", "???")
+        amplifies every cue of its sentence, and "?!" or "???" is stressed on its own.
+        """
+        rules = self.rules
+        padded = self.padded
+        sentence = 1 + max(
+            padded.rfind(".", 0, start), padded.rfind("!", 0, start), padded.rfind("?", 0, start)
+        )
+        question = "?" in run
+        emphatic = len(run) > 1
+        weights = self.weights
+        amplified = set()
+        for index, hit in enumerate(self.hits):
+            label = hit[2]
+            if hit[0] < sentence or not weights[index] or label in (NEUTRAL, _CONTRAST_MARK):
+                continue
+            if question and label == UNCERTAIN:
+                weights[index] *= rules.question_uncertain_factor
+            elif question and label == POSITIVE:
+                weights[index] *= rules.question_positive_factor
+            if emphatic:
+                weights[index] *= rules.emphasis_factor
+                amplified.add(label)
+        note = "emphasis:" + run[:4]
+        for label in sorted(amplified):
+            self._note(start, end, label, note)
+        if "!" in run and "?" in run:
+            self._note(start, end, STRESSED, note, rules.interrobang_weight)
+        elif run.count("?") >= 3:
+            self._note(start, end, STRESSED, note, rules.question_run_weight)
+
+    def _shout(self, text: str) -> None:
+        if self.caps and (shout := _SHOUTING.search(text)):
+            start = shout.start() + 1  # positions are in the padded text
+            self._note(start, start, STRESSED, "emphasis:CAPS", self.rules.shouting_weight)
+
+    def decide(self, text: str) -> Classification:
+        """The first label in precedence order whose score reaches the threshold, and why."""
+        self._shout(text)
+        scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
+        for hit, weight in zip(self.hits, self.weights, strict=True):
+            scores[hit[2]] += weight
+        threshold = self.rules.threshold
+        for winner in (STRESSED, UNCERTAIN, POSITIVE):
+            if scores[winner] >= threshold:
+                break
+        else:
+            winner = NEUTRAL
+        cues = self._cues(winner)
+        if winner == NEUTRAL and self._is_question():
+            cues.append("neutral:information question")
+        return _classification((LABELS[winner], cues))
+
+    def _cues(self, winner: int) -> list[str]:
+        """The winner's cues in text order, with a contrast word its cues come after."""
+        name = LABELS[winner]
+        cues: list[str] = []
+        contrast = ""
+        for _, end, label, cue_start, note in self.hits:
+            if label == _CONTRAST_MARK:
+                contrast = note
+            elif label == winner:
+                if contrast and winner != NEUTRAL:
+                    cues.append(contrast)
+                    contrast = ""
+                cues.append(note or f"{name}:{self.padded[cue_start:end]}")
+        return list(dict.fromkeys(cues))
+
+    def _is_question(self) -> bool:
+        words = self.padded.split(None, 1)
+        return self.padded.rstrip().endswith("?") or (bool(words) and words[0] in _QUESTION_WORDS)

@@ -1,0 +1,90 @@
+"""What only the SQLite store promises: its file, its schema versions, its lifecycle."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from signals.store.base import Batch, SignalQuery
+from signals.store.sqlite import SqliteStore
+from signals.store.sqlite_schema import MIGRATIONS, SchemaTooNew
+
+from .samples import record
+
+
+def pragma(path: Path, name: str) -> object:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {row[0] for row in rows}
+
+
+async def test_open_creates_the_file_its_directories_and_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "signals.db"
+    async with await SqliteStore.open(path) as store:
+        await store.ping()
+    assert pragma(path, "journal_mode") == "wal"
+    assert pragma(path, "user_version") == len(MIGRATIONS)
+    assert {"events", "episodes", "deliveries", "checkpoints"} <= tables(path)
+
+
+async def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    async with await SqliteStore.open(path) as store:
+        await store.apply(Batch(records=[record(1)]))
+    async with await SqliteStore.open(path) as store:
+        assert len((await store.signals(SignalQuery())).items) == 1
+    assert pragma(path, "user_version") == len(MIGRATIONS)
+
+
+async def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(SchemaTooNew, match="newer"):
+        await SqliteStore.open(path)
+    assert pragma(path, "user_version") == len(MIGRATIONS) + 1
+    assert tables(path) == set()
+
+
+async def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE deliveries (unrelated TEXT)")  # a foreign file in the way
+    with pytest.raises(sqlite3.OperationalError, match="deliveries"):
+        await SqliteStore.open(path)
+    assert pragma(path, "user_version") == 0
+    assert tables(path) == {"deliveries"}
+
+
+async def test_not_a_database_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    path.write_bytes(b"this is not an SQLite file, but it is long enough to have a header" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        await SqliteStore.open(path)
+
+
+async def test_batch_max_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="batch_max"):
+        await SqliteStore.open(tmp_path / "signals.db", batch_max=0)
+
+
+async def test_aclose_twice_is_harmless(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "signals.db")
+    await store.aclose()
+    await store.aclose()
+
+
+async def test_a_closed_store_refuses_to_work(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "signals.db")
+    await store.aclose()
+    with pytest.raises(ValueError):  # sqlite3's and aiosqlite's error for a closed connection
+        await store.apply(Batch(records=[record(1)]))
+    with pytest.raises(ValueError):
+        await store.ping()
