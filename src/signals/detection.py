@@ -95,6 +95,11 @@ class Detection:
         for transition in transitions:
             episode = transition.episode
             reached = transition.reached
+            # The copies of one batch were all taken before any of its alerts was marked, so a
+            # later copy must inherit what an earlier one alerted, or the stored episode loses it.
+            earlier = episodes.get(episode.id)
+            if earlier is not None:
+                episode.alerted += [s for s in earlier.alerted if s not in episode.alerted]
             if reached is not None:
                 self._metrics.anomalies.labels(reached).inc()
                 if self._dispatcher.enabled and should_alert(reached, self._min_severity):

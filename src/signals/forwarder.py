@@ -1,12 +1,21 @@
 """The router forwarder: every journaled record POSTed to `router.url`, at least once, in order.
 
 It is a consumer of the journal, not of requests: it tails the journal from its own checkpoint
-(kept in the store), so a down, failing or hanging router only makes its lag grow; ingest never
-waits for it. Records are sent one per request (`router.batch_size = 1`, a JSON object) or as
-JSON arrays of up to `batch_size`, with the first record's `X-Request-ID`. A failed send is
-retried, the same batch again, with capped exponential backoff and jitter, until it succeeds.
-The checkpoint is saved at most every `CHECKPOINT_SECONDS` and at shutdown; after a crash the
-records since the last save are sent again (at-least-once).
+(`router:<instance>`, kept in the store), so a down, failing or hanging router only makes its lag
+grow; ingest never waits for it. Records are sent one per request (`router.batch_size = 1`, a
+JSON object) or as JSON arrays of up to `batch_size`, with the first record's `X-Request-ID`.
+A failed send (refused, timed out, non-2xx) is retried, the same batch again, with capped
+exponential backoff and jitter, until it succeeds; so is a failure of the forwarder itself
+(a segment it cannot read), from the last record the router took. Nothing is ever skipped.
+
+The checkpoint is saved at most every `CHECKPOINT_SECONDS` while records flow, within that time
+once they stop, and at shutdown; after a crash the records since the last save are sent again
+(at-least-once). While it registers its position with the journal, retention keeps every
+segment the router has not taken yet.
+
+Visible state: `readiness()` for `/ready` (degraded while deliveries fail and records wait),
+`signals_router_lag_seconds` (age of the oldest record not yet delivered, computed at each
+scrape) and `signals_router_requests_total` by outcome.
 """
 
 from __future__ import annotations
@@ -34,6 +43,13 @@ log = structlog.get_logger(__name__)
 CHECKPOINT_SECONDS = 0.5
 FIRST_BACKOFF_SECONDS = 0.1
 STOP_GRACE_SECONDS = 1.0
+
+Line = tuple[bytes, JournalPosition]
+
+
+def checkpoint_name(instance: str) -> str:
+    """The store checkpoint the forwarder of `instance` resumes from."""
+    return f"router:{instance}"
 
 
 class _Head(msgspec.Struct):
@@ -68,7 +84,7 @@ class Forwarder:
         self._store = store
         self._settings = settings
         self._metrics = metrics
-        self._checkpoint_name = f"router:{instance}"
+        self._checkpoint_name = checkpoint_name(instance)
         self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
         self._owns_client = client is None
         self._clock = clock
@@ -76,12 +92,15 @@ class Forwarder:
         self._task: asyncio.Task[None] | None = None
         self.position = START
         self._saved = START
+        self._last_save = time.monotonic()
         self._oldest_unsent: float | None = None  # received_at (epoch) of the next record due
-        self.failures = 0
+        self.failures = 0  # consecutive: reset by the next delivery
+        self.last_error = ""
 
     async def __aenter__(self) -> Forwarder:
         self.position = self._saved = await self._store.checkpoint(self._checkpoint_name) or START
         self._journal.register_consumer("router", lambda: self.position)
+        self._metrics.router_lag.set_function(self.lag_seconds)
         self._task = asyncio.create_task(self._run(), name="router-forwarder")
         return self
 
@@ -92,6 +111,7 @@ class Forwarder:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Stop (a send in progress gets `STOP_GRACE_SECONDS`), then save the checkpoint."""
         self._stopping.set()
         if self._task is not None:
             try:
@@ -102,7 +122,7 @@ class Forwarder:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        await self._save(force=True)
+        await self._save()
         if self._owns_client:
             await self._client.aclose()
 
@@ -111,53 +131,80 @@ class Forwarder:
         return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
 
     def readiness(self) -> dict[str, Any]:
-        lag = self.lag_seconds()
         behind = self._journal.committed > self.position
-        return {
-            "status": "degraded" if self.failures and behind else "ok",
-            "lag_seconds": round(lag, 3),
+        failing = self.failures > 0 and behind
+        details: dict[str, Any] = {
+            "status": "degraded" if failing else "ok",
+            "lag_seconds": round(self.lag_seconds(), 3),
             "consecutive_failures": self.failures,
             "position": [self.position.segment, self.position.offset],
             "journal_end": [self._journal.committed.segment, self._journal.committed.offset],
         }
+        if failing:
+            details["last_error"] = self.last_error
+        return details
 
     async def _run(self) -> None:
-        last_save = time.monotonic()
+        attempt = 0
         while not self._stopping.is_set():
-            batch: list[tuple[bytes, JournalPosition]] = []
-            async for line, after in self._journal.read(self.position):
-                batch.append((line, after))
-                if len(batch) >= self._settings.batch_size:
+            try:
+                await self._forward()
+                return
+            except Exception as exc:
+                # A bug or an unreadable segment must not silently end forwarding for good.
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("router forwarder failed; resuming from its position")
+            if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
+                return
+            attempt += 1
+
+    async def _forward(self) -> None:
+        """Deliver everything after `position`, then wait for more; return once stopping."""
+        size = self._settings.batch_size
+        while not self._stopping.is_set():
+            batch: list[Line] = []
+            async for line in self._journal.read(self.position):
+                batch.append(line)
+                if len(batch) >= size:
                     if not await self._deliver(batch):
                         return
                     batch = []
-                    if time.monotonic() - last_save > CHECKPOINT_SECONDS:
-                        await self._save()
-                        last_save = time.monotonic()
+                    await self._save_if_due()
             if batch and not await self._deliver(batch):
                 return
             self._oldest_unsent = None
-            self._metrics.router_lag.set(0)
-            await self._save()
-            last_save = time.monotonic()
+            await self._save_if_due()
             await self._wait_for_more()
 
     async def _wait_for_more(self) -> None:
-        more = asyncio.ensure_future(self._journal.wait_for(self.position))
+        """Return when the journal has more or on stop; save the checkpoint when it falls due."""
         stop = asyncio.ensure_future(self._stopping.wait())
+        more = asyncio.ensure_future(self._journal.wait_for(self.position))
+        waiting = {stop, more}
         try:
-            await asyncio.wait([more, stop], return_when=asyncio.FIRST_COMPLETED)
+            while not stop.done():
+                done, _ = await asyncio.wait(
+                    waiting, timeout=self._save_due_in(), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    await self._save()
+                elif more in done:
+                    if more.exception() is None:
+                        return
+                    # The journal is closed (shutdown): nothing more comes; wait for the stop.
+                    waiting.discard(more)
         finally:
-            for waiter in (more, stop):
+            for waiter in (stop, more):
                 waiter.cancel()
-            await asyncio.gather(more, stop, return_exceptions=True)
+            await asyncio.gather(stop, more, return_exceptions=True)
 
-    async def _deliver(self, batch: list[tuple[bytes, JournalPosition]]) -> bool:
+    async def _deliver(self, batch: list[Line]) -> bool:
         """Send until the router takes it; False when stopping first."""
         head = _head_decoder.decode(batch[0][0])
         if head.received_at:
             self._oldest_unsent = epoch_seconds(head.received_at)
-        if len(batch) == 1 and self._settings.batch_size == 1:
+        if self._settings.batch_size == 1:
             body = batch[0][0]
         else:
             body = b"[" + b",".join(line for line, _ in batch) + b"]"
@@ -167,26 +214,35 @@ class Forwarder:
             outcome = await self._post(body, headers)
             self._metrics.router_outcomes.labels(outcome).inc()
             if outcome == "delivered":
+                if self.failures:
+                    log.info("router delivery recovered", failed_attempts=self.failures)
                 self.failures = 0
                 self.position = batch[-1][1]
-                self._metrics.router_lag.set(self.lag_seconds())
                 return True
-            self.failures += 1
-            self._metrics.router_lag.set(self.lag_seconds())
-            if self.failures == 1 or self.failures % 100 == 0:
-                log.warning(
-                    "router delivery failed; retrying",
-                    outcome=outcome,
-                    consecutive_failures=self.failures,
-                    lag_seconds=round(self.lag_seconds(), 3),
-                )
-            delay = backoff(attempt, self._settings.max_backoff_seconds)
+            self._failed(outcome)
+            if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
+                return False
             attempt += 1
-            try:
-                async with asyncio.timeout(delay):
-                    await self._stopping.wait()
-            except TimeoutError:
-                continue
+        return False
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        if self.failures == 1 or self.failures % 100 == 0:
+            log.warning(
+                "router delivery failed; retrying",
+                outcome=error,
+                consecutive_failures=self.failures,
+                lag_seconds=round(self.lag_seconds(), 3),
+            )
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep `seconds` unless stopping first; False when stopping."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            return True
         return False
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> str:
@@ -200,11 +256,24 @@ class Forwarder:
             return "delivered"
         return f"http_{response.status_code // 100}xx"
 
-    async def _save(self, *, force: bool = False) -> None:
-        if self.position == self._saved and not force:
+    def _save_due_in(self) -> float | None:
+        """Seconds until the checkpoint should be saved; None when it is up to date."""
+        if self.position == self._saved:
+            return None
+        return max(0.0, self._last_save + CHECKPOINT_SECONDS - time.monotonic())
+
+    async def _save_if_due(self) -> None:
+        if self._save_due_in() == 0.0:
+            await self._save()
+
+    async def _save(self) -> None:
+        if self.position == self._saved:
             return
+        position = self.position
+        self._last_save = time.monotonic()
         try:
-            await self._store.save_checkpoint(self._checkpoint_name, self.position)
-            self._saved = self.position
+            await self._store.save_checkpoint(self._checkpoint_name, position)
         except Exception:
             log.exception("could not save the router checkpoint; it is retried")
+            return
+        self._saved = position

@@ -31,12 +31,13 @@ from signals.backlog import Backlog
 from signals.consumer import Consumer, catch_up
 from signals.detection import build_detection
 from signals.forwarder import Forwarder
+from signals.forwarder import checkpoint_name as router_checkpoint
 from signals.history import History
 from signals.idempotency import IdempotencyIndex
 from signals.ingest.app import build_ingest_app
 from signals.intake import Intake
 from signals.integrity.app import build_integrity_app
-from signals.journal import Journal
+from signals.journal import START, Journal
 from signals.metrics import Metrics
 from signals.pipeline import Handoff, Pipeline
 from signals.probes import Probes
@@ -97,10 +98,17 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         store = await open_store(settings)
         stack.push_async_callback(store.aclose)
 
+        # Retention's first pass runs as soon as the journal opens, before the consumers below
+        # register their positions: until they do, hold what their saved checkpoints still need.
+        names = [checkpoint]
+        if settings.router.url:
+            names.append(router_checkpoint(instance_id(data_dir)))
+        held = min([await store.checkpoint(name) or START for name in names])
         handoff = Handoff()
         journal = await Journal.open(
             data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics
         )
+        journal.register_consumer("opening", lambda: held)  # no await before this line
         stack.push_async_callback(journal.aclose)
         position, _ = await catch_up(journal.read, store, checkpoint, settings.store.batch_max)
 
@@ -129,6 +137,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if settings.router.url:
             forwarder = Forwarder(journal, store, settings.router, metrics, instance_id(data_dir))
             await stack.enter_async_context(forwarder)
+        journal.unregister_consumer("opening")
 
         pipeline = Pipeline(
             journal=journal,
@@ -173,7 +182,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             # Runs after the journal is closed (pushed later, popped earlier): nothing new can
             # arrive, so the close sentinel is the last item and everything before it is stored.
             handoff.close()
-            await consumer_task
+            try:
+                async with asyncio.timeout(settings.server.shutdown_timeout_seconds):
+                    await asyncio.shield(consumer_task)
+            except TimeoutError:
+                # A store that will not answer must not hold the exit forever: the events are
+                # in the fsynced journal and are stored by the catch-up at the next start.
+                log.warning("store consumer did not drain in time", backlog=backlog.used)
+                consumer_task.cancel()
+                await asyncio.gather(consumer_task, return_exceptions=True)
 
         stack.push_async_callback(drain_consumer)
         yield Services(
@@ -253,6 +270,8 @@ def _server(app: Starlette, host: str, port: int, settings: Settings) -> _Server
         lifespan="off",
         access_log=False,
         server_header=False,
+        proxy_headers=bool(settings.server.trusted_proxies),
+        forwarded_allow_ips=list(settings.server.trusted_proxies) or None,
         timeout_graceful_shutdown=max(1, int(settings.server.shutdown_timeout_seconds) - 1),
         backlog=4096,
     )

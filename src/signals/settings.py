@@ -150,6 +150,9 @@ class AuthSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
 
 class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     shutdown_timeout_seconds: PositiveFloat = 10.0
+    # Proxies whose X-Forwarded-For is believed (the failure limiter counts per client address);
+    # empty: the peer address is the client, whatever headers say.
+    trusted_proxies: list[str] = []
 
 
 class LoggingSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

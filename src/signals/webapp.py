@@ -15,13 +15,28 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
+from signals.auth.headers import SecurityHeaders
 from signals.http import EXCEPTION_HANDLERS, JSONResponse, RequestContext
 from signals.metrics import Metrics
 from signals.probes import Probes
 
-# An ASGI middleware class plus its keyword arguments, e.g. the auth guard.
-Guard = Callable[..., Any]
+
+class _App(Starlette):
+    """A Starlette app whose request context and security headers sit outside its error
+    middleware, so a 500 also carries `X-Request-ID` and the headers."""
+
+    def __init__(self, *, metrics: Metrics, port_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+        self._port_name = port_name
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return RequestContext(
+            SecurityHeaders(inner), metrics=self._metrics, port_name=self._port_name
+        )
 
 
 def make_app(
@@ -43,7 +58,7 @@ def make_app(
         Route("/metrics", probes.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
-    middleware = [Middleware(RequestContext, metrics=metrics, port_name=port_name)]
+    middleware = []
     if cors_origins:
         middleware.append(
             Middleware(
@@ -55,7 +70,9 @@ def make_app(
             )
         )
     middleware.extend(guards)
-    return Starlette(
+    return _App(
+        metrics=metrics,
+        port_name=port_name,
         routes=[*routes, *common],
         middleware=middleware,
         exception_handlers=dict(EXCEPTION_HANDLERS),

@@ -85,36 +85,40 @@ def with_field(name: str, value: bytes) -> bytes:
     return b'{"user_id": "u-1", "signal_type": "chat", "' + name.encode() + b'": ' + value + b"}"
 
 
-@pytest.mark.parametrize(
-    ("port", "path", "media", "body"),
-    [
-        ("ingest", "/v1/log", "application/json", deep()),
-        ("ingest", "/v1/log", "application/json", b"[" * 1_000_000),
-        ("ingest", "/v1/log", "application/json", b'{"a":' * DEPTH + b"1" + b"}" * DEPTH),
-        ("ingest", "/v1/log", "application/json", with_field("metadata", deep())),
-        ("ingest", "/v1/log", "application/json", with_field("metadata", b'{"k": ' + deep() + b"}")),
-        ("ingest", "/v1/log", "application/json", with_field("text", deep())),
-        ("ingest", "/v1/log", "application/json", with_field("zzz", deep())),
-        ("ingest", "/v1/log/batch", "application/json", b"[" + deep() + b"]"),
-        ("ingest", "/v1/log/batch", "application/json", deep()),
-        ("ingest", "/v1/log/batch", "application/x-ndjson", deep() + b"\n" + deep()),
-        ("integrity", "/v1/events", "application/json", deep()),
-        ("integrity", "/v1/events", "application/json", with_field("metadata", deep())),
-        ("integrity", "/v1/validate", "application/json", deep()),
-        ("integrity", "/v1/validate", "application/json", with_field("agent_id", deep())),
-    ],
-)
-async def test_deep_json_is_refused_with_a_4xx(
-    guarded: Live, port: str, path: str, media: str, body: bytes
-) -> None:
-    client = guarded.ingest if port == "ingest" else guarded.integrity
-    headers = {"X-API-Key": INGEST_KEY, "Content-Type": media}
-    response = await client.post(path, content=body, headers=headers)
-    assert 400 <= response.status_code < 500, response.text[:300]
-    assert response.json()["error"]["code"] in ("malformed_json", "validation_failed")
-    assert "Traceback" not in response.text
-    # The service is still there and still accepts good events.
-    assert (await client.post(path, json=EVENT, headers=write())).status_code in (200, 202)
+HOSTILE_BODIES: list[tuple[str, str, str, bytes]] = [
+    ("ingest", "/v1/log", "application/json", deep()),
+    ("ingest", "/v1/log", "application/json", b"[" * 1_000_000),
+    ("ingest", "/v1/log", "application/json", b'{"a":' * DEPTH + b"1" + b"}" * DEPTH),
+    ("ingest", "/v1/log", "application/json", with_field("metadata", deep())),
+    ("ingest", "/v1/log", "application/json", with_field("metadata", b'{"k": ' + deep() + b"}")),
+    ("ingest", "/v1/log", "application/json", with_field("text", deep())),
+    ("ingest", "/v1/log", "application/json", with_field("zzz", deep())),
+    ("ingest", "/log", "application/json", deep()),
+    ("ingest", "/v1/log/batch", "application/json", b"[" + deep() + b"]"),
+    ("ingest", "/v1/log/batch", "application/json", deep()),
+    ("ingest", "/v1/log/batch", "application/x-ndjson", deep() + b"\n" + deep()),
+    ("integrity", "/v1/events", "application/json", deep()),
+    ("integrity", "/v1/events", "application/json", b"[" + with_field("metadata", deep()) + b"]"),
+    ("integrity", "/v1/events", "application/json", with_field("metadata", deep())),
+    ("integrity", "/v1/validate", "application/json", deep()),
+    ("integrity", "/v1/validate", "application/json", with_field("agent_id", deep())),
+]
+
+
+async def test_deep_json_is_refused_with_a_4xx_never_a_500(guarded: Live) -> None:
+    """msgspec stops at about 1000 levels with RecursionError; it must not become a 500."""
+    for port, path, media, body in HOSTILE_BODIES:
+        client = guarded.ingest if port == "ingest" else guarded.integrity
+        headers = {"X-API-Key": INGEST_KEY, "Content-Type": media}
+        response = await client.post(path, content=body, headers=headers)
+        where = f"{port} {path} {media} {body[:40]!r}"
+        assert 400 <= response.status_code < 500, f"{where}: {response.text[:300]}"
+        assert response.json()["error"]["code"] in ("malformed_json", "validation_failed"), where
+        assert "Traceback" not in response.text
+    good = {"X-API-Key": INGEST_KEY}
+    assert (await guarded.ingest.post("/v1/log", json=EVENT, headers=good)).status_code == 202
+    batch = await guarded.integrity.post("/v1/events", json=[EVENT], headers=good)
+    assert batch.status_code == 202
 
 
 async def test_ndjson_with_one_deep_line_keeps_the_good_one(guarded: Live) -> None:
@@ -143,29 +147,54 @@ async def raw_get(url: str, target: str) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "/static/../settings.toml",
-        "/static/../../pyproject.toml",
-        "/static/..%2f..%2fpyproject.toml",
-        "/static/..%2F..%2Fpyproject.toml",
-        "/static/%2e%2e/%2e%2e/pyproject.toml",
-        "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
-        "/static/..%5c..%5cpyproject.toml",
-        "/static//etc/passwd",
-        "/static/%2fetc%2fpasswd",
-        "/static/%2Fetc%2Fpasswd",
-        "/static/vendor/../../../../../../etc/passwd",
-        "/static/%00",
-    ],
-)
-async def test_static_traversal_is_refused_on_the_wire(guarded: Live, target: str) -> None:
-    status, body = await raw_get(guarded.ingest_url, target)
-    assert status in (400, 404), body[:200]
-    assert b"root:" not in body
-    assert b"[project]" not in body
-    assert b"[tool." not in body
+TRAVERSALS = [
+    "/static/../settings.toml",
+    "/static/../../pyproject.toml",
+    "/static/..%2f..%2fpyproject.toml",
+    "/static/..%2F..%2Fpyproject.toml",
+    "/static/%2e%2e/%2e%2e/pyproject.toml",
+    "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+    "/static/..%5c..%5cpyproject.toml",
+    "/static//etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/static/%2Fetc%2Fpasswd",
+    "/static/vendor/../../../../../../etc/passwd",
+    "/static/%00",
+]
+
+
+async def test_static_traversal_is_refused_on_the_wire(guarded: Live) -> None:
+    assert (await raw_get(guarded.ingest_url, "/static/app.js"))[0] == 200
+    for target in TRAVERSALS:
+        status, body = await raw_get(guarded.ingest_url, target)
+        assert status in (400, 404), f"{target}: {body[:200]!r}"
+        for leaked in (b"root:", b"[project]", b"[tool."):
+            assert leaked not in body, target
+
+
+async def test_instances_sharing_redis_share_the_failure_limit(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    keys = AuthSettings(
+        keys=[ApiKey(name="reader", sha256=digest(READ_KEY), scopes=["read"])], max_failures=2
+    )
+    instances = []
+    for name in ("a", "b"):
+        settings = settings_for(
+            tmp_path / name,
+            windows__backend="redis",
+            redis__url=redis_url,
+            redis__key_prefix=redis_prefix,
+        )
+        instances.append(msgspec.structs.replace(settings, auth=keys))
+    async with live_service(instances[0]) as one, live_service(instances[1]) as two:
+        assert (await one.ingest.get("/v1/stats")).status_code == 401
+        assert (await two.integrity.get("/v1/alerts")).status_code == 401
+        refused = await one.integrity.get("/v1/alerts")  # the third failure, on another instance
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        valid = await two.ingest.get("/v1/stats", headers={"X-API-Key": READ_KEY})
+        assert valid.status_code == 429
 
 
 @pytest.mark.slow
@@ -181,7 +210,9 @@ def test_keys_never_reach_logs_or_data_files_and_rotation_needs_only_the_setting
 
     def post(key: str, headers_style: str = "x-api-key") -> int:
         headers = (
-            {"X-API-Key": key} if headers_style == "x-api-key" else {"Authorization": f"Bearer {key}"}
+            {"X-API-Key": key}
+            if headers_style == "x-api-key"
+            else {"Authorization": f"Bearer {key}"}
         )
         event = {**EVENT, "metadata": {"note": "no key here"}}
         return httpx.post(f"{service.ingest}/v1/log", json=event, headers=headers).status_code
@@ -191,7 +222,10 @@ def test_keys_never_reach_logs_or_data_files_and_rotation_needs_only_the_setting
         assert post(new_key, "bearer") == 202
         assert post(guess) == 401
         assert post(guess, "bearer") == 401
-        assert httpx.get(f"{service.integrity}/v1/alerts", headers={"X-API-Key": guess}).status_code == 401
+        assert (
+            httpx.get(f"{service.integrity}/v1/alerts", headers={"X-API-Key": guess}).status_code
+            == 401
+        )
         assert service.stop(signal.SIGTERM) == 0
 
     # Rotation: the old key is removed from the settings; after a restart it is refused.

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
-
 from tests.support.service import free_port
 
 Mode = Literal["ok", "fail", "hang"]
@@ -48,6 +47,7 @@ class RouterReceiver:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -61,6 +61,7 @@ class RouterReceiver:
         if mode is not None:
             self.mode = mode
         if self._server is None:
+            self._closing = asyncio.Event()
             self._server = await asyncio.start_server(
                 self._serve, "127.0.0.1", self.port, reuse_address=True
             )
@@ -70,10 +71,9 @@ class RouterReceiver:
         if self._server is None:
             return
         self._server.close()
+        self._closing.set()
         for writer in list(self._connections):
             writer.close()
-        for task in list(self._handlers):
-            task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
@@ -98,7 +98,7 @@ class RouterReceiver:
             self._connections.discard(writer)
             self._handlers.discard(task)
             writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
     async def _one_request(
@@ -115,7 +115,8 @@ class RouterReceiver:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.attempts += 1
         if self.mode == "hang":
-            await asyncio.Event().wait()  # until `down` cancels this handler
+            await self._closing.wait()
+            return False
         if self.mode == "fail":
             writer.write(_FAIL)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 
@@ -27,7 +28,7 @@ def test_plan_covers_the_range_exactly_with_aligned_slots(
         return
     assert segments[0].start_us == since
     assert segments[-1].end_us == until
-    for before, after in zip(segments, segments[1:], strict=False):
+    for before, after in itertools.pairwise(segments):
         assert before.end_us == after.start_us
     for segment in segments:
         assert segment.start_us < segment.end_us

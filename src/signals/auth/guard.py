@@ -23,6 +23,7 @@ from signals.auth.scopes import ScopeMap, grants
 from signals.http import ApiError, error_response
 from signals.metrics import Metrics
 from signals.settings import ApiKey
+from signals.settings import Scope as ScopeName  # starlette's Scope is the ASGI scope
 
 log = structlog.get_logger(__name__)
 
@@ -72,56 +73,63 @@ class AuthGuard:
         if scope["type"] != "http" or not len(self._keyring):
             await self.app(scope, receive, send)
             return
-        method: str = scope["method"]
-        path = route_path(scope)
-        needed = self._scopes.required(method, path)
+        needed = self._scopes.required(scope["method"], route_path(scope))
         if needed is None:
             await self.app(scope, receive, send)
             return
+        admitted = await self._admit(scope, needed)
+        if isinstance(admitted, ApiError):
+            await error_response(scope, admitted)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["api_key"] = admitted.name
+        with structlog.contextvars.bound_contextvars(api_key=admitted.name):
+            await self.app(scope, receive, send)
+
+    async def _admit(self, scope: Scope, needed: ScopeName) -> ApiKey | ApiError:
+        """The key a request may go ahead with, or the error to answer it with."""
         address = client_address(scope)
         wait = await self._limits.blocked_for(address)
         if wait > 0:
-            await self._too_many_failures(scope, receive, send, wait)
-            return
+            return self._too_many_failures(wait)
         presented = presented_key(scope["headers"])
         key = None if presented is None else self._keyring.lookup(presented)
         if key is None or not grants(key.scopes, needed):
-            reason = "missing" if presented is None else "unknown" if key is None else "scope"
-            self._metrics.auth_failures.labels(reason).inc()
-            log.warning(
-                "auth refused",
-                reason=reason,
-                api_key=key.name if key else None,
-                client=address,
-                method=method,
-                path=path,
-            )
-            wait = await self._limits.fail(address)
-            if wait > 0:
-                await self._too_many_failures(scope, receive, send, wait)
-            elif key is None:
-                message = "API key required" if presented is None else "unknown API key"
-                error = ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
-                await error_response(scope, error)(scope, receive, send)
-            else:
-                error = ApiError(403, f"API key {key.name!r} lacks the {needed!r} scope")
-                await error_response(scope, error)(scope, receive, send)
-            return
+            return await self._refuse(scope, address, needed, presented=presented, key=key)
         rate = key.rate_per_second
         if needed == "ingest" and rate is not None:
             wait = await self._limits.take(key.name, rate, burst_of(key, rate))
             if wait > 0:
                 self._metrics.rate_limited.labels("key_rate").inc()
-                error = rate_limited(f"API key {key.name!r} is over its rate of {rate:g}/s", wait)
-                await error_response(scope, error)(scope, receive, send)
-                return
-        scope.setdefault("state", {})["api_key"] = key.name
-        with structlog.contextvars.bound_contextvars(api_key=key.name):
-            await self.app(scope, receive, send)
+                return rate_limited(f"API key {key.name!r} is over its rate of {rate:g}/s", wait)
+        return key
 
-    async def _too_many_failures(
-        self, scope: Scope, receive: Receive, send: Send, wait: float
-    ) -> None:
+    async def _refuse(
+        self,
+        scope: Scope,
+        address: str,
+        needed: ScopeName,
+        *,
+        presented: bytes | None,
+        key: ApiKey | None,
+    ) -> ApiError:
+        reason = "missing" if presented is None else "unknown" if key is None else "scope"
+        self._metrics.auth_failures.labels(reason).inc()
+        log.warning(
+            "auth refused",
+            reason=reason,
+            api_key=key.name if key else None,
+            client=address,
+            method=scope["method"],
+            path=route_path(scope),
+        )
+        wait = await self._limits.fail(address)
+        if wait > 0:
+            return self._too_many_failures(wait)
+        if key is None:
+            message = "API key required" if presented is None else "unknown API key"
+            return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
+        return ApiError(403, f"API key {key.name!r} lacks the {needed!r} scope")
+
+    def _too_many_failures(self, wait: float) -> ApiError:
         self._metrics.rate_limited.labels("auth_failures").inc()
-        error = rate_limited("too many failed authentication attempts from this address", wait)
-        await error_response(scope, error)(scope, receive, send)
+        return rate_limited("too many failed authentication attempts from this address", wait)

@@ -128,7 +128,7 @@ class Limiter:
         retry_seconds: float = 2.0,
         clock: Clock = time.monotonic,
     ) -> None:
-        self.memory = MemoryLimits(
+        self._memory = MemoryLimits(
             max_failures=max_failures, window_seconds=window_seconds, clock=clock
         )
         self._redis = (
@@ -153,25 +153,29 @@ class Limiter:
         return self._redis is not None and not self._outage
 
     async def _run(self, call: Callable[[Limits], Awaitable[float]]) -> float:
-        if self._redis is not None and (not self._outage or self._clock() >= self._retry_at):
-            try:
-                async with asyncio.timeout(self._timeout):
-                    result = await call(self._redis)
-            except REDIS_FAILURES as exc:
-                if not self._outage:
-                    log.error(
-                        "rate limits: Redis failed; limiting in this process's memory until it "
-                        "is back",
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
+        if self._redis is None:
+            return await call(self._memory)
+        if self._outage:
+            if self._clock() < self._retry_at:
+                return await call(self._memory)
+            # One request probes Redis per retry period; the others keep to memory meanwhile.
+            self._retry_at = self._clock() + self._retry
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await call(self._redis)
+        except REDIS_FAILURES as exc:
+            if not self._outage:
+                log.error(
+                    "rate limits: Redis failed; limiting in this process's memory until it is back",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
                 self._outage = True
                 self._retry_at = self._clock() + self._retry
-            else:
-                if self._outage:
-                    log.info("rate limits: Redis is back; limits are shared again")
-                    self._outage = False
-                return result
-        return await call(self.memory)
+            return await call(self._memory)
+        if self._outage:
+            log.info("rate limits: Redis is back; limits are shared again")
+            self._outage = False
+        return result
 
     async def blocked_for(self, address: str) -> float:
         return await self._run(lambda limits: limits.blocked_for(address))

@@ -10,7 +10,6 @@ import redis.asyncio
 from starlette.middleware import Middleware
 
 from signals.auth.guard import AuthGuard
-from signals.auth.headers import SecurityHeaders
 from signals.auth.keys import Keyring
 from signals.auth.limiter import Limiter
 from signals.auth.scopes import ScopeMap
@@ -33,9 +32,8 @@ def limiter_for(settings: Settings, redis_client: redis.asyncio.Redis | None) ->
 def guards_for(
     settings: Settings, metrics: Metrics, redis_client: redis.asyncio.Redis | None
 ) -> list[Middleware]:
-    """Security headers, then the auth guard (outermost first), for `make_app(guards=...)`."""
+    """The auth guard, for `make_app(guards=...)` (which adds the security headers itself)."""
     return [
-        Middleware(SecurityHeaders),
         Middleware(
             AuthGuard,
             keyring=Keyring(settings.auth.keys),

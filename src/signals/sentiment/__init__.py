@@ -46,7 +46,7 @@ raise `LexiconError` (a ValueError) from the Classifier constructor.
 """
 
 from signals.sentiment.classifier import Classifier
-from signals.sentiment.tally import Classification
 from signals.sentiment.lexicon import LexiconError
+from signals.sentiment.tally import Classification
 
 __all__ = ["Classification", "Classifier", "LexiconError"]

@@ -10,6 +10,7 @@ turns it into a cue. Mistakes raise `LexiconError` (a `ValueError`) naming the s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -100,7 +101,9 @@ def normalize(phrase: str) -> str:
     return " ".join(folded.split())
 
 
+@functools.cache
 def read_shipped() -> LexiconFile:
+    """The data file, decoded once per process: it is part of the installed package."""
     raw = resources.files("signals.sentiment").joinpath("data/lexicon.toml").read_bytes()
     try:
         return msgspec.toml.decode(raw, type=LexiconFile)

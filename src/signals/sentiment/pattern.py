@@ -26,7 +26,7 @@ from typing import NamedTuple
 _END = ""  # the trie key that marks the end of a phrase; never a character
 # What may stand right before a phrase. Not "-" ("non-urgent" is not urgent) and not "'"
 # (the inside of "don't"). The text is given a leading space so its first word has one too.
-DELIMITERS = " \t\n\r\f\v([{\"/*,.;:!?<>=~"
+DELIMITERS = ' \t\n\r\f\v([{"/*,.;:!?<>=~'
 
 _Trie = dict[str, "_Trie"]  # a node: its children by character, plus _END where a phrase ends
 

@@ -1,9 +1,9 @@
 """The tally of one message: the cues found so far, their weights, and what is still pending.
 
-The classifier feeds a `Tally` every lexicon match in text order (`add`, or `append` for a plain
-cue while `quiet`) and every question mark or run of "!" and "?" (`close_sentence`), then asks
-it for the verdict (`decide`). The rules it applies are described in the package docstring; the
-numbers come from the lexicon's `Rules`.
+The classifier feeds a `Tally` every lexicon match in text order (`add`, or straight into
+`hits` and `weights` for a plain cue while `quiet`) and every question mark or run of "!" and
+"?" (`close_sentence`), then asks it for the verdict (`decide`). The rules it applies are
+described in the package docstring; the numbers come from the lexicon's `Rules`.
 
 A hit is a tuple (start, end, label, cue start, note); its weight sits at the same index in
 `weights` so that contrast and emphasis can rescale it in place. A note of "" means the cue text
@@ -39,7 +39,8 @@ from signals.settings import SentimentLabel
 # Two capitals in a row: a word in CAPS (one capital is just "I" or the start of a sentence).
 CAPS_WORD = re.compile(r"[A-Z][A-Z]")
 # Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN").
-_SHOUTING = re.compile(r"\b[A-Z][A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
+# It starts with a character class, not \b, so the engine can skip ahead to capitals.
+_SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
 # A clause ends at punctuation or a dash; negation and modifiers never reach across one.
 _CLAUSE_BREAK = re.compile(r"[,;:.!?()\u2013\u2014]|\s-\s")
 _SENTENCE_END = re.compile(r"[.!?]")
@@ -82,24 +83,29 @@ class Tally:
         "weights",
     )
 
-    def __init__(self, rules: Rules, padded: str, original: str, caps: bool) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        padded: str,
+        original: str,
+        *,
+        caps: bool,
+        hits: list[Hit],
+        weights: list[float],
+    ) -> None:
         self.rules = rules
         self.padded = padded  # the folded, lower-cased text after a leading space
         self.original = original  # the text with the same positions, for capitals
         self.caps = caps
-        self.hits: list[Hit] = []
-        self.weights: list[float] = []
+        self.hits = hits  # what was found before the tally was needed, if anything
+        self.weights = weights
         self.negator_start = self.negator_end = -1
         self.negator_loud = False
         self.modifier = 1.0
         self.modifier_start = self.modifier_end = -1
         self.modifier_loud = False
-        # Nothing pending and no capitals: a plain cue can be appended without `add`.
+        # Nothing pending and no capitals: a plain cue can go straight into hits and weights.
         self.quiet = not caps
-
-    def append(self, start: int, end: int, label: int, weight: float) -> None:
-        self.hits.append((start, end, label, start, ""))
-        self.weights.append(weight)
 
     def add(self, start: int, end: int, phrase: str, entry: Entry) -> None:
         kind = entry.kind
@@ -256,37 +262,43 @@ class Tally:
             self._note(start, start, STRESSED, "emphasis:CAPS", self.rules.shouting_weight)
 
     def decide(self, text: str) -> Classification:
-        """The first label in precedence order whose score reaches the threshold, and why."""
         self._shout(text)
-        scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
-        for hit, weight in zip(self.hits, self.weights, strict=True):
-            scores[hit[2]] += weight
-        threshold = self.rules.threshold
-        for winner in (STRESSED, UNCERTAIN, POSITIVE):
-            if scores[winner] >= threshold:
-                break
-        else:
-            winner = NEUTRAL
-        cues = self._cues(winner)
-        if winner == NEUTRAL and self._is_question():
-            cues.append("neutral:information question")
-        return _classification((LABELS[winner], cues))
+        return decide(self.hits, self.weights, self.padded, self.rules.threshold)
 
-    def _cues(self, winner: int) -> list[str]:
-        """The winner's cues in text order, with a contrast word its cues come after."""
-        name = LABELS[winner]
-        cues: list[str] = []
-        contrast = ""
-        for _, end, label, cue_start, note in self.hits:
-            if label == _CONTRAST_MARK:
-                contrast = note
-            elif label == winner:
-                if contrast and winner != NEUTRAL:
-                    cues.append(contrast)
-                    contrast = ""
-                cues.append(note or f"{name}:{self.padded[cue_start:end]}")
-        return list(dict.fromkeys(cues))
 
-    def _is_question(self) -> bool:
-        words = self.padded.split(None, 1)
-        return self.padded.rstrip().endswith("?") or (bool(words) and words[0] in _QUESTION_WORDS)
+def decide(hits: list[Hit], weights: list[float], padded: str, threshold: float) -> Classification:
+    """The first label in precedence order whose score reaches the threshold, and why."""
+    scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
+    for hit, weight in zip(hits, weights, strict=True):
+        scores[hit[2]] += weight
+    for winner in (STRESSED, UNCERTAIN, POSITIVE):
+        if scores[winner] >= threshold:
+            break
+    else:
+        winner = NEUTRAL
+    cues = _cues(hits, padded, winner)
+    if winner == NEUTRAL and is_question(padded):
+        cues.append("neutral:information question")
+    return _classification((LABELS[winner], cues))
+
+
+def _cues(hits: list[Hit], padded: str, winner: int) -> list[str]:
+    """The winner's cues in text order, with a contrast word its cues come after."""
+    name = LABELS[winner]
+    cues: list[str] = []
+    contrast = ""
+    for _, end, label, cue_start, note in hits:
+        if label == _CONTRAST_MARK:
+            contrast = note
+        elif label == winner:
+            if contrast and winner != NEUTRAL:
+                cues.append(contrast)
+                contrast = ""
+            cues.append(note or f"{name}:{padded[cue_start:end]}")
+    return list(dict.fromkeys(cues))
+
+
+def is_question(padded: str) -> bool:
+    """Ends in "?" or starts with a question word: how a plain information request looks."""
+    words = padded.split(None, 1)
+    return padded.rstrip().endswith("?") or (bool(words) and words[0] in _QUESTION_WORDS)

@@ -5,15 +5,19 @@ together with the version bump, so a crash leaves the database at one version or
 never between; running `migrate` again applies only what is missing. A database newer than
 this code is refused rather than guessed at.
 
-Index choices (see `SqliteStore` for the queries they serve):
-- `events_received (received_us)`: every implicit index entry ends with the rowid, which is
-  `seq`, so this one index orders by (received_us, seq) for the unfiltered listing, export and
-  keyset resumes, and serves range scans of the raw edges of stats;
-- `events_user`, `events_signal_type` (column, received_us): an equality filter and newest-first
-  order in one index walk, stopping after `limit` rows. A signal type may be rare or absent, so
-  it needs its index; a sentiment is one of four, each a sizeable share of traffic, so walking
-  `events_received` finds a page of one quickly and an index would only slow every insert;
-- rollup tables are WITHOUT ROWID with the slot first, so a time range is one contiguous read.
+Index choices (see `SqliteStore` for the queries they serve). What an index costs on insert is
+mostly where it writes: time-ordered keys append to the same few pages, while a key such as
+user_id touches a different page for almost every row, each one written to the WAL at commit.
+- `events_time (received_us, user_id, signal_type, sentiment)`: the time order for the unfiltered
+  listing, export and keyset resumes (ties on received_us are put in seq order by a small sort
+  of just the tied rows), and it covers the raw ends of stats and the sentiment filter, which
+  are then read without touching the table. It appends, so its width is nearly free;
+- `events_user`, `events_signal_type` (column, received_us, then the implicit rowid = seq): an
+  equality filter and the newest-first order in one index walk, stopping after `limit` rows.
+  A signal type may be rare or absent, so it has an index; a sentiment is one of four, each a
+  sizeable share of traffic, so a walk of `events_time` finds a page of one quickly;
+- rollup tables are WITHOUT ROWID with the slot first: a time range is one contiguous read, and
+  a batch's increments land in the few pages of the current slots.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ MIGRATIONS: tuple[str, ...] = (
         session_id TEXT,
         metadata TEXT
     );
-    CREATE INDEX events_received ON events (received_us);
+    CREATE INDEX events_time ON events (received_us, user_id, signal_type, sentiment);
     CREATE INDEX events_user ON events (user_id, received_us);
     CREATE INDEX events_signal_type ON events (signal_type, received_us);
 

@@ -3,8 +3,9 @@
 Counts (buckets, by signal type, by sentiment) come from `counts_hour`, `counts_quarter`
 (15 minutes) and `counts_minute`; a level is used only when it divides `bucket_seconds`, so
 that every rollup slot lies inside one bucket (sub-minute buckets are counted from raw events,
-which is cheap over the short ranges that use them). Top users come from `users_day` and `users_hour`. Each family is one SQL
-statement: a UNION ALL of the segments `rollup.plan` chose, grouped once.
+which is cheap over the short ranges that use them). Top users come from `users_day` and
+`users_hour`. Each family is one SQL statement: a UNION ALL of the segments `rollup.plan`
+chose, grouped once.
 """
 
 from __future__ import annotations

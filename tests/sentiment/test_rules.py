@@ -1,0 +1,167 @@
+"""One table per rule: the label a message gets and a cue that shows which rule decided it.
+
+Each row is (text, label, cue); cue "" means the label alone is checked, and cue None means the
+message must have no cues at all. A cue's text spans any modifier or negator that shaped it
+("stressed:really frustrated"). The texts are written for these tests, not taken from dev.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from signals.sentiment import Classifier
+
+Row = tuple[str, str, str | None]
+
+
+def check(classifier: Classifier, text: str, label: str, cue: str | None) -> None:
+    result = classifier.classify(text)
+    assert result.label == label, (text, result)
+    if cue is None:
+        assert result.cues == [], (text, result)
+    elif cue:
+        assert cue in result.cues, (text, result)
+
+
+NEGATION: list[Row] = [
+    ("I'm not pleased with the result", "stressed", "stressed:not pleased"),
+    ("honestly not helpful at all", "stressed", ""),
+    ("This is not bad at all, nice work", "positive", "positive:not bad at all"),
+    ("it's not terrible, I can live with it", "positive", "positive:not terrible"),
+    ("don't worry about it, thanks anyway", "positive", "positive:don't worry"),
+    ("no problem, that's fine", "positive", "positive:no problem"),
+    ("I'm not confused anymore", "neutral", "negated:not confused"),
+    ("I don't really understand the second step", "uncertain", ""),
+    ("I never really got how the interest is computed", "uncertain", ""),
+    ("nobody has answered my ticket", "stressed", "stressed:nobody has answered"),
+    ("it was less scary than I expected", "positive", "positive:was less scary"),
+    # a clause break ends the negation
+    ("No, this is great", "positive", "positive:great"),
+    # a negative question asks, it does not negate
+    ("Isn't this supposed to be included?", "uncertain", ""),
+]
+
+MODIFIERS: list[Row] = [
+    ("I'm really frustrated with the upload page", "stressed", "stressed:really frustrated"),
+    ("I'm a bit confused by the second chart", "uncertain", "uncertain:a bit confused"),
+    ("so so happy with how this turned out", "positive", "positive:so so happy with"),
+]
+
+EMPHASIS: list[Row] = [
+    ("fantastic!!!", "positive", "emphasis:!!!"),
+    ("I am NOT happy with this", "stressed", "emphasis:CAPS"),
+    ("what is going on?!", "stressed", "emphasis:?!"),
+    ("PLEASE respond, the payment is stuck", "stressed", "emphasis:CAPS"),
+    # capitals alone are not a feeling: plenty of people type in capitals
+    ("ORDER NUMBER IS 55821", "neutral", None),
+]
+
+EMOJI: list[Row] = [
+    ("\U0001f64f", "positive", "positive:\U0001f64f"),
+    ("the order arrived smashed \U0001f621", "stressed", "stressed:\U0001f621"),
+    ("\U0001f914 which port does it use", "uncertain", "uncertain:\U0001f914"),
+    ("love it \u2764\ufe0f", "positive", "positive:\u2764"),
+    ("works now :)", "positive", "positive::)"),
+    ("still broken :(", "stressed", "stressed::("),
+    ("Open https://example.com/docs:/v2 please", "neutral", None),
+]
+
+CONTRAST: list[Row] = [
+    ("Thanks, but it still crashes and I'm furious", "stressed", "stressed:furious"),
+    ("I was worried at first, but it all worked out, thanks", "positive", "contrast:but"),
+    ("It was confusing at first, but now it makes sense", "positive", "contrast:but now"),
+    # a hedge before "but" still frames the question after it
+    ("Maybe I'm missing something, but where is the export button?", "uncertain", ""),
+]
+
+LITERAL: list[Row] = [
+    ("Kill the process listening on port 8080", "neutral", "neutral:kill the process"),
+    ("Add a panic handler to the worker threads", "neutral", "neutral:panic handler"),
+    ("Run a stress test against staging with 500 users", "neutral", "neutral:stress test"),
+    ("Check that the parser fails as expected on empty input", "neutral", ""),
+    ("Is the determinant of this matrix positive or negative?", "neutral", ""),
+    ("kernel panic on boot, collect the logs", "neutral", "neutral:kernel panic"),
+    ("Compute the mean of column B", "neutral", "neutral:the mean"),
+    ("Write a thank-you note to my landlord", "neutral", "neutral:thank-you note"),
+    ("List the stressed syllables in 'banana'", "neutral", ""),
+    # a literal phrase does not hide a real feeling next to it
+    ("I'm panicking, a kernel panic took down production", "stressed", "stressed:panicking"),
+]
+
+QUESTIONS: list[Row] = [
+    ("What's the routing number for my account?", "neutral", "neutral:information question"),
+    ("how do I reset my password", "neutral", "neutral:information question"),
+    ("Sorry if this is a silly question, but what is an escrow account?", "uncertain", ""),
+    ("not sure what 'APR' means on this statement", "uncertain", ""),
+    ("Hmm, how do I reset my password?", "uncertain", "uncertain:hmm"),
+    ("Should I pick the monthly or the annual plan?", "uncertain", ""),
+    ("is it normal for a refund to take a week?", "uncertain", ""),
+]
+
+SARCASM: list[Row] = [
+    ("Oh great, the app crashed again", "stressed", "stressed:oh great"),
+    ('yeah right, "same-day" delivery', "stressed", 'stressed:"same-day"'),
+    ("\u201cfast\u201d shipping, two weeks later", "stressed", 'stressed:"fast"'),
+    ("thanks for nothing", "stressed", "stressed:thanks for nothing"),
+]
+
+PRECEDENCE: list[Row] = [
+    ("Thanks! Also set my timezone to UTC", "positive", "positive:thanks"),
+    ("Thanks, though I'm still not sure how step 2 works", "uncertain", ""),
+    ("I'm confused and honestly furious about these fees", "stressed", "stressed:honestly furious"),
+    ("Great, thanks! One thing I don't understand: why two fees?", "uncertain", ""),
+    ("I appreciate it, but I'm terrified the transfer went to the wrong account", "stressed", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), NEGATION)
+def test_negation(classifier: Classifier, text: str, label: str, cue: str | None) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), MODIFIERS)
+def test_intensifiers_and_diminishers(
+    classifier: Classifier, text: str, label: str, cue: str | None
+) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), EMPHASIS)
+def test_emphasis(classifier: Classifier, text: str, label: str, cue: str | None) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), EMOJI)
+def test_emoji_and_emoticons(
+    classifier: Classifier, text: str, label: str, cue: str | None
+) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), CONTRAST)
+def test_contrast(classifier: Classifier, text: str, label: str, cue: str | None) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), LITERAL)
+def test_technical_and_literal_words(
+    classifier: Classifier, text: str, label: str, cue: str | None
+) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), QUESTIONS)
+def test_information_versus_confused_questions(
+    classifier: Classifier, text: str, label: str, cue: str | None
+) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), SARCASM)
+def test_sarcasm(classifier: Classifier, text: str, label: str, cue: str | None) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), PRECEDENCE)
+def test_precedence(classifier: Classifier, text: str, label: str, cue: str | None) -> None:
+    check(classifier, text, label, cue)
