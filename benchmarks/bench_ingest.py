@@ -40,9 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvloop
-
 import loadgen
+import uvloop
 from server_process import ServerProcess, free_port
 from wrk import WrkResult, run_wrk
 
@@ -60,6 +59,7 @@ class Sample:
     other: int  # requests answered otherwise
     errors: int  # connection errors and timeouts
     batch: int = 1  # events per request
+    seconds: float = 0.0
     unfinished: int = 0  # open loop: scheduled but never answered
     client_busy: float = 0.0  # share of the client CPU the Python generator used
 
@@ -113,7 +113,7 @@ def wrk_sample(
         target.dropped_bound += args.connections * batch
         return Sample(
             result.rps, result.events_per_second, result.p50, result.p99, 0.0,
-            result.ok, result.other, result.errors, batch,
+            result.ok, result.other, result.errors, batch, result.seconds,
         )  # fmt: skip
 
     return measured(target, run)
@@ -144,8 +144,8 @@ def loadgen_sample(
         target.acknowledged += ok * batch
         return Sample(
             result.rps, result.events_per_second, result.percentile(50), result.percentile(99),
-            0.0, ok, result.completed - ok, result.errors, batch, result.unfinished,
-            result.client_cpu / result.elapsed,
+            0.0, ok, result.completed - ok, result.errors, batch, result.elapsed,
+            result.unfinished, result.client_cpu / result.elapsed,
         )  # fmt: skip
 
     return measured(target, run)
@@ -187,70 +187,68 @@ def sustained(target: Target, args: argparse.Namespace) -> list[tuple[float, flo
 
 
 def median(samples: list[Sample], field: str) -> float:
-    return statistics.median(getattr(sample, field) for sample in samples)
+    return float(statistics.median(getattr(sample, field) for sample in samples))
 
 
-def row(name: str, bare: float | None, real: float, fmt: str, higher_is_better: bool) -> str:
-    ratio = ""
-    if bare:
-        ratio = f"{real / bare:.2f}" if higher_is_better else f"{real / bare:.2f}x"
-    bare_text = format(bare, fmt) if bare is not None else "-"
-    return f"| {name} | {bare_text} | {format(real, fmt)} | {ratio} |"
-
-
-def report(bare: Target, real: Target, rss: list[tuple[float, float]], args: argparse.Namespace) -> None:
+def report(bare: Target, real: Target, rss: list[tuple[float, float]], repeats: int) -> str:
     b, r = bare.samples, real.samples
-    ms = 1e3
-    us = 1e6
+    ms, us = 1e3, 1e6
+
+    def pair(kind: str, field: str, scale: float = 1.0) -> tuple[float, float]:
+        return median(b[kind], field) * scale, median(r[kind], field) * scale
+
+    batch = round(median(r["batch"], "batch"))
     lines = [
-        "| measurement (median of %d) | bare app | signals | signals / bare |" % args.repeats,
+        f"| measurement (median of {repeats}) | bare app | signals | signals / bare |",
         "|---|---:|---:|---:|",
-        row("single events, closed loop: req/s", median(b["single"], "rps"),
-            median(r["single"], "rps"), ",.0f", True),
-        row("  p50 ms at peak", median(b["single"], "p50") * ms,
-            median(r["single"], "p50") * ms, ".1f", False),
-        row("  p99 ms at peak", median(b["single"], "p99") * ms,
-            median(r["single"], "p99") * ms, ".1f", False),
-        row("  server CPU us/event", median(b["single"], "cpu_per_event") * us,
-            median(r["single"], "cpu_per_event") * us, ".0f", False),
-        row(f"batches of {args.batch}: events/s", median(b["batch"], "events_per_second"),
-            median(r["batch"], "events_per_second"), ",.0f", True),
-        row("  p50 ms per batch", median(b["batch"], "p50") * ms,
-            median(r["batch"], "p50") * ms, ".1f", False),
-        row("  p99 ms per batch", median(b["batch"], "p99") * ms,
-            median(r["batch"], "p99") * ms, ".1f", False),
-        row("  server CPU us/event", median(b["batch"], "cpu_per_event") * us,
-            median(r["batch"], "cpu_per_event") * us, ".1f", False),
-        row("open loop at half peak: req/s offered", median(b["open"], "rps"),
-            median(r["open"], "rps"), ",.0f", True),
-        row("  p50 ms", median(b["open"], "p50") * ms, median(r["open"], "p50") * ms,
-            ".1f", False),
-        row("  p99 ms", median(b["open"], "p99") * ms, median(r["open"], "p99") * ms,
-            ".1f", False),
+        row("single events, closed loop: req/s", *pair("single", "rps"), ",.0f"),
+        row("&nbsp; p50 / p99 ms at peak", *pair("single", "p50", ms), ".1f",
+            *pair("single", "p99", ms)),
+        row("&nbsp; server CPU us per event", *pair("single", "cpu_per_event", us), ".0f"),
+        row(f"batches of {batch}: events/s", *pair("batch", "events_per_second"), ",.0f"),
+        row("&nbsp; p50 / p99 ms per batch", *pair("batch", "p50", ms), ".0f",
+            *pair("batch", "p99", ms)),
+        row("&nbsp; server CPU us per event", *pair("batch", "cpu_per_event", us), ".1f"),
+        row("open loop at half each peak: req/s", *pair("open", "rps"), ",.0f"),
+        row("&nbsp; p50 / p99 ms from scheduled send", *pair("open", "p50", ms), ".1f",
+            *pair("open", "p99", ms)),
+        row("&nbsp; server CPU us per event", *pair("open", "cpu_per_event", us), ".0f"),
     ]  # fmt: skip
     if rss:
         sustain = r["sustained"][0]
+        peak = max(mib for _, mib in rss)
         lines += [
-            row(f"sustained {args.sustain:g} s closed loop: req/s", None, sustain.rps, ",.0f", True),
-            f"|   RSS MiB at start -> end (max) | - | {rss[0][1]:.0f} -> {rss[-1][1]:.0f} "
-            f"({max(m for _, m in rss):.0f}) | |",
+            f"| sustained {sustain.seconds:.0f} s closed loop: req/s | | {sustain.rps:,.0f} | |",
+            f"| &nbsp; RSS MiB start -> end (max) | | {rss[0][1]:.0f} -> {rss[-1][1]:.0f}"
+            f" ({peak:.0f}) | |",
         ]
-    print("\n".join(lines))
+    return "\n".join(lines)
+
+
+def row(name: str, bare: float, real: float, fmt: str, *p99: float) -> str:
+    if p99:
+        bare_p99, real_p99 = p99
+        return (
+            f"| {name} | {bare:{fmt}} / {bare_p99:{fmt}} | {real:{fmt}} / {real_p99:{fmt}} "
+            f"| {real / bare:.1f}x / {real_p99 / bare_p99:.1f}x |"
+        )
+    return f"| {name} | {bare:{fmt}} | {real:{fmt}} | {real / bare:.2f} |"
 
 
 def detail(target: Target) -> None:
     for kind, samples in target.samples.items():
         for sample in samples:
+            busy = f"  generator busy {sample.client_busy:.0%}" if sample.client_busy else ""
             print(
-                f"  {target.label:7} {kind:9} {sample.rps:9,.0f} req/s {sample.events_per_second:10,.0f}"
-                f" ev/s  p50 {sample.p50 * 1e3:7.1f} ms  p99 {sample.p99 * 1e3:7.1f} ms"
-                f"  cpu {sample.cpu_per_event * 1e6:6.1f} us/ev  ok {sample.ok} other {sample.other}"
-                f" errors {sample.errors} unfinished {sample.unfinished}"
-                + (f"  generator busy {sample.client_busy:.0%}" if sample.client_busy else "")
+                f"  {target.label:7} {kind:9} {sample.rps:8,.0f} req/s"
+                f" {sample.events_per_second:9,.0f} ev/s  p50 {sample.p50 * 1e3:6.1f} ms"
+                f"  p99 {sample.p99 * 1e3:6.1f} ms  cpu {sample.cpu_per_event * 1e6:6.1f} us/ev"
+                f"  2xx {sample.ok} other {sample.other} errors {sample.errors}"
+                f" unfinished {sample.unfinished}{busy}"
             )
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measured run")
     parser.add_argument("--repeats", type=int, default=3)
@@ -261,107 +259,108 @@ def main() -> int:
     parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def start_targets(work: Path, data: Path, args: argparse.Namespace) -> tuple[Target, Target]:
+    bare_port, ingest_port, integrity_port = free_port(), free_port(), free_port()
+    bare_app = str(ROOT / "benchmarks" / "bare_app.py")
+    bare = ServerProcess(
+        "bare app",
+        [sys.executable, bare_app, "--port", str(bare_port)],
+        base_url=f"http://127.0.0.1:{bare_port}",
+        cpu=args.server_cpu,
+        log_path=work / "bare.log",
+    )
+    real = ServerProcess(
+        "signals serve",
+        [sys.executable, "-m", "signals", "serve"],
+        base_url=f"http://127.0.0.1:{ingest_port}",
+        cpu=args.server_cpu,
+        log_path=work / "signals.log",
+        cwd=work,  # no settings.toml here: the built-in defaults
+        env={
+            "SIGNALS__DATA_DIR": str(data),
+            "SIGNALS__INGEST__PORT": str(ingest_port),
+            "SIGNALS__INTEGRITY__PORT": str(integrity_port),
+            "SIGNALS__LOGGING__LEVEL": "warning",
+        },
+    )
+    return Target("bare", bare, has_consumer=False), Target("signals", real, has_consumer=True)
+
+
+def measure(targets: tuple[Target, Target], args: argparse.Namespace) -> list[tuple[float, float]]:
+    """Every measured run, alternating the targets; returns the sustained run's RSS samples."""
+    single = loadgen.requests_for("http://bench/v1/log", 20_000, 1, seed=11)
+    batches = loadgen.requests_for("http://bench/v1/log/batch", 40, args.batch, seed=13)
+
+    def batch(target: Target, duration: float) -> Sample:
+        return loadgen_sample(
+            target, "/v1/log/batch", batches, connections=args.batch_connections,
+            duration=duration, batch=args.batch,
+        )  # fmt: skip
+
+    for target in targets:
+        target.server.wait_ready()
+    for target in targets:
+        wrk_sample(target, args, "/v1/log", args.warmup)
+        batch(target, args.warmup)
+    for number in range(args.repeats):
+        print(f"closed loop {number + 1}/{args.repeats}", flush=True)
+        for target in targets:
+            target.samples["single"].append(wrk_sample(target, args, "/v1/log", args.duration))
+        for target in targets:
+            target.samples["batch"].append(batch(target, args.duration))
+    rates = [median(target.samples["single"], "rps") / 2 for target in targets]
+    for number in range(args.repeats):
+        print(f"open loop {number + 1}/{args.repeats}", flush=True)
+        for target, rate in zip(targets, rates, strict=True):
+            sample = loadgen_sample(
+                target, "/v1/log", single, connections=args.connections,
+                duration=args.duration, rate=rate,
+            )  # fmt: skip
+            target.samples["open"].append(sample)
+    if args.sustain <= 0:
+        return []
+    print(f"sustained {args.sustain:g} s", flush=True)
+    return sustained(targets[1], args)
+
+
+def main() -> int:
+    args = parse_args()
     os.sched_setaffinity(0, {args.client_cpu})
     command = shlex.join([".venv/bin/python", "benchmarks/bench_ingest.py", *sys.argv[1:]])
-    print(f"$ {command}\nload average at start: {os.getloadavg()}", flush=True)
-
-    single_requests = loadgen.requests_for("http://bench/v1/log", 20_000, 1, seed=11)
-    batch_requests = loadgen.requests_for("http://bench/v1/log/batch", 40, args.batch, seed=13)
-
+    load_start = os.getloadavg()
+    print(f"$ {command}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as temp:
         work = Path(temp)
         data = work / "data"
-        bare_port, ingest_port, integrity_port = free_port(), free_port(), free_port()
-        bare = Target(
-            "bare",
-            ServerProcess(
-                "bare app",
-                [sys.executable, str(ROOT / "benchmarks" / "bare_app.py"), "--port", str(bare_port)],
-                base_url=f"http://127.0.0.1:{bare_port}",
-                cpu=args.server_cpu,
-                log_path=work / "bare.log",
-            ),
-            has_consumer=False,
-        )
-        real = Target(
-            "signals",
-            ServerProcess(
-                "signals serve",
-                [sys.executable, "-m", "signals", "serve"],
-                base_url=f"http://127.0.0.1:{ingest_port}",
-                cpu=args.server_cpu,
-                log_path=work / "signals.log",
-                cwd=work,  # no settings.toml here: the built-in defaults
-                env={
-                    "SIGNALS__DATA_DIR": str(data),
-                    "SIGNALS__INGEST__PORT": str(ingest_port),
-                    "SIGNALS__INTEGRITY__PORT": str(integrity_port),
-                    "SIGNALS__LOGGING__LEVEL": "warning",
-                },
-            ),
-            has_consumer=True,
-        )
-        targets = (bare, real)
-        rss: list[tuple[float, float]] = []
+        bare, real = start_targets(work, data, args)
         try:
-            for target in targets:
-                target.server.wait_ready()
-
-            def batch(target: Target, duration: float) -> Sample:
-                return loadgen_sample(
-                    target, "/v1/log/batch", batch_requests, connections=args.batch_connections,
-                    duration=duration, batch=args.batch,
-                )  # fmt: skip
-
-            for target in targets:
-                wrk_sample(target, args, "/v1/log", args.warmup)
-                batch(target, args.warmup)
-            for number in range(args.repeats):
-                print(f"round {number + 1}/{args.repeats}", flush=True)
-                for target in targets:
-                    target.samples["single"].append(wrk_sample(target, args, "/v1/log", args.duration))
-                for target in targets:
-                    target.samples["batch"].append(batch(target, args.duration))
-            rates = {target.label: median(target.samples["single"], "rps") / 2 for target in targets}
-            for number in range(args.repeats):
-                print(f"open loop {number + 1}/{args.repeats}", flush=True)
-                for target in targets:
-                    target.samples["open"].append(
-                        loadgen_sample(
-                            target, "/v1/log", single_requests, connections=args.connections,
-                            duration=args.duration, rate=rates[target.label],
-                        )  # fmt: skip
-                    )
-            if args.sustain > 0:
-                print(f"sustained {args.sustain:g} s", flush=True)
-                rss = sustained(real, args)
+            rss = measure((bare, real), args)
             settle_seconds = real.settle()
         finally:
             bare.server.stop()
             code, shutdown_seconds = real.server.stop()
         lines = journal_lines(data / "journal")
         rows = store_rows(data / "signals.db")
-
-        print("\nper run:")
-        for target in targets:
-            detail(target)
-        if rss:
-            print("RSS MiB during the sustained run: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
-        print(f"load average at end: {os.getloadavg()}\n")
-        report(bare, real, rss, args)
-        books_ok = (
-            rows == lines
-            and real.acknowledged <= lines <= real.acknowledged + real.dropped_bound
-            and code == 0
-        )
-        print(
-            f"\nbooks: {real.acknowledged} events acknowledged, {lines} journal lines "
-            f"(wrk may drop up to {real.dropped_bound} in flight), {rows} SQLite rows; "
-            f"consumer settled {settle_seconds:.1f} s after the last run; SIGTERM -> exit {code} "
-            f"in {shutdown_seconds:.1f} s: {'OK' if books_ok else 'MISMATCH'}"
-        )
-        return 0 if books_ok else 1
+    print("\nper run:")
+    for target in (bare, real):
+        detail(target)
+    if rss:
+        print("RSS MiB in the sustained run: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
+    print(f"\n$ {command}")
+    print(f"(load average {load_start[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n")
+    print(report(bare, real, rss, args.repeats))
+    acknowledged, bound = real.acknowledged, real.dropped_bound
+    books_ok = rows == lines and acknowledged <= lines <= acknowledged + bound
+    print(
+        f"\nbooks: {acknowledged} events acknowledged 2xx, {lines} journal lines (wrk may"
+        f" leave up to {bound} unanswered in flight), {rows} SQLite rows; consumer"
+        f" caught up {settle_seconds:.1f} s after the last run; SIGTERM -> exit {code} in"
+        f" {shutdown_seconds:.1f} s: {'OK' if books_ok and code == 0 else 'MISMATCH'}"
+    )
+    return 0 if books_ok and code == 0 else 1
 
 
 if __name__ == "__main__":

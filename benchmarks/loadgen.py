@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -31,7 +32,6 @@ from typing import cast
 from urllib.parse import urlsplit
 
 import uvloop
-
 from traffic import Traffic
 
 _HEAD_END = b"\r\n\r\n"
@@ -216,10 +216,8 @@ async def run(
     state.result.in_window = state.result.completed
     state.result.client_cpu = time.process_time() - cpu
     if state.in_flight or state.waiting:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.drained.wait(), drain_timeout)
-        except TimeoutError:
-            pass
     state.result.unfinished = state.in_flight + len(state.waiting)
     state.result.elapsed = elapsed
     for connection in opened:

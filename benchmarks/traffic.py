@@ -27,7 +27,7 @@ def build_texts(seed: int = 7, count: int = 400) -> list[str]:
     """`count` texts of 100-200 chars (before the reference suffix), mixed sentiments."""
     rng = random.Random(seed)
     pools = list(MESSAGES.values())
-    texts = []
+    texts: list[str] = []
     while len(texts) < count:
         pool = rng.choice(pools)
         text = rng.choice(pool)

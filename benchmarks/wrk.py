@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
-
 from traffic import SIGNAL_TYPES, build_texts
 
 _SCRIPT = r"""

@@ -69,6 +69,17 @@ def _settings(path: str | None) -> Settings:
     return settings
 
 
+def _check_config(settings: Settings) -> int:
+    from signals.sentiment import Classifier, LexiconError  # noqa: PLC0415
+
+    try:
+        Classifier(settings.sentiment)  # overrides are checked against the shipped lexicon
+    except LexiconError as exc:
+        raise SettingsError([f"sentiment: {exc}"]) from None
+    sys.stdout.write("settings are valid\n")
+    return EXIT_OK
+
+
 def _serve(settings: Settings) -> int:
     from signals.auth.exposure import startup_warnings  # noqa: PLC0415
     from signals.runtime import serve  # noqa: PLC0415  # keeps `signals keygen` light
@@ -136,8 +147,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args.config)
         logs.configure(settings.logging.level, settings.logging.format)
         if args.command == "check-config":
-            sys.stdout.write("settings are valid\n")
-            return EXIT_OK
+            return _check_config(settings)
         if args.command == "evaluate":
             return _evaluate(args.path, settings)
         if args.command == "replay":

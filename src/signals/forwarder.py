@@ -123,6 +123,7 @@ class Forwarder:
                 await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self._save()
+        self._journal.unregister_consumer("router")
         if self._owns_client:
             await self._client.aclose()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-
 from tests.support.redis_server import drop_keys, running_redis, unique_prefix
 
 
@@ -25,7 +24,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def windows_env(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
+async def windows_env(
+    backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[dict[str, str]]:
     if backend == "memory":
         yield {"WINDOWS__BACKEND": "memory"}
         return

@@ -38,9 +38,11 @@ def event(user_id: str, signal_type: str = "chat", **fields: Any) -> Json:
     return {"user_id": user_id, "signal_type": signal_type, **fields}
 
 
-async def log(client: httpx.AsyncClient, user_id: str, signal_type: str = "chat") -> Json:
-    """POST one event to `/v1/log` (ingest) and return the 202 body (event_id, received_at)."""
-    response = await client.post("/v1/log", json=event(user_id, signal_type))
+async def log(
+    client: httpx.AsyncClient, user_id: str, signal_type: str = "chat", path: str = "/v1/log"
+) -> Json:
+    """POST one event (`/v1/log` on ingest, `/v1/events` on integrity); the 202 body."""
+    response = await client.post(path, json=event(user_id, signal_type))
     assert response.status_code == 202, response.text
     body: Json = response.json()
     return body
@@ -52,7 +54,9 @@ async def log_many(
     return [await log(client, user_id, signal_type) for _ in range(count)]
 
 
-async def batch(client: httpx.AsyncClient, events: list[Json], path: str = "/v1/log/batch") -> list[str]:
+async def batch(
+    client: httpx.AsyncClient, events: list[Json], path: str = "/v1/log/batch"
+) -> list[str]:
     """POST events as one JSON array; every one must be accepted. Returns their ids in order."""
     response = await client.post(path, json=events)
     assert response.status_code == 202, response.text

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.detection.support import episodes_of, log, stored
 from tests.support.redis_server import drop_keys, unique_prefix
 from tests.support.service import ServiceProcess

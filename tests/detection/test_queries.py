@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-
 from tests.conftest import live_service, settings_for
 from tests.detection.support import (
     Json,
@@ -181,7 +180,11 @@ async def test_a_bad_user_id_in_the_path_is_named(opened: Opened) -> None:
 
 
 async def test_bad_alert_query_parameters_are_named(opened: Opened) -> None:
-    for params, name in (({"status": "lost"}, "status"), ({"limit": "0"}, "limit"),
-                         ({"cursor": "zzz"}, "cursor"), ({"severity": "critical"}, "severity")):
+    for params, name in (
+        ({"status": "lost"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"cursor": "zzz"}, "cursor"),
+        ({"severity": "critical"}, "severity"),
+    ):
         response = await opened.integrity.get("/v1/alerts", params=params)
         assert_refused(response, ["query", name])

@@ -11,8 +11,6 @@ import asyncio
 import random
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import live_service, settings_for
 from tests.detection.support import (
     all_episodes,
@@ -74,7 +72,11 @@ async def test_t_events_are_quiet_then_one_episode_opens_and_escalates(
         await stored(live.ingest, more, user)
         [final] = await episodes_of(live.integrity, user)
         assert final["id"] == opened["id"]
-        assert (final["severity"], final["peak_count"], final["event_count"]) == ("critical", 18, 13)
+        assert (final["severity"], final["peak_count"], final["event_count"]) == (
+            "critical",
+            18,
+            13,
+        )
         expected_samples = [sixth["event_id"], seventh.json()["event_id"], eighth["event_id"]]
         assert final["sample_event_ids"] == expected_samples + more[:7]
         assert final["closed_at"] is None

@@ -47,9 +47,11 @@ async def test_sigterm_under_load_saves_the_router_checkpoint_and_resumes_from_i
         )
         await asyncio.to_thread(service.start)
         tally = Tally()
-        load = asyncio.create_task(post_events(service.ingest, numbered("s"), tally=tally))
+        load = asyncio.create_task(
+            post_events(service.ingest, numbered("s"), clients=8, tally=tally)
+        )
         try:
-            await wait_for("the router receiving under load", lambda: len(receiver.delivered) > 100)
+            await wait_for("the router receiving under load", lambda: len(receiver.delivered) > 20)
             code = await asyncio.to_thread(service.stop, signal.SIGTERM, SHUTDOWN_TIMEOUT_SECONDS)
         finally:
             await asyncio.to_thread(service.__exit__)
@@ -79,3 +81,35 @@ async def test_sigterm_under_load_saves_the_router_checkpoint_and_resumes_from_i
     # Resumed at the checkpoint: not a replay from the start, and nothing skipped.
     assert first_seen(receiver.event_ids()) == journal_ids(service.data_dir, after=saved)
     assert delivered_before | set(receiver.event_ids()) == set(in_journal)
+
+
+async def test_a_second_signal_under_load_exits_fast_and_keeps_every_acknowledged_event(
+    tmp_path: Path,
+) -> None:
+    async with RouterReceiver(mode="hang") as receiver:  # a forwarder stuck mid-send, too
+        await receiver.up()
+        service = ServiceProcess(
+            tmp_path,
+            {
+                "router": {"url": receiver.url, "timeout_seconds": 30.0},
+                "server": {"shutdown_timeout_seconds": SHUTDOWN_TIMEOUT_SECONDS},
+            },
+        )
+        await asyncio.to_thread(service.start)
+        tally = Tally()
+        load = asyncio.create_task(post_events(service.ingest, numbered("f"), tally=tally))
+        try:
+            await wait_for("acknowledgements", lambda: len(tally.acked) >= 100)
+            assert service.process is not None
+            service.process.send_signal(signal.SIGTERM)
+            service.process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(service.process.wait, SHUTDOWN_TIMEOUT_SECONDS)
+        finally:
+            await asyncio.to_thread(service.__exit__)
+            await load
+    assert code == 0, service.logs()
+    assert '"second signal: forcing exit"' in service.logs()
+    in_journal = journal_ids(service.data_dir)
+    assert tally.acked <= set(in_journal)
+    assert repeated(in_journal) == []
+    assert sorted(store_ids(service.data_dir)) == sorted(in_journal)

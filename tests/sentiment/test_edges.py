@@ -32,8 +32,17 @@ def test_the_result_is_a_named_pair(classifier: Classifier) -> None:
         "not " * 2048,
         "\U0001f621" * 8192,
         ("ÉTAT CRITIQUE " * 700)[:8192],
+        # shapes that would cost time squared if a rule rescanned everything found so far
+        ("not sure? " * 820)[:8192],
+        ("thanks but " * 800)[:8192],
+        ("furious!! " * 820)[:8192],
+        ('"fast" ' * 1200)[:8192],
+        ("isn't " * 1400)[:8192],
     ],
-    ids=["stressed", "neutral", "one-word", "bangs", "questions", "negators", "emoji", "caps"],
+    ids=[
+        *("stressed", "neutral", "one-word", "bangs", "questions", "negators", "emoji", "caps"),
+        *("many-questions", "many-contrasts", "many-runs", "many-quotes", "many-contractions"),
+    ],
 )
 def test_8192_characters(classifier: Classifier, text: str) -> None:
     assert len(text) <= 8192

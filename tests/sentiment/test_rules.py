@@ -88,6 +88,19 @@ LITERAL: list[Row] = [
     ("I'm panicking, a kernel panic took down production", "stressed", "stressed:panicking"),
 ]
 
+MENTION: list[Row] = [
+    ('Translate "I am so worried" into French', "neutral", ""),
+    ('Rename the "Panic" button to "Emergency stop"', "neutral", 'neutral:"panic"'),
+    ("Explain what a panic attack is for my psychology class", "neutral", ""),
+    ("Draft an angry complaint about the late delivery", "neutral", ""),
+    ("What are the symptoms of burnout and anxiety?", "neutral", ""),
+    # a quoted word in a question is a term asked about, not sarcasm
+    ('does "resolved" mean they fixed it or closed the ticket?', "uncertain", ""),
+    # the writer's own feeling, outside the topic, still counts
+    ("Explain the fees again, I'm really confused", "uncertain", ""),
+    ("I'm furious, write a complaint to the airline", "stressed", "stressed:furious"),
+]
+
 QUESTIONS: list[Row] = [
     ("What's the routing number for my account?", "neutral", "neutral:information question"),
     ("how do I reset my password", "neutral", "neutral:information question"),
@@ -145,6 +158,13 @@ def test_contrast(classifier: Classifier, text: str, label: str, cue: str | None
 
 @pytest.mark.parametrize(("text", "label", "cue"), LITERAL)
 def test_technical_and_literal_words(
+    classifier: Classifier, text: str, label: str, cue: str | None
+) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), MENTION)
+def test_mentioned_feelings_are_not_felt(
     classifier: Classifier, text: str, label: str, cue: str | None
 ) -> None:
     check(classifier, text, label, cue)

@@ -108,11 +108,12 @@ async def test_get_records_handles_more_ids_than_one_statement_binds(store: Stor
     assert found == {r.event_id: r for r in stored}
 
 
-async def test_recent_event_ids_are_newest_first(store: Store) -> None:
-    older, tie_a, tie_b = record(1), record(5), record(5)
-    await store.apply(Batch(records=[tie_a, older, tie_b]))
-    assert await store.recent_event_ids(10) == [tie_b.event_id, tie_a.event_id, older.event_id]
-    assert await store.recent_event_ids(1) == [tie_b.event_id]
+async def test_recent_event_ids_are_the_last_stored_first(store: Store) -> None:
+    first, second, third = record(5), record(1), record(5)
+    await store.apply(Batch(records=[first, second]))
+    await store.apply(Batch(records=[third, first]))
+    assert await store.recent_event_ids(10) == [third.event_id, second.event_id, first.event_id]
+    assert await store.recent_event_ids(1) == [third.event_id]
 
 
 async def test_recent_event_ids_of_an_empty_store(store: Store) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from signals.store.base import Batch, SignalQuery
+from signals.store.rollup import COUNT_LEVELS, USER_LEVELS
 from signals.store.sqlite import SqliteStore
+from signals.store.sqlite_rollup import COUNT_TABLES, USER_TABLES
 from signals.store.sqlite_schema import MIGRATIONS, SchemaTooNew
 
 from .samples import record
@@ -32,6 +34,15 @@ async def test_open_creates_the_file_its_directories_and_the_schema(tmp_path: Pa
     assert pragma(path, "journal_mode") == "wal"
     assert pragma(path, "user_version") == len(MIGRATIONS)
     assert {"events", "episodes", "deliveries", "checkpoints"} <= tables(path)
+
+
+async def test_every_rollup_level_has_its_table(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    async with await SqliteStore.open(path):
+        pass
+    assert set(COUNT_TABLES) == set(COUNT_LEVELS)
+    assert set(USER_TABLES) == set(USER_LEVELS)
+    assert {*COUNT_TABLES.values(), *USER_TABLES.values()} <= tables(path)
 
 
 async def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:

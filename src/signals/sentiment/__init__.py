@@ -5,48 +5,66 @@
     result = classifier.classify(text)            # text: str | None
     result.label, result.cues
 
-Labels follow /work/shared/sentiment/GUIDELINES.md. When a message mixes states the first label
-that reaches `rules.threshold` wins, in the order stressed > uncertain > positive; otherwise it is
-neutral.
+Labels follow the labelling guidelines (/work/shared/sentiment/GUIDELINES.md). When a message
+mixes states, the first label whose score reaches `rules.threshold` wins, in the order
+stressed > uncertain > positive; if none does, the message is neutral. Construction loads and
+compiles the lexicon (a fraction of a second); `classify` is pure CPU with no I/O, safe to call
+inline from an async handler, and a Classifier keeps no state between calls.
 
-How a message is scored. One regular expression finds every lexicon phrase (longest first, whole
-words) in the lower-cased text. Each cue adds its weight to its label, after these rules:
+How a message is scored. One regular expression finds every lexicon phrase (longest first, on
+whole words) in the lower-cased text. Each cue adds its weight to its label, under these rules:
 
-- negation: a negator ("not", "don't", "never", ...) up to `negation_window` words before a cue,
-  in the same clause, turns a stressed cue into a weaker positive one ("not bad") and a positive
-  cue into a stressed one ("not happy"); a negated uncertain cue ("not confused") counts for
-  nothing. Fixed phrases ("not sure", "no problem", "don't worry") are cues of their own.
-- intensifiers ("really", "so") and diminishers ("a bit", "slightly") multiply the next cue.
-- contrast ("but", "though", "however"): cues before it keep `contrast_factor` of their weight.
-- emphasis: "!!", "?!" or "???" multiply the cues of their sentence; "?!" and "???" are also
-  stressed on their own; a cue written in CAPS is multiplied too, and a run of three CAPS words
-  (or a shout word such as "PLEASE") counts as stressed.
-- sarcasm: phrases such as "oh great" or "yeah right", and praise in scare quotes ("instant").
+- negation: a negator ("not", "don't", "never", "nobody", "less") up to `negation_window` words
+  before a cue, in the same clause, turns a stressed cue into a weaker positive one ("not bad")
+  and a positive cue into a stressed one ("not happy"); a negated uncertain cue ("not confused")
+  counts for nothing. Some phrases count only when negated ("I don't understand", "it won't
+  load"). Fixed phrases ("not sure", "no problem", "no worries") are cues of their own, and a
+  negative question ("isn't this ...?", "doesn't that mean ...?") is a question, not a negation.
+- intensifiers ("really", "so") and diminishers ("a bit", "slightly", and a past tense "was")
+  multiply the next cue.
+- contrast ("but", "though", "however"): feelings before it keep `contrast_factor` of their
+  weight, hedges keep all of it ("maybe I'm wrong, but ..."); a turnaround ("but now", "in the
+  end") discounts hedges too ("I was confused, but now it makes sense").
+- questions: a "?" makes the hedges of its sentence weigh more and its praise less; a plain
+  question with no affect is neutral ("what's the routing number?").
+- emphasis: "!!", "?!" or "???" multiply the cues of their sentence, and "?!" and "???" are
+  stressed on their own; a cue in CAPS is multiplied, a shouted "NOT" or "PLEASE" is stressed,
+  and a run of three CAPS words is a little stressed (capitals alone are not a feeling).
+- sarcasm: phrases such as "oh great" or "yeah right", and praise in scare quotes
+  (yeah, "instant" transfer); a quoted word in a question is a term asked about, not sarcasm.
 - literal use: neutral phrases ("stress test", "kill the process", "kernel panic") hide the
-  emotional words inside them, and "as expected" after a cue cancels it.
+  emotional words inside them; "as expected" after a cue cancels it; words inside double
+  quotes are mentioned, not felt; and after a task verb ("explain what", "translate",
+  "draft a") the feelings of the same clause are its topic.
 - emoji and emoticons are cues like words (":)", "🙏", "😡", "🤔").
 
-Cues. `result.cues` lists what decided the label, in text order, each "<kind>:<text>" where the
-text is the lower-cased span matched:
+Cues. `result.cues` lists what decided the label, in text order, without repeats. Each is
+"<kind>:<text>", the text being the lower-cased span matched:
 
-- "<label>:<text>" a cue for the winning label, including any modifier or negator before it:
+- "<label>:<text>" a cue for the winning label, with any modifier or negator that shaped it:
   "stressed:furious", "stressed:really stressed", "positive:not bad", "stressed:not happy";
 - "negated:<text>" a cue that negation cancelled ("negated:not confused");
-- "emphasis:CAPS", "emphasis:!!!", "emphasis:?!" emphasis that strengthened the winning label;
-- "contrast:<word>" a contrast word that the winning label's cues follow;
-- "neutral:<phrase>" a literal phrase that hid an emotional word ("neutral:stress test");
+- "emphasis:CAPS", "emphasis:!!!", "emphasis:?!" emphasis that strengthened or decided the label;
+- "contrast:<word>" a contrast word that the winning label's cues come after;
+- "neutral:<text>" a literal phrase, quotation or topic that hid an emotional word
+  ("neutral:stress test", 'neutral:"i am worried"', "neutral:explain what a panic attack");
 - "neutral:information question" a plain question with no affect.
 
-A neutral message with nothing to say has no cues: [].
+A neutral message with nothing to explain has no cues: [].
 
-Tuning. The lexicon is `data/lexicon.toml` in this package. `SentimentSettings.cues` adds a
-phrase or overrides its weight ({"stressed": {"on fire": 2.0}}); a phrase under "neutral" shields
-its words and its weight is unused. `SentimentSettings.remove` drops shipped phrases. Mistakes
-raise `LexiconError` (a ValueError) from the Classifier constructor.
+Tuning. The lexicon is `data/lexicon.toml` in this package: cue weights per label, negators,
+modifiers, contrast words and the numeric `[rules]`. `SentimentSettings.cues` adds a phrase or
+overrides its weight ({"stressed": {"borked": 2.0}}; naming a shipped phrase under another label
+moves it there); a phrase under "neutral" shields its words and its weight is unused.
+`SentimentSettings.remove` drops shipped phrases. Mistakes (an empty phrase, a weight that is not
+a finite number within ±10, removing a phrase the lexicon does not have) raise `LexiconError`, a
+ValueError naming the settings key, from the Classifier constructor.
+
+Measuring. `signals.sentiment.evaluate` scores a classifier against a labelled JSON Lines file.
 """
 
 from signals.sentiment.classifier import Classifier
 from signals.sentiment.lexicon import LexiconError
-from signals.sentiment.tally import Classification
+from signals.sentiment.verdict import Classification
 
 __all__ = ["Classification", "Classifier", "LexiconError"]

@@ -14,7 +14,8 @@ import re
 
 from signals.sentiment.lexicon import CUE, FOLD, NEUTRAL, build
 from signals.sentiment.pattern import Patterns
-from signals.sentiment.tally import CAPS_WORD, Classification, Hit, Tally, decide, is_question
+from signals.sentiment.tally import CAPS_WORD, Tally
+from signals.sentiment.verdict import Classification, Hit, decide, is_question
 from signals.settings import SentimentSettings
 
 _span = re.Match.span

@@ -26,7 +26,7 @@ STRESSED, UNCERTAIN, POSITIVE, NEUTRAL = 0, 1, 2, 3
 LABELS: tuple[SentimentLabel, ...] = ("stressed", "uncertain", "positive", "neutral")
 
 # Entry kinds. Plain ints: the classifier compares them once per match.
-CUE, SHIELD, NEGATOR, MODIFIER, CONTRAST, LITERAL, SHOUT, IGNORE = range(8)
+CUE, SHIELD, NEGATOR, MODIFIER, CONTRAST, LITERAL, SHOUT, IGNORE, TOPIC = range(9)
 # What negation makes of a cue: "not happy" is stressed, "not bad" positive, and "not confused"
 # is nothing in particular. `when_negated` in the file says otherwise for particular phrases.
 FLIP = {STRESSED: POSITIVE, POSITIVE: STRESSED, UNCERTAIN: NEUTRAL, NEUTRAL: NEUTRAL}
@@ -53,6 +53,7 @@ class Rules(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     negation_flip: Ratio
     question_uncertain_factor: Annotated[float, Meta(ge=1, le=5)]
     question_positive_factor: Ratio
+    question_stressed_factor: Ratio
     emphasis_factor: Annotated[float, Meta(ge=1, le=5)]
     interrobang_weight: Weight
     question_run_weight: Weight
@@ -64,6 +65,7 @@ class Rules(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
 class LexiconFile(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     rules: Rules
     negators: list[str]
+    topic: list[str]
     not_negating: list[str]
     contrast: list[str]
     turnaround: list[str]
@@ -115,6 +117,7 @@ def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
     roles: list[tuple[str, Iterable[str], Entry]] = [
         ("negators", data.negators, Entry(NEGATOR, NEUTRAL, 1.0)),
         ("not_negating", data.not_negating, Entry(IGNORE, NEUTRAL, 1.0)),
+        ("topic", data.topic, Entry(TOPIC, NEUTRAL, 1.0)),
         ("contrast", data.contrast, Entry(CONTRAST, NEUTRAL, 0.0)),
         # A turnaround is a contrast that discounts doubts too; its weight marks it.
         ("turnaround", data.turnaround, Entry(CONTRAST, NEUTRAL, 1.0)),

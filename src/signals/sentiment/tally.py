@@ -2,18 +2,15 @@
 
 The classifier feeds a `Tally` every lexicon match in text order (`add`, or straight into
 `hits` and `weights` for a plain cue while `quiet`) and every question mark or run of "!" and
-"?" (`close_sentence`), then asks it for the verdict (`decide`). The rules it applies are
+"?" (`close_sentence`), then asks it for the verdict (`decide`, from `verdict`). The rules are
 described in the package docstring; the numbers come from the lexicon's `Rules`.
 
-A hit is a tuple (start, end, label, cue start, note); its weight sits at the same index in
-`weights` so that contrast and emphasis can rescale it in place. A note of "" means the cue text
-is the label and the text from cue start to end, built only if that label wins; otherwise the
-note is the whole cue string ("emphasis:!!!").
+Hits (see `verdict.Hit`) keep their weights in a parallel list, so that contrast and emphasis
+can rescale them in place.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import NamedTuple
 
@@ -21,7 +18,6 @@ from signals.sentiment.lexicon import (
     CONTRAST,
     CUE,
     IGNORE,
-    LABELS,
     LITERAL,
     MODIFIER,
     NEGATOR,
@@ -30,11 +26,12 @@ from signals.sentiment.lexicon import (
     SHIELD,
     SHOUT,
     STRESSED,
+    TOPIC,
     UNCERTAIN,
     Entry,
     Rules,
 )
-from signals.settings import SentimentLabel
+from signals.sentiment.verdict import CONTRAST_MARK, Classification, Hit, decide
 
 # Two capitals in a row: a word in CAPS (one capital is just "I" or the start of a sentence).
 CAPS_WORD = re.compile(r"[A-Z][A-Z]")
@@ -44,30 +41,26 @@ _SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*
 # A clause ends at punctuation or a dash; negation and modifiers never reach across one.
 _CLAUSE_BREAK = re.compile(r"[,;:.!?()\u2013\u2014]|\s-\s")
 _SENTENCE_END = re.compile(r"[.!?]")
-_QUESTION_WORDS = frozenset(
+_CONTRACTIONS = ("n't", "nt")
+_YES_NO = frozenset(
     [
-        *("what", "what's", "whats", "where", "when", "which", "who", "whom", "whose", "why"),
-        *("how", "is", "are", "am", "do", "does", "did", "can", "could", "would", "will"),
-        *("should", "may", "has", "have"),
+        *("is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "will"),
+        *("would", "should", "has", "have", "had", "may", "might"),
     ]
 )
-_CONTRACTIONS = ("n't", "nt")
-_CONTRAST_MARK = -1  # the label of a contrast word's hit: it explains, it does not vote
-
-Hit = tuple[int, int, int, int, str]
 
 
-class Classification(NamedTuple):
-    label: SentimentLabel
-    cues: list[str]
-
-
-_classification = functools.partial(tuple.__new__, Classification)
+class _Sentence(NamedTuple):
+    start: int
+    indexes: range
 
 
 class Tally:
+    """What one message has shown so far; see the module docstring."""
+
     __slots__ = (
         "caps",
+        "clause_start",
         "hits",
         "modifier",
         "modifier_end",
@@ -80,6 +73,8 @@ class Tally:
         "padded",
         "quiet",
         "rules",
+        "topic_end",
+        "topic_start",
         "weights",
     )
 
@@ -104,6 +99,8 @@ class Tally:
         self.modifier = 1.0
         self.modifier_start = self.modifier_end = -1
         self.modifier_loud = False
+        self.topic_start = self.topic_end = -1
+        self.clause_start = 0  # the first hit after the last contrast word
         # Nothing pending and no capitals: a plain cue can go straight into hits and weights.
         self.quiet = not caps
 
@@ -125,9 +122,13 @@ class Tally:
             self._make_literal(start, end)
         elif kind == IGNORE:
             self.negator_end = -1
+        elif kind == TOPIC:
+            self.topic_start, self.topic_end = start, end
         elif kind == SHOUT and loud:
             self._note(start, end, STRESSED, "emphasis:CAPS", entry.weight)
-        self.quiet = not self.caps and self.negator_end < 0 and self.modifier_end < 0
+        self.quiet = (
+            not self.caps and self.negator_end < 0 and self.modifier_end < 0 and self.topic_end < 0
+        )
 
     def _note(self, start: int, end: int, label: int, note: str, weight: float = 0.0) -> None:
         self.hits.append((start, end, label, start, note))
@@ -142,6 +143,14 @@ class Tally:
         )
 
     def _cue(self, start: int, end: int, entry: Entry, loud: bool) -> None:
+        if self.topic_end >= 0:
+            if _CLAUSE_BREAK.search(self.padded, self.topic_end, start) is not None:
+                self.topic_end = -1
+            elif entry.label != UNCERTAIN:
+                # "Explain what a panic attack is": the feeling is the topic, not the writer's;
+                # not knowing what a word means is still the writer's own doubt.
+                self._note(start, end, NEUTRAL, "neutral:" + self.padded[self.topic_start : end])
+                return
         rules = self.rules
         cue_start = start
         factor = 1.0
@@ -183,10 +192,13 @@ class Tally:
 
     def _asks(self, start: int, end: int) -> bool:
         """Whether a negator opens a sentence that ends in "?": a question, not a negation."""
-        before = self.padded[:start].rstrip()
-        if before and before[-1] not in ".!?":
+        padded = self.padded
+        before = start - 1
+        while before >= 0 and padded[before] == " ":
+            before -= 1
+        if before >= 0 and padded[before] not in ".!?":
             return False
-        closing = _SENTENCE_END.search(self.padded, end)
+        closing = _SENTENCE_END.search(padded, end)
         return closing is not None and closing.group() == "?"
 
     def _modifier(self, start: int, end: int, factor: float, loud: bool) -> None:
@@ -200,14 +212,16 @@ class Tally:
     def _contrast(self, start: int, end: int, phrase: str, turnaround: bool) -> None:
         # A hedge before "but" frames what follows ("maybe I'm wrong, but ..."), so only
         # feelings before it give way; a turnaround ("but now") discounts hedges too.
-        weights = self.weights
+        # Each clause gives way once, to the one after it: linear in the hits, whatever the text.
+        hits, weights = self.hits, self.weights
         shifted = False
-        for index, hit in enumerate(self.hits):
-            if weights[index] and (turnaround or hit[2] != UNCERTAIN):
+        for index in range(self.clause_start, len(hits)):
+            if weights[index] and (turnaround or hits[index][2] != UNCERTAIN):
                 weights[index] *= self.rules.contrast_factor
                 shifted = True
         if shifted:
-            self._note(start, end, _CONTRAST_MARK, "contrast:" + phrase)
+            self._note(start, end, CONTRAST_MARK, "contrast:" + phrase)
+        self.clause_start = len(hits)
         self.negator_end = self.modifier_end = -1
 
     def _make_literal(self, start: int, end: int) -> None:
@@ -225,23 +239,30 @@ class Tally:
     def close_sentence(self, start: int, end: int, run: str) -> None:
         """Weigh the sentence that a "?" or a run of "!" and "?" closes.
 
-        A question makes its hedges weigh more and its praise less; a run ("!!", "?!", "???")
-        amplifies every cue of its sentence, and "?!" or "???" is stressed on its own.
+        A question makes its hedges weigh more and its praise less, and a quoted word in it is a
+        term asked about, not sarcasm; a run ("!!", "?!", "???") amplifies every cue of its
+        sentence, and "?!" or "???" is stressed on its own.
         """
         rules = self.rules
-        padded = self.padded
-        sentence = 1 + max(
-            padded.rfind(".", 0, start), padded.rfind("!", 0, start), padded.rfind("?", 0, start)
-        )
         question = "?" in run
         emphatic = len(run) > 1
-        weights = self.weights
+        hits, weights = self.hits, self.weights
         amplified = set()
-        for index, hit in enumerate(self.hits):
+        sentence = self._sentence(start)
+        asks = question and self._asks_yes_or_no(sentence.start, start)
+        for index in sentence.indexes:
+            hit = hits[index]
             label = hit[2]
-            if hit[0] < sentence or not weights[index] or label in (NEUTRAL, _CONTRAST_MARK):
+            if not weights[index] or label in (NEUTRAL, CONTRAST_MARK):
                 continue
-            if question and label == UNCERTAIN:
+            if question and label == STRESSED and self.padded[hit[3]] == '"':
+                note = "neutral:" + self.padded[hit[3] : hit[1]]
+                hits[index] = (hit[0], hit[1], NEUTRAL, hit[3], note)
+                weights[index] = 0.0
+                continue
+            if asks and label == STRESSED:
+                weights[index] *= rules.question_stressed_factor
+            elif question and label == UNCERTAIN:
                 weights[index] *= rules.question_uncertain_factor
             elif question and label == POSITIVE:
                 weights[index] *= rules.question_positive_factor
@@ -256,6 +277,25 @@ class Tally:
         elif run.count("?") >= 3:
             self._note(start, end, STRESSED, note, rules.question_run_weight)
 
+    def _sentence(self, end: int) -> _Sentence:
+        """Where the sentence that ends at `end` starts, and the indexes of its hits.
+
+        Hits are in text order, so its hits are the last ones: walking back from the end keeps
+        a long text with many sentences linear.
+        """
+        padded = self.padded
+        start = 1 + max(
+            padded.rfind(".", 0, end), padded.rfind("!", 0, end), padded.rfind("?", 0, end)
+        )
+        first = len(self.hits)
+        while first and self.hits[first - 1][0] >= start:
+            first -= 1
+        return _Sentence(start, range(first, len(self.hits)))
+
+    def _asks_yes_or_no(self, start: int, end: int) -> bool:
+        words = self.padded[start:end].split(None, 1)
+        return bool(words) and words[0] in _YES_NO
+
     def _shout(self, text: str) -> None:
         if self.caps and (shout := _SHOUTING.search(text)):
             start = shout.start() + 1  # positions are in the padded text
@@ -264,41 +304,3 @@ class Tally:
     def decide(self, text: str) -> Classification:
         self._shout(text)
         return decide(self.hits, self.weights, self.padded, self.rules.threshold)
-
-
-def decide(hits: list[Hit], weights: list[float], padded: str, threshold: float) -> Classification:
-    """The first label in precedence order whose score reaches the threshold, and why."""
-    scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
-    for hit, weight in zip(hits, weights, strict=True):
-        scores[hit[2]] += weight
-    for winner in (STRESSED, UNCERTAIN, POSITIVE):
-        if scores[winner] >= threshold:
-            break
-    else:
-        winner = NEUTRAL
-    cues = _cues(hits, padded, winner)
-    if winner == NEUTRAL and is_question(padded):
-        cues.append("neutral:information question")
-    return _classification((LABELS[winner], cues))
-
-
-def _cues(hits: list[Hit], padded: str, winner: int) -> list[str]:
-    """The winner's cues in text order, with a contrast word its cues come after."""
-    name = LABELS[winner]
-    cues: list[str] = []
-    contrast = ""
-    for _, end, label, cue_start, note in hits:
-        if label == _CONTRAST_MARK:
-            contrast = note
-        elif label == winner:
-            if contrast and winner != NEUTRAL:
-                cues.append(contrast)
-                contrast = ""
-            cues.append(note or f"{name}:{padded[cue_start:end]}")
-    return list(dict.fromkeys(cues))
-
-
-def is_question(padded: str) -> bool:
-    """Ends in "?" or starts with a question word: how a plain information request looks."""
-    words = padded.split(None, 1)
-    return padded.rstrip().endswith("?") or (bool(words) and words[0] in _QUESTION_WORDS)

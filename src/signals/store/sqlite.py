@@ -21,9 +21,10 @@ Query paths, chosen so each answers from an index walk that stops after `limit` 
   rollups are written by `apply` in the same transaction as the events, for new events only,
   so a replayed batch cannot count twice. A covering index alone was the alternative, but it
   still reads every event of the range: a day of a million-events week is ~150k entries, and
-  ranking users needs a sort of all of them. Per-slot rollups cost a few upserts per batch
-  for counts and about one per event for users (users rarely repeat within an hour), and cut
-  a day of stats to ~1k count rows and ~35k user rows, whatever the event rate.
+  ranking users needs a sort of all of them. The rollups cost a few upserts per batch for
+  counts and about two per event for users (one per level: users rarely repeat within a
+  batch), and bring a day of stats down to ~3k count rows and ~35k user rows on that week;
+  they grow with the number of distinct users per hour, not with the event rate.
 """
 
 from __future__ import annotations
@@ -43,17 +44,21 @@ from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
-from signals.store.cursor import make_cursor, read_id_cursor, read_seq_cursor
 from signals.store.instant import to_us
-from signals.store.rollup import Fact, deltas
+from signals.store.sqlite_listings import (
+    anomaly_page,
+    delivery_page,
+    due_deliveries,
+    export_records,
+    signal_page,
+)
+from signals.store.sqlite_rollup import roll_up
 from signals.store.sqlite_rows import (
-    DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
     INSERT_DELIVERY,
     INSERT_EVENT,
     SELECT_RECORD,
     UPSERT_EPISODE,
-    delivery_from_row,
     delivery_row,
     episode_from_row,
     episode_row,
@@ -61,7 +66,7 @@ from signals.store.sqlite_rows import (
     record_row,
 )
 from signals.store.sqlite_schema import migrate
-from signals.store.sqlite_stats import COUNT_TABLES, USER_TABLES, read_stats
+from signals.store.sqlite_stats import read_stats
 
 log = structlog.get_logger(__name__)
 
@@ -150,6 +155,12 @@ class SqliteStore:
     # Writes.
 
     async def apply(self, batch: Batch) -> int:
+        """One transaction: new records (the first copy of an event_id wins, a stored one is
+        kept) and their rollups, episodes upserted, new deliveries, then the checkpoint.
+
+        Returns how many records were new. Raises ValueError for a checkpoint name without a
+        position or the reverse, or an unreadable received_at; nothing is written then.
+        """
         if (batch.checkpoint_name is None) != (batch.checkpoint is None):
             raise ValueError("a batch checkpoint needs both checkpoint_name and checkpoint")
         rows: dict[str, tuple[Any, ...]] = {}
@@ -166,7 +177,7 @@ class SqliteStore:
                 async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
                     inserted = cursor.rowcount
                 if inserted:
-                    await self._roll_up(await self._new_rows(rows, inserted, last_seq or 0))
+                    await roll_up(w, await self._new_rows(rows, inserted, last_seq or 0))
             if episodes:
                 await w.executemany(UPSERT_EPISODE, episodes)
             if deliveries:
@@ -196,8 +207,8 @@ class SqliteStore:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error or cancellation."""
-        # IMMEDIATE takes the write lock up front, so the existence check in `apply` and the
-        # inserts it decides see the same database.
+        # IMMEDIATE takes SQLite's write lock up front: the MAX(seq) that `apply` reads before
+        # inserting stays true until the insert, and a busy file fails here, not halfway.
         await self._writer.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -222,22 +233,6 @@ class SqliteStore:
         )
         return [rows[event_id] for (event_id,) in new_ids]
 
-    async def _roll_up(self, rows: list[tuple[Any, ...]]) -> None:
-        changes = deltas(Fact(row[1], row[3], row[4], row[5]) for row in rows)
-        for level, count_rows in changes.counts:
-            await self._writer.executemany(
-                f"INSERT INTO {COUNT_TABLES[level]} (slot, signal_type, sentiment, events) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events",
-                count_rows,
-            )
-        for level, user_rows in changes.users:
-            await self._writer.executemany(
-                f"INSERT INTO {USER_TABLES[level]} (slot, user_id, events, stressed) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                "events = events + excluded.events, stressed = stressed + excluded.stressed",
-                user_rows,
-            )
-
     async def _put_checkpoint(self, name: str, position: JournalPosition) -> None:
         await self._writer.execute(
             "INSERT INTO checkpoints (name, segment, byte_offset) VALUES (?, ?, ?) "
@@ -260,8 +255,13 @@ class SqliteStore:
         return None
 
     async def recent_event_ids(self, limit: int) -> list[str]:
+        """The last `limit` event ids stored, last first.
+
+        Stored order is the journal's, which is the order of receipt; reading the table
+        backwards by `seq` is twice as fast as the time index at the million ids a start loads.
+        """
         rows = await self._reader.execute_fetchall(
-            "SELECT event_id FROM events ORDER BY received_us DESC, seq DESC LIMIT ?", (limit,)
+            "SELECT event_id FROM events ORDER BY seq DESC LIMIT ?", (limit,)
         )
         return [row[0] for row in rows]
 
@@ -282,52 +282,17 @@ class SqliteStore:
         return found
 
     async def signals(self, query: SignalQuery) -> Page[Record]:
-        _check_limit(query.limit)
-        where, params = _signal_filters(query)
-        if query.cursor is not None:
-            at_us, seq = read_seq_cursor("signals", query.cursor)
-            where.append("received_us <= ? AND (received_us < ? OR seq < ?)")
-            params += [at_us, at_us, seq]
-        rows = list(
-            await self._reader.execute_fetchall(
-                f"SELECT {SELECT_RECORD} FROM events {_where(where)} "
-                "ORDER BY received_us DESC, seq DESC LIMIT ?",
-                [*params, query.limit + 1],
-            )
-        )
-        page = rows[: query.limit]
-        more = len(rows) > query.limit
-        return Page(
-            items=[record_from_row(row) for row in page],
-            next_cursor=make_cursor("signals", page[-1][0], page[-1][1]) if more else None,
-        )
+        """Newest first; raises BadCursor for a cursor it did not make, ValueError for limit < 1."""
+        return await signal_page(self._reader, query)
 
-    async def export(self, query: SignalQuery) -> AsyncIterator[Record]:
+    def export(self, query: SignalQuery) -> AsyncIterator[Record]:
         """Every matching record, oldest first; `limit` and `cursor` of the query are ignored.
 
-        Each chunk is its own query resuming after the last row sent, so nothing is held open
-        between chunks and records committed meanwhile with later times are included.
+        Reads `batch_max` rows per query, each query resuming after the last row sent, so
+        nothing stays open between chunks; records committed meanwhile with later times are
+        included.
         """
-        where, params = _signal_filters(query)
-        after: tuple[int, int] | None = None
-        while True:
-            clauses = list(where)
-            resume: list[Any] = []
-            if after is not None:
-                clauses.append("received_us >= ? AND (received_us > ? OR seq > ?)")
-                resume = [after[0], after[0], after[1]]
-            rows = list(
-                await self._reader.execute_fetchall(
-                    f"SELECT {SELECT_RECORD} FROM events {_where(clauses)} "
-                    "ORDER BY received_us, seq LIMIT ?",
-                    [*params, *resume, self._batch_max],
-                )
-            )
-            for row in rows:
-                yield record_from_row(row)
-            if len(rows) < self._batch_max:
-                return
-            after = (rows[-1][0], rows[-1][1])
+        return export_records(self._reader, query, self._batch_max)
 
     async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats:
         """See `signals.store.grid` for the bucket layout and `sqlite_stats` for the reads.
@@ -344,109 +309,14 @@ class SqliteStore:
         return [episode_from_row(row) for row in rows]
 
     async def anomalies(self, query: AnomalyQuery) -> Page[Episode]:
-        _check_limit(query.limit)
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("user_id", query.user_id),
-            ("severity", query.severity),
-            ("signal_type", query.signal_type),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.since_us is not None:
-            where.append("opened_us >= ?")
-            params.append(query.since_us)
-        if query.cursor is not None:
-            at_us, after_id = read_id_cursor("anomalies", query.cursor)
-            where.append("opened_us <= ? AND (opened_us < ? OR id < ?)")
-            params += [at_us, at_us, after_id]
-        rows = list(
-            await self._reader.execute_fetchall(
-                f"SELECT {EPISODE_COLUMNS} FROM episodes {_where(where)} "
-                "ORDER BY opened_us DESC, id DESC LIMIT ?",
-                [*params, query.limit + 1],
-            )
-        )
-        items = [episode_from_row(row) for row in rows[: query.limit]]
-        more = len(rows) > query.limit
-        return Page(
-            items=items,
-            next_cursor=(
-                make_cursor("anomalies", rows[query.limit - 1][9], items[-1].id) if more else None
-            ),
-        )
+        return await anomaly_page(self._reader, query)
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         """Pending deliveries due at `now`, longest overdue first (then oldest created)."""
-        _check_limit(limit)
-        rows = await self._reader.execute_fetchall(
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries "
-            "WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, created_us, id LIMIT ?",
-            (now, limit),
-        )
-        return [delivery_from_row(row) for row in rows]
+        return await due_deliveries(self._reader, now, limit)
 
     async def deliveries(self, query: AlertQuery) -> Page[Delivery]:
-        _check_limit(query.limit)
-        where: list[str] = []
-        params: list[Any] = []
-        if query.status is not None:
-            where.append("status = ?")
-            params.append(query.status)
-        if query.cursor is not None:
-            at_us, after_id = read_id_cursor("deliveries", query.cursor)
-            where.append("created_us <= ? AND (created_us < ? OR id < ?)")
-            params += [at_us, at_us, after_id]
-        rows = list(
-            await self._reader.execute_fetchall(
-                f"SELECT {DELIVERY_COLUMNS} FROM deliveries {_where(where)} "
-                "ORDER BY created_us DESC, id DESC LIMIT ?",
-                [*params, query.limit + 1],
-            )
-        )
-        items = [delivery_from_row(row) for row in rows[: query.limit]]
-        more = len(rows) > query.limit
-        return Page(
-            items=items,
-            next_cursor=(
-                make_cursor("deliveries", rows[query.limit - 1][6], items[-1].id) if more else None
-            ),
-        )
-
-
-def _signal_filters(query: SignalQuery) -> tuple[list[str], list[Any]]:
-    """WHERE terms for the filters; only the most selective equality may use its index."""
-    where: list[str] = []
-    params: list[Any] = []
-    indexed = False
-    for column, value in (
-        ("user_id", query.user_id),
-        ("signal_type", query.signal_type),
-        ("sentiment", query.sentiment),
-    ):
-        if value is not None:
-            where.append(f"{'+' if indexed else ''}{column} = ?")
-            params.append(value)
-            indexed = True
-    if query.since_us is not None:
-        where.append("received_us >= ?")
-        params.append(query.since_us)
-    if query.until_us is not None:
-        where.append("received_us < ?")
-        params.append(query.until_us)
-    return where, params
-
-
-def _where(clauses: list[str]) -> str:
-    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
-
-
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
+        return await delivery_page(self._reader, query)
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str) -> Any:

@@ -18,10 +18,9 @@ from signals.store.base import Stats, TopUser
 from signals.store.grid import BucketGrid, assemble
 from signals.store.instant import MICROS_PER_SECOND
 from signals.store.rollup import COUNT_LEVELS, RAW, STRESSED, USER_LEVELS, plan
+from signals.store.sqlite_rollup import COUNT_TABLES, USER_TABLES
 from signals.store.sqlite_rows import EPISODE_COLUMNS, episode_from_row
 
-COUNT_TABLES = {3600: "counts_hour", 900: "counts_quarter", 60: "counts_minute"}
-USER_TABLES = {86400: "users_day", 3600: "users_hour"}
 TOP_USERS = 10
 RECENT_ANOMALIES = 20
 

@@ -1,0 +1,95 @@
+"""The verdict on one message: its label by score and precedence, and the cues that explain it.
+
+A hit is a tuple (start, end, label, cue start, note) found in the padded text; its weight sits
+at the same index in a parallel list. A note of "" means the cue is the label and the text from
+cue start to end, built only if that label wins; otherwise the note is the whole cue string
+("emphasis:!!!"). Contrast words are hits with label CONTRAST_MARK: they explain, never vote.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+from signals.sentiment.lexicon import LABELS, NEUTRAL, POSITIVE, STRESSED, UNCERTAIN
+from signals.settings import SentimentLabel
+
+Hit = tuple[int, int, int, int, str]
+CONTRAST_MARK = -1
+
+_QUESTION_WORDS = frozenset(
+    [
+        *("what", "what's", "whats", "where", "when", "which", "who", "whom", "whose", "why"),
+        *("how", "is", "are", "am", "do", "does", "did", "can", "could", "would", "will"),
+        *("should", "may", "has", "have"),
+    ]
+)
+
+
+class Classification(NamedTuple):
+    label: SentimentLabel
+    cues: list[str]
+
+
+_classification = functools.partial(tuple.__new__, Classification)
+
+
+def decide(hits: list[Hit], weights: list[float], padded: str, threshold: float) -> Classification:
+    """The first label in precedence order whose score reaches the threshold, and why."""
+    if '"' in padded:
+        _unquote(hits, weights, padded)
+    scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
+    for hit, weight in zip(hits, weights, strict=True):
+        scores[hit[2]] += weight
+    for winner in (STRESSED, UNCERTAIN, POSITIVE):
+        if scores[winner] >= threshold:
+            break
+    else:
+        winner = NEUTRAL
+    cues = _cues(hits, padded, winner)
+    if winner == NEUTRAL and is_question(padded):
+        cues.append("neutral:information question")
+    return _classification((LABELS[winner], cues))
+
+
+def _unquote(hits: list[Hit], weights: list[float], padded: str) -> None:
+    """Words inside double quotes are mentioned, not felt: Translate "I am worried"."""
+    quotes = []
+    position = padded.find('"')
+    while position >= 0:
+        quotes.append(position)
+        position = padded.find('"', position + 1)
+    pairs = list(zip(quotes[::2], quotes[1::2], strict=False))
+    pair = 0  # hits and pairs are both in text order: one pass over each
+    for index, (start, end, label, cue_start, _) in enumerate(hits):
+        while pair < len(pairs) and pairs[pair][1] < end:
+            pair += 1
+        if pair == len(pairs):
+            return
+        opening, closing = pairs[pair]
+        if opening < cue_start and label != NEUTRAL and weights[index]:
+            note = "neutral:" + padded[opening : closing + 1]
+            hits[index] = (start, end, NEUTRAL, cue_start, note)
+            weights[index] = 0.0
+
+
+def _cues(hits: list[Hit], padded: str, winner: int) -> list[str]:
+    """The winner's cues in text order, with a contrast word its cues come after."""
+    name = LABELS[winner]
+    cues: list[str] = []
+    contrast = ""
+    for _, end, label, cue_start, note in hits:
+        if label == CONTRAST_MARK:
+            contrast = note
+        elif label == winner:
+            if contrast and winner != NEUTRAL:
+                cues.append(contrast)
+                contrast = ""
+            cues.append(note or f"{name}:{padded[cue_start:end]}")
+    return list(dict.fromkeys(cues))
+
+
+def is_question(padded: str) -> bool:
+    """Ends in "?" or starts with a question word: how a plain information request looks."""
+    words = padded.split(None, 1)
+    return padded.rstrip().endswith("?") or (bool(words) and words[0] in _QUESTION_WORDS)
