@@ -5,7 +5,8 @@ data dir with default settings: fsync always, memory windows, SQLite), pins itse
 generators to `--client-cpu`, and measures, alternating the two servers so background noise hits
 both alike, `--repeats` times each:
 
-- single events, closed loop (wrk, `--connections`): peak req/s, p50, p99;
+- single events, closed loop (wrk, or loadgen.py with `--client python`; `--connections`):
+  peak req/s, p50, p99;
 - batches of `--batch` events, closed loop (loadgen.py, `--batch-connections`): events/s, p50, p99;
 - single events, open loop at half of that server's median peak (loadgen.py): p50, p99, measured
   from each request's scheduled send time;
@@ -15,8 +16,9 @@ both alike, `--repeats` times each:
 then a `--sustain` seconds closed-loop run on the real service with RSS sampled every 5 s.
 Medians are printed with the real/bare ratio as a markdown table. Finally the real service is
 stopped with SIGTERM and the books are checked: journal lines == SQLite rows, and journal lines
-== 202 answers, give or take the requests wrk drops in flight when it stops (at most one per
-connection per wrk run; the server journals them but wrk never reads the answer).
+== 2xx answers, give or take the requests wrk drops in flight when it stops (at most one per
+connection per wrk run; the server journals them but wrk never reads the answer); exactly with
+`--client python`, which waits for every answer. Exit status 1 when they disagree.
 
     .venv/bin/python benchmarks/bench_ingest.py [--duration 8] [--repeats 3] [--sustain 60]
 
@@ -29,6 +31,7 @@ import argparse
 import gzip
 import os
 import shlex
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -43,7 +46,7 @@ from pathlib import Path
 import loadgen
 import uvloop
 from server_process import ServerProcess, free_port
-from wrk import WrkResult, run_wrk
+from wrk import run_wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +65,12 @@ class Sample:
     seconds: float = 0.0
     unfinished: int = 0  # open loop: scheduled but never answered
     client_busy: float = 0.0  # share of the client CPU the Python generator used
+    offered: float = 0.0  # open loop: the scheduled req/s
+
+    @property
+    def behind(self) -> bool:
+        """Open loop: the server answered under 95% of the schedule, so it was overloaded."""
+        return self.offered > 0 and self.rps < 0.95 * self.offered
 
 
 class Target:
@@ -74,6 +83,7 @@ class Target:
         self.samples: defaultdict[str, list[Sample]] = defaultdict(list)
         self.acknowledged = 0  # events answered 2xx
         self.dropped_bound = 0  # events wrk may have left in flight
+        self.rss_at_start = 0.0  # MiB, once ready
 
     def settle(self, timeout: float = 180.0) -> float:
         """Wait until the consumer has stored every journaled event; return the seconds taken."""
@@ -98,22 +108,18 @@ def measured(target: Target, run: Callable[[], Sample]) -> Sample:
     return sample
 
 
-def wrk_sample(
-    target: Target, args: argparse.Namespace, path: str, duration: float, batch: int = 1
-) -> Sample:
+def wrk_sample(target: Target, connections: int, duration: float, cpu: int) -> Sample:
+    """Single events, closed loop, with wrk."""
+
     def run() -> Sample:
-        result: WrkResult = run_wrk(
-            target.server.base_url + path,
-            connections=args.connections,
-            duration=duration,
-            batch=batch,
-            cpu=args.client_cpu,
+        result = run_wrk(
+            target.server.base_url + "/v1/log", connections=connections, duration=duration, cpu=cpu
         )
-        target.acknowledged += result.ok * batch
-        target.dropped_bound += args.connections * batch
+        target.acknowledged += result.ok
+        target.dropped_bound += connections
         return Sample(
             result.rps, result.events_per_second, result.p50, result.p99, 0.0,
-            result.ok, result.other, result.errors, batch, result.seconds,
+            result.ok, result.other, result.errors, 1, result.seconds,
         )  # fmt: skip
 
     return measured(target, run)
@@ -145,7 +151,7 @@ def loadgen_sample(
         return Sample(
             result.rps, result.events_per_second, result.percentile(50), result.percentile(99),
             0.0, ok, result.completed - ok, result.errors, batch, result.elapsed,
-            result.unfinished, result.client_cpu / result.elapsed,
+            result.unfinished, result.client_cpu / result.elapsed, rate or 0.0,
         )  # fmt: skip
 
     return measured(target, run)
@@ -169,14 +175,14 @@ def store_rows(database: Path) -> int:
     return int(rows)
 
 
-def sustained(target: Target, args: argparse.Namespace) -> list[tuple[float, float]]:
-    """RSS (s, MiB) every 5 s during a closed-loop single-event run of `args.sustain` s."""
+def sustained(
+    target: Target, seconds: float, peak: Callable[[Target, float], Sample]
+) -> list[tuple[float, float]]:
+    """RSS (s, MiB) every 5 s during a closed-loop single-event run of `seconds`."""
     target.settle()
     samples = [(0.0, target.server.rss_mib())]
     result: list[Sample] = []
-    worker = threading.Thread(
-        target=lambda: result.append(wrk_sample(target, args, "/v1/log", args.sustain))
-    )
+    worker = threading.Thread(target=lambda: result.append(peak(target, seconds)))
     started = time.monotonic()
     worker.start()
     while worker.is_alive():
@@ -209,18 +215,27 @@ def report(bare: Target, real: Target, rss: list[tuple[float, float]], repeats: 
         row("&nbsp; p50 / p99 ms per batch", *pair("batch", "p50", ms), ".0f",
             *pair("batch", "p99", ms)),
         row("&nbsp; server CPU us per event", *pair("batch", "cpu_per_event", us), ".1f"),
-        row("open loop at half each peak: req/s", *pair("open", "rps"), ",.0f"),
+        row("open loop at half each peak: req/s offered", *pair("open", "offered"), ",.0f"),
         row("&nbsp; p50 / p99 ms from scheduled send", *pair("open", "p50", ms), ".1f",
             *pair("open", "p99", ms)),
         row("&nbsp; server CPU us per event", *pair("open", "cpu_per_event", us), ".0f"),
     ]  # fmt: skip
+    for target in (bare, real):
+        behind = sum(sample.behind for sample in target.samples["open"])
+        if behind:
+            lines.append(
+                f"| &nbsp; **{target.label} fell behind the schedule in {behind} of"
+                f" {len(target.samples['open'])} open-loop runs** (overloaded: its peak dropped"
+                " since it was measured) | | | |"
+            )
     if rss:
         sustain = r["sustained"][0]
         peak = max(mib for _, mib in rss)
         lines += [
             f"| sustained {sustain.seconds:.0f} s closed loop: req/s | | {sustain.rps:,.0f} | |",
-            f"| &nbsp; RSS MiB start -> end (max) | | {rss[0][1]:.0f} -> {rss[-1][1]:.0f}"
-            f" ({peak:.0f}) | |",
+            f"| &nbsp; RSS MiB once ready; sustained start -> end (max) "
+            f"| {bare.rss_at_start:.0f} | {real.rss_at_start:.0f}; {rss[0][1]:.0f} ->"
+            f" {rss[-1][1]:.0f} ({peak:.0f}) | |",
         ]
     return "\n".join(lines)
 
@@ -232,13 +247,16 @@ def row(name: str, bare: float, real: float, fmt: str, *p99: float) -> str:
             f"| {name} | {bare:{fmt}} / {bare_p99:{fmt}} | {real:{fmt}} / {real_p99:{fmt}} "
             f"| {real / bare:.1f}x / {real_p99 / bare_p99:.1f}x |"
         )
-    return f"| {name} | {bare:{fmt}} | {real:{fmt}} | {real / bare:.2f} |"
+    ratio = f"{real / bare:.1f}x" if "CPU" in name else f"{real / bare:.2f}"
+    return f"| {name} | {bare:{fmt}} | {real:{fmt}} | {ratio} |"
 
 
 def detail(target: Target) -> None:
     for kind, samples in target.samples.items():
         for sample in samples:
             busy = f"  generator busy {sample.client_busy:.0%}" if sample.client_busy else ""
+            busy += f"  offered {sample.offered:,.0f}/s" if sample.offered else ""
+            busy += "  BEHIND SCHEDULE" if sample.behind else ""
             print(
                 f"  {target.label:7} {kind:9} {sample.rps:8,.0f} req/s"
                 f" {sample.events_per_second:9,.0f} ev/s  p50 {sample.p50 * 1e3:6.1f} ms"
@@ -257,6 +275,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64, help="single-event connections")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--batch-connections", type=int, default=4)
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="closed-loop single-event generator (default wrk when installed)",
+    )
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     return parser.parse_args()
@@ -300,15 +324,23 @@ def measure(targets: tuple[Target, Target], args: argparse.Namespace) -> list[tu
             duration=duration, batch=args.batch,
         )  # fmt: skip
 
+    def peak(target: Target, duration: float) -> Sample:
+        if args.client == "wrk":
+            return wrk_sample(target, args.connections, duration, args.client_cpu)
+        return loadgen_sample(
+            target, "/v1/log", single, connections=args.connections, duration=duration
+        )
+
     for target in targets:
         target.server.wait_ready()
+        target.rss_at_start = target.server.rss_mib()
     for target in targets:
-        wrk_sample(target, args, "/v1/log", args.warmup)
+        peak(target, args.warmup)
         batch(target, args.warmup)
     for number in range(args.repeats):
         print(f"closed loop {number + 1}/{args.repeats}", flush=True)
         for target in targets:
-            target.samples["single"].append(wrk_sample(target, args, "/v1/log", args.duration))
+            target.samples["single"].append(peak(target, args.duration))
         for target in targets:
             target.samples["batch"].append(batch(target, args.duration))
     rates = [median(target.samples["single"], "rps") / 2 for target in targets]
@@ -323,7 +355,7 @@ def measure(targets: tuple[Target, Target], args: argparse.Namespace) -> list[tu
     if args.sustain <= 0:
         return []
     print(f"sustained {args.sustain:g} s", flush=True)
-    return sustained(targets[1], args)
+    return sustained(targets[1], args.sustain, peak)
 
 
 def main() -> int:

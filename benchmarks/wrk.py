@@ -1,7 +1,7 @@
 """Closed-loop peaks with wrk (Debian's `wrk` package): a generated Lua script, parsed results.
 
-wrk's C event loop drives a ~30k req/s server from one core where a Python client cannot
-(see `loadgen.py`), so closed-loop peaks use it. Each wrk thread builds a pool of distinct
+wrk is the reference closed-loop client: a C event loop with no garbage collector to pause it,
+so its latencies are the server's. Each wrk thread builds a pool of distinct
 requests in `init()` from the same texts as `traffic.py` (random user of `users`, signal type,
 text, reference number, session) and cycles through it: building bodies per request, or defining
 `response()`, costs wrk a third of its speed. The server generates every event id, so a repeated

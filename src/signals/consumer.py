@@ -31,6 +31,7 @@ from signals.store.base import Batch, Store
 log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 0.5
+LINGER_SECONDS = 0.01
 MAX_RETRY_SECONDS = 5.0
 
 
@@ -46,7 +47,7 @@ class Analyzer(Protocol):
 
     async def analyze(self, records: Sequence[Record]) -> Analysis: ...
 
-    def tick(self, now: float) -> Analysis:
+    async def tick(self, now: float) -> Analysis:
         """Time passing without events: close episodes whose window has gone by."""
         ...
 
@@ -67,6 +68,7 @@ class Consumer:
         batch_max: int,
         analyzer: Analyzer | None = None,
         clock: Callable[[], float] = time.time,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._handoff = handoff
         self._queue = handoff.queue
@@ -77,6 +79,7 @@ class Consumer:
         self._batch_max = batch_max
         self._analyzer = analyzer
         self._clock = clock
+        self._linger = linger_seconds
         self.position: JournalPosition = START
         self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
 
@@ -88,24 +91,33 @@ class Consumer:
             except TimeoutError:
                 await self._tick()
                 continue
-            items, done = self._drain(first)
-            if items:
-                await self._consume(items)
+            if first is None:
+                return
+            items = [first]
+            done = self._drain(items)
+            if not done and self._linger and self._count(items) < self._batch_max:
+                # A store transaction has a fixed cost far above a record's: under a trickle of
+                # single events, gathering a few milliseconds' worth keeps that cost shared.
+                await asyncio.sleep(self._linger)
+                done = self._drain(items)
+            await self._consume(items)
             if done:
                 return
 
-    def _drain(self, first: Committed | None) -> tuple[list[Committed], bool]:
-        if first is None:
-            return [], True
-        items = [first]
-        count = len(first.records)
+    @staticmethod
+    def _count(items: list[Committed]) -> int:
+        return sum(len(item.records) for item in items)
+
+    def _drain(self, items: list[Committed]) -> bool:
+        """Take what waits, up to batch_max records; True when the close sentinel came."""
+        count = self._count(items)
         while count < self._batch_max and not self._queue.empty():
             item = self._queue.get_nowait()
             if item is None:
-                return items, True
+                return True
             items.append(item)
             count += len(item.records)
-        return items, False
+        return False
 
     async def _consume(self, items: list[Committed]) -> None:
         self.oldest_pending = items[0].enqueued_at
@@ -130,7 +142,7 @@ class Consumer:
         self._metrics.consumer_lag.set(0)
         if self._analyzer is None:
             return
-        analysis = self._analyzer.tick(self._clock())
+        analysis = await self._analyzer.tick(self._clock())
         if analysis.episodes or analysis.deliveries:
             await self._apply(
                 Batch(records=[], episodes=analysis.episodes, deliveries=analysis.deliveries)

@@ -15,17 +15,26 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
+import structlog
+
 from signals.alerts.delivery import Delivery
 from signals.alerts.dispatcher import AlertDispatcher
 from signals.alerts.outbox import delivery_for, should_alert
 from signals.anomaly.episode import Episode
 from signals.anomaly.episodes import EpisodeTracker, Transition
+from signals.anomaly.shared import Key, Shared, SharedEpisodes, Write, adopt
 from signals.consumer import Analysis
 from signals.events import Record, epoch_seconds, new_event_id
 from signals.metrics import Metrics
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.windows.base import WindowEvent, Windows
+from signals.windows.fallback import REDIS_FAILURES
+
+log = structlog.get_logger(__name__)
+
+# Steps that lost the race for a key to another instance, before running on local state alone.
+SHARED_ATTEMPTS = 8
 
 
 def _iso(at: float) -> str:
@@ -42,6 +51,7 @@ class Detection:
         dispatcher: AlertDispatcher,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        shared: SharedEpisodes | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -51,6 +61,8 @@ class Detection:
         self._clock = clock
         self._min_severity = settings.alerts.min_severity
         self.tracker = EpisodeTracker(settings.windows.seconds, settings.threshold, new_event_id)
+        self._shared = shared
+        self._shared_lost = False
 
     async def __aenter__(self) -> Detection:
         self.tracker.restore(await self._store.open_episodes())
@@ -69,24 +81,105 @@ class Detection:
             for r in records
         ]
         counts = await self._windows.add(events)
-        transitions: list[Transition] = []
-        for record, event, count in zip(records, events, counts, strict=True):
-            transitions += self.tracker.observe(
-                record.user_id,
-                record.signal_type,
-                event_id=record.event_id,
-                at=event.at,
-                received_at=record.received_at,
-                count=count,
-            )
-        return self._outcome(transitions)
 
-    def tick(self, now: float) -> Analysis:
-        return self._outcome(self.tracker.sweep(now))
+        def step() -> list[Transition]:
+            transitions: list[Transition] = []
+            for record, event, count in zip(records, events, counts, strict=True):
+                transitions += self.tracker.observe(
+                    record.user_id,
+                    record.signal_type,
+                    event_id=record.event_id,
+                    at=event.at,
+                    received_at=record.received_at,
+                    count=count,
+                )
+            return transitions
+
+        keys = list(dict.fromkeys((record.user_id, record.signal_type) for record in records))
+        return self._outcome(await self._step(keys, step))
+
+    async def tick(self, now: float) -> Analysis:
+        stale = self.tracker.stale(now)
+        return self._outcome(await self._step(stale, lambda: self.tracker.sweep(now)))
 
     def committed(self, analysis: Analysis) -> None:
         if analysis.deliveries:
             self._dispatcher.wake()
+
+    async def _step(
+        self, keys: list[Key], step: Callable[[], list[Transition]]
+    ) -> list[Transition]:
+        """`step`'s transitions (they touch only `keys`), on the shared episodes if any."""
+        if self._shared is None or not keys:
+            return step()
+        before = {key: self.tracker.get(key) for key in keys}
+        for _ in range(SHARED_ATTEMPTS):
+            try:
+                read = await self._shared.load(keys)
+            except REDIS_FAILURES as exc:
+                self._lost(exc)
+                return step()
+            transitions = self._adopt(keys, read, before) + step()
+            for transition in transitions:
+                # Marked before the write, so the shared state records what this step alerts.
+                if transition.reached is not None and self._alerts(transition.reached):
+                    self.tracker.mark_alerted(transition.episode, transition.reached)
+            try:
+                saved = await self._shared.save(self._writes(keys, read, transitions))
+            except REDIS_FAILURES as exc:
+                self._lost(exc)
+                return transitions
+            if saved:
+                self._shared_lost = False
+                return transitions
+            for key, episode in before.items():  # another instance was first: run again
+                self.tracker.put(key, episode)
+        log.warning("shared episodes stayed contended; this step used local state", keys=len(keys))
+        return step()
+
+    def _adopt(
+        self, keys: list[Key], read: list[Shared], before: dict[Key, Episode | None]
+    ) -> list[Transition]:
+        """Take over the shared state; a local episode that another one replaced is closed."""
+        closed: list[Transition] = []
+        for key, shared in zip(keys, read, strict=True):
+            mine = before[key]
+            episode = adopt(mine, shared)
+            if mine is not None and episode is not None and episode.id != mine.id:
+                # Opened here while Redis was lost, as another instance opened the shared one.
+                mine.closed_at = mine.last_seen_at
+                closed.append(Transition(kind="closed", episode=mine))
+            self.tracker.put(key, episode)
+        return closed
+
+    def _writes(
+        self, keys: list[Key], read: list[Shared], transitions: list[Transition]
+    ) -> list[Write]:
+        """The new state of every key a transition touched: its open episode, or a tombstone."""
+        ended: dict[Key, Episode] = {}
+        for transition in transitions:
+            if transition.kind == "closed":
+                ended[(transition.episode.user_id, transition.episode.signal_type)] = (
+                    transition.episode
+                )
+        touched = {(t.episode.user_id, t.episode.signal_type) for t in transitions}
+        writes = []
+        for key, shared in zip(keys, read, strict=True):
+            if key in touched:
+                episode = self.tracker.get(key) or ended[key]
+                writes.append(Write(key, shared, episode))
+        return writes
+
+    def _lost(self, exc: Exception) -> None:
+        if not self._shared_lost:
+            self._shared_lost = True
+            log.warning(
+                "shared episodes unavailable; using this instance's own until redis answers",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _alerts(self, reached: str) -> bool:
+        return self._dispatcher.enabled and should_alert(reached, self._min_severity)
 
     def _outcome(self, transitions: list[Transition]) -> Analysis:
         episodes: dict[str, Episode] = {}
@@ -102,7 +195,7 @@ class Detection:
                 episode.alerted += [s for s in earlier.alerted if s not in episode.alerted]
             if reached is not None:
                 self._metrics.anomalies.labels(reached).inc()
-                if self._dispatcher.enabled and should_alert(reached, self._min_severity):
+                if self._alerts(reached):
                     self.tracker.mark_alerted(episode, reached)
                     if reached not in episode.alerted:
                         episode.alerted.append(reached)
@@ -116,6 +209,14 @@ async def build_detection(
     settings: Settings, store: Store, windows: Windows, metrics: Metrics
 ) -> Detection:
     dispatcher = AlertDispatcher(store, settings.alerts, metrics)
+    shared: SharedEpisodes | None = None
+    client = getattr(windows, "redis", None)  # the Redis windows' client, which they close
+    if settings.windows.backend == "redis" and client is not None:
+        shared = SharedEpisodes(
+            client, settings.redis.key_prefix, settings.windows.seconds,
+            settings.windows.ttl_seconds,
+        )  # fmt: skip
     return Detection(
-        settings=settings, store=store, windows=windows, dispatcher=dispatcher, metrics=metrics
-    )
+        settings=settings, store=store, windows=windows, dispatcher=dispatcher, metrics=metrics,
+        shared=shared,
+    )  # fmt: skip

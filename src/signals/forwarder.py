@@ -63,7 +63,11 @@ _head_decoder = msgspec.json.Decoder(_Head)
 
 
 def backoff(attempt: int, cap: float, first: float = FIRST_BACKOFF_SECONDS) -> float:
-    """Exponential in the attempt number, capped, with full jitter in its upper half."""
+    """Exponential in the attempt number, capped, jittered in the upper half of the ceiling.
+
+    Not the full jitter of `signals.alerts.backoff`: one forwarder per process has no herd to
+    spread out, and the floor keeps it from hammering a router that is down.
+    """
     ceiling = min(cap, first * 2.0 ** min(attempt, 30))
     return ceiling / 2 + random.random() * ceiling / 2  # jitter, not security
 
@@ -148,14 +152,17 @@ class Forwarder:
     async def _run(self) -> None:
         attempt = 0
         while not self._stopping.is_set():
+            started_at = self.position
             try:
                 await self._forward()
                 return
             except Exception as exc:
                 # A bug or an unreadable segment must not silently end forwarding for good.
+                attempt = 0 if self.position != started_at else attempt
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("router forwarder failed; resuming from its position")
+                if attempt % 100 == 0:
+                    log.exception("router forwarder failed; resuming from its position")
             if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
                 return
             attempt += 1

@@ -11,19 +11,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from typing import NamedTuple
+
+import msgspec
 
 
-class Answer(NamedTuple):
+# Up to a million entries live for a day: untracked by the garbage collector (gc=False, cues as
+# a tuple of strings), so full collections do not walk the whole horizon again and again.
+class Answer(msgspec.Struct, frozen=True, gc=False):
     """What a duplicate is answered with: the original acceptance."""
 
     event_id: str
     sentiment: str
-    sentiment_cues: list[str]
+    sentiment_cues: tuple[str, ...]
     received_at: str
 
 
-class Seen(NamedTuple):
+class Seen(msgspec.Struct, frozen=True, gc=False):
     at: float  # monotonic time it entered the horizon
     answer: Answer | asyncio.Future[Answer] | None  # None: warmed id, ask the store
 
@@ -51,11 +54,15 @@ class IdempotencyIndex:
         return future
 
     def settle(self, answer: Answer) -> None:
+        """The id's event is durable: answer its waiters, or enter it if it was never claimed
+        (an id this server generated, which nobody could have sent before)."""
         seen = self._seen.get(answer.event_id)
-        if seen is not None:
-            if isinstance(seen.answer, asyncio.Future) and not seen.answer.done():
-                seen.answer.set_result(answer)
-            self._seen[answer.event_id] = Seen(seen.at, answer)
+        if seen is None:
+            self._put(answer.event_id, Seen(time.monotonic(), answer))
+            return
+        if isinstance(seen.answer, asyncio.Future) and not seen.answer.done():
+            seen.answer.set_result(answer)
+        self._seen[answer.event_id] = Seen(seen.at, answer)
 
     def release(self, event_id: str, error: BaseException) -> None:
         """The claim failed (nothing was written): forget the id, fail whoever waits on it."""

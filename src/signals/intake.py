@@ -38,7 +38,7 @@ NDJSON = "application/x-ndjson"
 class Accepted(msgspec.Struct, frozen=True):
     event_id: str
     sentiment: str
-    sentiment_cues: list[str]
+    sentiment_cues: tuple[str, ...]
     received_at: str
     duplicate: bool
 
@@ -99,9 +99,9 @@ class Intake:
                 422, "invalid event", details=[msgspec.structs.asdict(p) for p in exc.problems]
             ) from None
 
-    async def _accept(self, records: list[Record]) -> list[Any]:
+    async def _accept(self, records: list[Record], generated: list[bool]) -> list[Any]:
         try:
-            return await self._pipeline.accept(records)
+            return await self._pipeline.accept(records, generated)
         except Overloaded as exc:
             self._metrics.rejections.labels("overloaded").inc()
             raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
@@ -125,7 +125,7 @@ class Intake:
     async def _single_from_body(self, request: Request, body: bytes) -> Response:
         event = self._decode_one(body)
         record = self._record(event, request_id_of(request.scope), utc_now())
-        (result,) = await self._accept([record])
+        (result,) = await self._accept([record], [event.event_id is None])
         answer = result.answer
         return JSONResponse(
             Accepted(
@@ -205,7 +205,7 @@ class Intake:
         request_id = request_id_of(request.scope)
         received_at = utc_now()
         records = [self._record(event, request_id, received_at) for _, event in events]
-        results = await self._accept(records)
+        results = await self._accept(records, [event.event_id is None for _, event in events])
         duplicates = sum(1 for result in results if result.duplicate)
         return JSONResponse(
             BatchAccepted(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
@@ -71,7 +72,9 @@ class Handoff:
 
 
 def answer_of(record: Record) -> Answer:
-    return Answer(record.event_id, record.sentiment, record.sentiment_cues, record.received_at)
+    return Answer(
+        record.event_id, record.sentiment, tuple(record.sentiment_cues), record.received_at
+    )
 
 
 class Pipeline:
@@ -92,11 +95,21 @@ class Pipeline:
         self._metrics = metrics
         self._wait = queue_wait_seconds
 
-    async def accept(self, records: Sequence[Record]) -> list[Accepted]:
-        """Make `records` durable (each id at most once) and answer each, in order."""
+    async def accept(
+        self, records: Sequence[Record], generated: Sequence[bool] | None = None
+    ) -> list[Accepted]:
+        """Make `records` durable (each id at most once) and answer each, in order.
+
+        `generated[i]` says record i's id was made by this server just now: nobody can have
+        sent it before, so it skips the lookup and the claim (and is remembered after commit).
+        """
         fresh: list[Record] = []
         slots: list[Record | tuple[str, object]] = []
-        for record in records:
+        for i, record in enumerate(records):
+            if generated is not None and generated[i]:
+                fresh.append(record)
+                slots.append(record)
+                continue
             seen = self._index.lookup(record.event_id)
             if seen is None:
                 self._index.claim(record.event_id)
@@ -136,11 +149,14 @@ class Pipeline:
             self._release(fresh, error)
             self._backlog.release(len(fresh))
             return
+        counts: Counter[tuple[str, str]] = Counter()
         for record in fresh:
             self._index.settle(answer_of(record))
+            counts[record.signal_type, record.sentiment] += 1
+        for (signal_type, sentiment), count in counts.items():
             self._metrics.events.labels(
-                self._metrics.signal_type_label(record.signal_type), record.sentiment
-            ).inc()
+                self._metrics.signal_type_label(signal_type), sentiment
+            ).inc(count)
 
     def _release(self, fresh: list[Record], error: BaseException) -> None:
         for record in fresh:

@@ -1,23 +1,31 @@
 """`signals replay`: rebuild the store from the journal, compressed segments included.
 
-Run while the service is stopped (the journal's directory lock refuses a running one). Records
-are idempotent by event_id, so replaying into a store that already holds some of them adds only
-the missing ones; replaying into an empty store (a new SQLite file, or a new PostgreSQL
-database) moves everything. The store's checkpoint for this instance is set to the journal's
-end, so the next start does not replay again.
+Run while the service is stopped. Replay opens the journal as the service would (taking its
+directory lock, so a running service makes it refuse and a service started meanwhile refuses
+to start; a torn last line is truncated with the same warning), then reads every segment.
+Records are idempotent by event_id, so replaying into a store that already holds some of them
+adds only the missing ones; replaying into an empty store (a new SQLite file, or a new
+PostgreSQL database) moves everything. The store's checkpoint for this instance is set to the
+journal's end, so the next start does not replay again.
+
+A new store has no router checkpoint either: with `router.url` set, the next start forwards
+the whole journal again (at-least-once; the router deduplicates by event_id).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from collections.abc import Iterator
 
 import structlog
 
 from signals.events import Record, record_decoder
-from signals.journal.position import START, JournalPosition
+from signals.journal.errors import JournalError
+from signals.journal.position import JournalPosition
 from signals.journal.reader import iter_records
-from signals.journal.recovery import in_use
+from signals.journal.recovery import recover
 from signals.runtime import instance_id
 from signals.settings import Settings
 from signals.store.base import Batch
@@ -27,25 +35,39 @@ log = structlog.get_logger(__name__)
 
 
 async def replay(settings: Settings) -> tuple[int, int]:
-    """Returns (records newly stored, records read from the journal)."""
+    """Returns (records newly stored, records read from the journal).
+
+    Raises RuntimeError when there is no journal or the service holds it.
+    """
     directory = settings.data_path / "journal"
-    if in_use(directory):
-        raise RuntimeError(f"{directory} is in use: stop the service before `signals replay`")
-    checkpoint = f"store:{instance_id(settings.data_path)}"
-    store = await open_store(settings)
-    stored = total = 0
+    if not directory.is_dir():
+        raise RuntimeError(f"no journal at {directory}: nothing to replay")
     try:
-        position: JournalPosition = START
-        lines = iter_records(directory)
-        while True:
-            chunk = await asyncio.to_thread(_take, lines, settings.store.batch_max)
-            if not chunk:
-                break
+        recovered = await asyncio.to_thread(recover, directory)
+    except JournalError as exc:
+        if exc.errno == errno.EBUSY:
+            raise RuntimeError(
+                f"{directory} is in use: stop the service before `signals replay`"
+            ) from None
+        raise
+    try:
+        return await _replay(settings)
+    finally:
+        recovered.active.close()
+        os.close(recovered.lock)
+
+
+async def _replay(settings: Settings) -> tuple[int, int]:
+    checkpoint = f"store:{instance_id(settings.data_path)}"
+    lines = iter_records(settings.data_path / "journal")
+    stored = total = 0
+    store = await open_store(settings)
+    try:
+        while chunk := await asyncio.to_thread(_take, lines, settings.store.batch_max):
             batch: list[Record] = [record_decoder.decode(line) for line, _ in chunk]
-            position = chunk[-1][1]
             total += len(batch)
             stored += await store.apply(
-                Batch(records=batch, checkpoint_name=checkpoint, checkpoint=position)
+                Batch(records=batch, checkpoint_name=checkpoint, checkpoint=chunk[-1][1])
             )
             if total % 100_000 < len(batch):
                 log.info("replaying", records=total, stored=stored)

@@ -1,7 +1,7 @@
 """The composition root: every resource opened once, both servers in one loop, ordered shutdown.
 
-    open:  windows (Redis) -> store -> journal (torn tail repaired) -> catch-up into the store -> idempotency warm-up
-           -> windows -> consumer, alert dispatcher, router forwarder -> both uvicorn servers
+    open:  windows (Redis) -> store -> journal (torn tail repaired) -> catch-up into the store
+           -> idempotency warm-up -> consumer, alert dispatcher, router forwarder -> both servers
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> windows -> store
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import uuid
@@ -147,33 +148,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             metrics=metrics,
             queue_wait_seconds=settings.ingest.queue_wait_seconds,
         )
-        intake = Intake(
-            pipeline=pipeline,
-            classifier=Classifier(settings.sentiment),
-            settings=settings.ingest,
-            metrics=metrics,
-        )
-        history = History(store)
-        probes = Probes(
-            metrics=metrics,
+        ingest_app, integrity_app = _build_apps(
+            settings=settings, metrics=metrics, pipeline=pipeline, store=store,
             checks=_readiness_checks(
-                journal=journal,
-                store=store,
-                windows=windows,
-                consumer=consumer,
-                backlog=backlog,
-                forwarder=forwarder,
+                journal=journal, store=store, windows=windows, consumer=consumer,
+                backlog=backlog, forwarder=forwarder,
             ),
-        )
-        guards = _guards(settings, metrics, getattr(windows, "redis", None))
-        cors = settings.auth.cors_origins
-        ingest_app = build_ingest_app(
-            intake=intake, history=history, probes=probes, metrics=metrics,
-            web_dir=WEB_DIR, cors_origins=cors, guards=guards,
-        )  # fmt: skip
-        integrity_app = build_integrity_app(
-            intake=intake, history=history, probes=probes, metrics=metrics,
-            cors_origins=cors, guards=guards,
+            redis=getattr(windows, "redis", None),
         )  # fmt: skip
 
         consumer_task = asyncio.create_task(consumer.run(), name="store-consumer")
@@ -206,6 +187,36 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         # Close order (reverse of the pushes): consumer drain needs the journal closed first.
         await journal.aclose()
+
+
+def _build_apps(
+    *,
+    settings: Settings,
+    metrics: Metrics,
+    pipeline: Pipeline,
+    store: Store,
+    checks: dict[str, Any],
+    redis: Any,
+) -> tuple[Starlette, Starlette]:
+    intake = Intake(
+        pipeline=pipeline,
+        classifier=Classifier(settings.sentiment),
+        settings=settings.ingest,
+        metrics=metrics,
+    )
+    history = History(store)
+    probes = Probes(metrics=metrics, checks=checks)
+    guards = _guards(settings, metrics, redis)
+    cors = settings.auth.cors_origins
+    ingest_app = build_ingest_app(
+        intake=intake, history=history, probes=probes, metrics=metrics,
+        web_dir=WEB_DIR, cors_origins=cors, guards=guards,
+    )  # fmt: skip
+    integrity_app = build_integrity_app(
+        intake=intake, history=history, probes=probes, metrics=metrics,
+        cors_origins=cors, guards=guards,
+    )  # fmt: skip
+    return ingest_app, integrity_app
 
 
 def _readiness_checks(
@@ -278,6 +289,16 @@ def _server(app: Starlette, host: str, port: int, settings: Settings) -> _Server
     return _Server(config)
 
 
+def _tune_garbage_collector() -> None:
+    """Start-up objects (modules, the lexicon, warmed ids) go to the permanent generation, and
+    young collections run less often: every request allocates many short-lived objects, and with
+    the default thresholds full collections kept re-walking a large, static heap (a 22% CPU
+    cost per event in the ingest benchmark)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def check_bindable(host: str, port: int) -> None:
     """Fail fast with the address in the message when a port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -325,6 +346,7 @@ async def serve(settings: Settings) -> None:
                 store=settings.store.backend,
                 fsync=settings.journal.fsync,
             )
+            _tune_garbage_collector()
             async with asyncio.TaskGroup() as group:
                 for server in servers:
                     group.create_task(server.serve())

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerts_support import all_deliveries, delivery, eventually, make_episode, settled
 from standardwebhooks.webhooks import Webhook
 from structlog.testing import capture_logs
-from webhook_receiver import WebhookReceiver, free_port
+from tests.alerts.alerts_support import all_deliveries, delivery, eventually, make_episode, settled
+from tests.alerts.webhook_receiver import WebhookReceiver, free_port
 
 from signals.alerts.delivery import Delivery
 from signals.alerts.dispatcher import AlertDispatcher

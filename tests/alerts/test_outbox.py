@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from alerts_support import all_deliveries, make_episode
+from tests.alerts.alerts_support import all_deliveries, make_episode
 
 from signals.alerts.outbox import delivery_for, should_alert
 from signals.store.base import Batch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,9 @@ import pytest
 from tests.durability.evidence import checkpoint, journal_end, journal_ids, segments, store_ids
 from tests.durability.load import post_events, wait_for
 from tests.support.service import ServiceProcess
+
+from signals.replay import replay as run_replay
+from signals.settings import load
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +55,15 @@ async def test_replay_rebuilds_a_deleted_store_from_rotated_compressed_segments(
     assert sorted(store_ids(service.data_dir)) == sorted(in_journal)
     # The next start does not replay again: the store's checkpoint is the journal's end.
     assert checkpoint(service.data_dir, "store") == journal_end(service.data_dir)
+    # Replaying into a store that has every record adds none of them twice.
+    assert await run_replay(load(service.config, {})) == (0, len(in_journal))
+    assert sorted(store_ids(service.data_dir)) == sorted(in_journal)
+
+
+async def test_replay_without_a_journal_refuses_naming_the_directory(tmp_path: Path) -> None:
+    settings = load(None, {"SIGNALS__DATA_DIR": str(tmp_path / "nothing")})
+    with pytest.raises(
+        RuntimeError, match=re.escape(f"no journal at {tmp_path / 'nothing' / 'journal'}")
+    ):
+        await run_replay(settings)
+    assert not (tmp_path / "nothing").exists()

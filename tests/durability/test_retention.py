@@ -36,10 +36,10 @@ async def test_segments_a_down_router_still_needs_outlive_retention(tmp_path: Pa
         )
         await asyncio.to_thread(service.start)
         try:
-            sent = await post_events(service.ingest, [f"a-{i}" for i in range(60)], clients=1)
+            sent = await post_events(service.ingest, [f"a-{i}" for i in range(60)], clients=4)
             await wait_for("a-* delivered", lambda: sent.acked <= set(receiver.event_ids()))
             await receiver.down()
-            held = await post_events(service.ingest, [f"b-{i}" for i in range(60)], clients=1)
+            held = await post_events(service.ingest, [f"b-{i}" for i in range(60)], clients=4)
         finally:
             assert await asyncio.to_thread(service.stop) == 0, service.logs()
         assert len(sent.acked) == len(held.acked) == 60

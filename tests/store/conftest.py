@@ -3,6 +3,10 @@
 Tests ask for `store` (a freshly opened, empty store) or `open_store` (a factory that opens the
 same database again, with options such as `batch_max`, for reopen and chunking tests). Adding a
 backend means adding an opener below; the tests do not change.
+
+PostgreSQL runs on the server `SIGNALS_TEST_POSTGRES` names (default: the local one), each test
+in a schema of its own, dropped afterwards. Where no server answers, only the postgres cases
+are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -13,28 +17,52 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.postgres_server import skip_reason, temporary_schema
 
 from signals.store.base import Store
+from signals.store.postgres import PostgresStore
 from signals.store.sqlite import SqliteStore
 
 StoreOpener = Callable[..., AbstractAsyncContextManager[Store]]
 
 
-def _sqlite(tmp_path: Path) -> StoreOpener:
+@asynccontextmanager
+async def _sqlite(tmp_path: Path) -> AsyncIterator[StoreOpener]:
     @asynccontextmanager
     async def opener(**options: Any) -> AsyncIterator[Store]:
         async with await SqliteStore.open(tmp_path / "data" / "signals.db", **options) as store:
             yield store
 
-    return opener
+    yield opener
 
 
-BACKENDS: dict[str, Callable[[Path], StoreOpener]] = {"sqlite": _sqlite}
+@asynccontextmanager
+async def _postgres(tmp_path: Path) -> AsyncIterator[StoreOpener]:
+    reason = await skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    async with temporary_schema() as url:
+
+        @asynccontextmanager
+        async def opener(**options: Any) -> AsyncIterator[Store]:
+            async with await PostgresStore.open(url, **options) as store:
+                yield store
+
+        yield opener
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreOpener:
-    return BACKENDS[request.param](tmp_path)
+BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[StoreOpener]]] = {
+    "postgres": _postgres,
+    "sqlite": _sqlite,
+}
+
+
+@pytest.fixture(
+    params=[pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("sqlite")]
+)
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreOpener]:
+    async with BACKENDS[request.param](tmp_path) as opener:
+        yield opener
 
 
 @pytest.fixture

@@ -216,3 +216,23 @@ async def test_stats_agree_with_a_plain_count_over_days_of_data(store: Store) ->
     for since, until, bucket in shapes:
         got = await store.stats(since, until, bucket)
         assert got == oracle(records, episodes, since, until, bucket), (since, until, bucket)
+
+
+async def test_late_events_in_past_slots_are_counted(store: Store) -> None:
+    """Whole past slots may be remembered between calls; a late or replayed event still counts."""
+    await store.apply(Batch(records=[record(h * HOUR + 5, user_id="bob") for h in range(-30, 0)]))
+    since, until = us(-DAY - 1234.5), us(-0.5)
+    first = await store.stats(since, until, 900)
+    assert first.top_users == [TopUser(user_id="bob", events=24, stressed=0)]
+    late = [record(-5 * HOUR + 7, user_id="carol", sentiment="stressed") for _ in range(30)]
+    await store.apply(Batch(records=late))
+    again = await store.stats(since, until, 900)
+    assert again.top_users[0] == TopUser(user_id="carol", events=30, stressed=30)
+    assert again.by_sentiment["stressed"] == 30
+    edge = record(-DAY - 1234.5, user_id="dave")  # exactly at since, in a raw edge
+    await store.apply(Batch(records=[edge, record(-0.5, user_id="dave")]))  # and at until
+    assert [u.user_id for u in (await store.stats(since, until, 900)).top_users] == [
+        "carol",
+        "bob",
+        "dave",
+    ]

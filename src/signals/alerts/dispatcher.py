@@ -4,13 +4,17 @@ Contract:
 - The outbox is the store's deliveries table; the consumer writes new entries in the same
   transaction as the episodes that raised them and then calls `wake()`, which only sets an
   event: a slow or failing receiver never slows the consumer.
-- One background task (started by `start`, stopped and awaited by `aclose`) loads due
+- One background task (started by `start`, stopped and awaited by `aclose`) claims due
   deliveries on `wake()`, when a retry falls due, and every `poll_seconds` regardless, and sends
   at most `concurrency` at once, each attempt bounded by `alerts.timeout_seconds` in all, so one
   slow receiver holds one slot for a bounded time and never stalls the others.
 - Each attempt is recorded on its delivery (`Attempt`) and saved: 2xx -> delivered; otherwise
   retried after a capped, fully jittered exponential delay (`signals.alerts.backoff`), and
   after `alerts.max_attempts` attempts -> failed. A restart resumes whatever is still pending.
+- Claiming (`Store.claim_deliveries`) leases each delivery for `lease_seconds`: dispatchers of
+  several instances sharing one store never send the same delivery at once. Saving the attempt
+  ends the lease; an attempt abandoned at shutdown gives it back unchanged; a claimer that dies
+  leaves it to whoever claims once its lease runs out.
 - Delivery is at least once: an attempt whose answer was lost (or which was abandoned at
   shutdown) is sent again with the same `webhook-id` and body, which receivers dedupe on.
 - With an empty `webhook_url`, `enabled` is False: no deliveries should be created and
@@ -42,6 +46,9 @@ from signals.store.base import Store
 
 log = structlog.get_logger(__name__)
 
+# A lease outlasts the attempt it covers by this much beyond twice the attempt timeout.
+LEASE_MARGIN_SECONDS = 10.0
+
 
 class AlertDispatcher:
     def __init__(
@@ -57,11 +64,14 @@ class AlertDispatcher:
         concurrency: int = 4,
         drain_seconds: float = 1.0,
         jitter: Callable[[], float] = random.random,
+        lease_seconds: float | None = None,
     ) -> None:
         """`client` is used as given and not closed; without one, `start` opens its own.
 
         `drain_seconds`: at `aclose`, how long attempts in flight may still finish before they
         are abandoned (their deliveries stay pending, unchanged, for the next start).
+        `lease_seconds`: how long a claimed delivery is this dispatcher's alone; by default
+        well past the longest attempt (`alerts.timeout_seconds`) and the write that follows.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -69,6 +79,10 @@ class AlertDispatcher:
             raise ValueError("base_backoff_seconds and poll_seconds must be positive")
         if drain_seconds < 0:
             raise ValueError("drain_seconds must not be negative")
+        if lease_seconds is None:
+            lease_seconds = 2 * settings.timeout_seconds + LEASE_MARGIN_SECONDS
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
         self.enabled = bool(settings.webhook_url)
         if self.enabled:
             check_url(settings.webhook_url)
@@ -85,11 +99,11 @@ class AlertDispatcher:
         self._concurrency = concurrency
         self._drain_seconds = drain_seconds
         self._jitter = jitter
+        self._lease = lease_seconds
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        self._settled: set[str] = set()  # finished while due deliveries were being loaded
         self._sender: WebhookSender | None = None
         self._retries: list[float] = []  # heap: when the retries this dispatcher set fall due
 
@@ -158,30 +172,24 @@ class AlertDispatcher:
         free = self._concurrency - len(self._in_flight)
         if free <= 0:
             return
-        self._settled.clear()
         try:
-            # Asking for the ones in flight too, since they are still pending in the store.
-            due = await self._store.due_deliveries(self._clock(), free + len(self._in_flight))
+            # Only as many as there are free slots: a claimed delivery is this dispatcher's to
+            # send, and one claimed but left unsent would wait for its lease to run out.
+            due = await self._store.claim_deliveries(self._clock(), free, self._lease)
         except Exception:
             log.exception("could not load due webhook deliveries; retrying at the next poll")
             return
         for delivery in due:
-            if free == 0:
-                break
-            # One that settled during the query may have been read before its save: stale.
-            # Its task's wake-up makes the next round read it again.
-            if delivery.id in self._in_flight or delivery.id in self._settled:
-                continue
+            if delivery.id in self._in_flight:
+                continue  # its lease ran out while its attempt still runs: that one goes on
             task = asyncio.create_task(
                 self._deliver(sender, delivery), name=f"webhook {delivery.id}"
             )
             self._in_flight[delivery.id] = task
             task.add_done_callback(functools.partial(self._finished, delivery.id))
-            free -= 1
 
     def _finished(self, delivery_id: str, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
-        self._settled.add(delivery_id)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("webhook task crashed", delivery_id=delivery_id, exc_info=exc)
         self._wakeup.set()  # a slot is free: more may be due
@@ -200,6 +208,9 @@ class AlertDispatcher:
         try:
             attempt = await sender.send(delivery)
             if attempt is None:
+                # Abandoned: give the lease back, so the next start (or another instance) sends
+                # it at once rather than when the lease runs out.
+                await self._store.save_delivery(delivery)
                 return
             self._record(delivery, attempt)
             await self._store.save_delivery(delivery)

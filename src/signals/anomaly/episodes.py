@@ -17,6 +17,7 @@ it here, so later copies (which the store upserts by id) keep `alerted`.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -98,6 +99,35 @@ class EpisodeTracker:
             key = (entry.episode.user_id, entry.episode.signal_type)
             self._open.pop(key, None)
             self._open[key] = entry
+
+    # Sharing: instances that share Redis windows keep each key's episode in Redis (see
+    # `signals.anomaly.shared`); these three let that state replace this tracker's, key by key.
+
+    def get(self, key: tuple[str, str]) -> Episode | None:
+        """A copy of the open episode of `key` (user_id, signal_type), or None."""
+        entry = self._open.get(key)
+        return None if entry is None else _copy(entry.episode)
+
+    def put(self, key: tuple[str, str], episode: Episode | None) -> None:
+        """Make `episode` (a copy is kept) the open episode of `key`; None or a closed one
+        leaves the key without one."""
+        self._open.pop(key, None)
+        if episode is None or episode.closed_at is not None:
+            return
+        last_seen = (parse_instant(episode.last_seen_at) - _EPOCH) // _MICROSECOND
+        entry = _Open(_copy(episode), last_seen)
+        tail = next(reversed(self._open.values()), None)
+        self._open[key] = entry
+        if tail is not None and tail.last_seen > entry.last_seen:
+            # `sweep` relies on oldest-last_seen-first order; an older state put last breaks it.
+            self._open = OrderedDict(sorted(self._open.items(), key=lambda item: item[1].last_seen))
+
+    def stale(self, now: float) -> list[tuple[str, str]]:
+        """The keys whose episode `sweep(now)` would close."""
+        horizon = _micros(now) - self._window
+        return list(
+            itertools.takewhile(lambda key: self._open[key].last_seen <= horizon, self._open)
+        )
 
     def observe(
         self,

@@ -32,7 +32,13 @@ def limiter_for(settings: Settings, redis_client: redis.asyncio.Redis | None) ->
 def guards_for(
     settings: Settings, metrics: Metrics, redis_client: redis.asyncio.Redis | None
 ) -> list[Middleware]:
-    """The auth guard, for `make_app(guards=...)` (which adds the security headers itself)."""
+    """The auth guard, for `make_app(guards=...)` (which adds the security headers itself).
+
+    No keys configured means auth is off (allowed on loopback only, see `exposure`): then there
+    is nothing to check or limit, and no guard sits on the hot path.
+    """
+    if not settings.auth.keys:
+        return []
     return [
         Middleware(
             AuthGuard,

@@ -236,3 +236,9 @@ def build(settings: SentimentSettings | None = None) -> Lexicon:
     if settings is not None:
         _apply_overrides(entries, settings.cues, settings.remove, data.rules.negation_flip)
     return Lexicon(data.rules, entries)
+
+
+@functools.cache
+def shipped() -> Lexicon:
+    """The shipped lexicon without overrides, built once per process and shared: read only."""
+    return build()

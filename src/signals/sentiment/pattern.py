@@ -6,6 +6,8 @@ turn; at every node the longer continuation is tried before the phrase that ends
 longest phrase wins at each position. Phrases and text both have single spaces between words
 (the caller folds other whitespace), so every step is a plain character the engine can skip
 past cheaply; children are tried in order of English letter frequency for the same reason.
+Compiling the lexicon takes a good part of a second (the `re` parser is pure Python), so the
+result is kept per set of phrases: every Classifier of a process with the same phrases shares it.
 
 - `words` finds the phrases that start with an ASCII character ("not sure", ":)", a quoted
   "instant"). Each match begins with the delimiter before the phrase (whitespace or
@@ -15,10 +17,13 @@ past cheaply; children are tried in order of English letter frequency for the sa
 - `symbols` matches an emoji or other non-ASCII phrase at a given position, and `symbol_starts`
   finds the positions worth trying. A class listing the emoji themselves would be tested one
   character at a time (they lie outside the Basic Multilingual Plane); a few ranges are fast.
+- `CLOSERS` finds each "?" and each run of two or more "!" and "?", with the character before
+  it, so that its span lines up with those of `words` (which start one character early too).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -27,6 +32,9 @@ _END = ""  # the trie key that marks the end of a phrase; never a character
 # What may stand right before a phrase. Not "-" ("non-urgent" is not urgent) and not "'"
 # (the inside of "don't"). The text is given a leading space so its first word has one too.
 DELIMITERS = ' \t\n\r\f\v([{"/*,.;:!?<>=~'
+# The text always has a character before a "?" or "!" (its leading space), and a run is taken
+# whole, so a match never starts inside another one.
+CLOSERS = re.compile(r"(?s:.)(?:\?[!?]*|![!?]+)")
 
 _Trie = dict[str, "_Trie"]  # a node: its children by character, plus _END where a phrase ends
 
@@ -38,14 +46,19 @@ class Patterns(NamedTuple):
 
     @classmethod
     def build(cls, phrases: Iterable[str]) -> Patterns:
-        ascii_led: list[str] = []
-        others: list[str] = []
-        for phrase in phrases:
-            (ascii_led if phrase[0].isascii() else others).append(phrase)
-        delimiters = "[" + re.escape(DELIMITERS) + "]"
-        words = re.compile(delimiters + _emit(_trie(ascii_led), False))
-        symbols = re.compile(_emit(_trie(others), False))
-        return cls(words, symbols, re.compile(_ranges(phrase[0] for phrase in others)))
+        return _compile(frozenset(phrases))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile(phrases: frozenset[str]) -> Patterns:
+    ascii_led: list[str] = []
+    others: list[str] = []
+    for phrase in phrases:
+        (ascii_led if phrase[0].isascii() else others).append(phrase)
+    delimiters = "[" + re.escape(DELIMITERS) + "]"
+    words = re.compile(delimiters + _emit(_trie(ascii_led), False))
+    symbols = re.compile(_emit(_trie(others), False))
+    return Patterns(words, symbols, re.compile(_ranges(phrase[0] for phrase in others)))
 
 
 def _ranges(chars: Iterable[str], gap: int = 256) -> str:
@@ -63,10 +76,6 @@ def _ranges(chars: Iterable[str], gap: int = 256) -> str:
     return "[" + "".join(ranges) + "]"
 
 
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
 # Space first (it follows every complete word), then letters by how often English uses them.
 _ORDER = {char: rank for rank, char in enumerate(" etaoinshrdlcumwfgypbvkjxqz")}
 
@@ -75,14 +84,23 @@ def _order(char: str) -> tuple[int, str]:
     return _ORDER.get(char, len(_ORDER)), char
 
 
+@functools.cache
+def _escape(char: str) -> str:
+    # Letters, digits, spaces and apostrophes stand for themselves; the parser reads an escape
+    # more slowly, and a pattern of tens of thousands of characters is parsed at every start.
+    return char if char.isalnum() or char in " '" else re.escape(char)
+
+
 def _emit(node: _Trie, after_word: bool) -> str:
     branches = [
-        re.escape(char) + _emit(node[char], _is_word(char))
+        _escape(char) + _emit(node[char], char.isalnum() or char == "_")
         for char in sorted(node, key=_order)
         if char != _END
     ]
     if _END in node:
-        branches.append(r"(?!\w)" if after_word else "")
+        # After a letter or digit the phrase must end its word. Right after a word character,
+        # \b says exactly what (?!\w) would, and it is a single step for the engine.
+        branches.append(r"\b" if after_word else "")
     if len(branches) <= 1:
         return branches[0] if branches else "(?!)"
     return "(?:" + "|".join(branches) + ")"

@@ -1,9 +1,13 @@
 """The tally of one message: the cues found so far, their weights, and what is still pending.
 
-The classifier feeds a `Tally` every lexicon match in text order (`add`, or straight into
-`hits` and `weights` for a plain cue while `quiet`) and every question mark or run of "!" and
-"?" (`close_sentence`), then asks it for the verdict (`decide`, from `verdict`). The rules are
+`Tally.run(spans)` walks the lexicon matches of a message in text order (see
+`Classifier._spans`): each lexicon phrase goes to `add`, each question mark or run of "!" and
+"?" to `close_sentence`; `decide` then gives the verdict (from `verdict`). The rules are
 described in the package docstring; the numbers come from the lexicon's `Rules`.
+
+Most matches are plain cues with nothing pending before them (no negator, modifier or topic
+verb, and no capitals in the message): `run` puts those straight into `hits` and `weights` and
+keeps every other rule off that path, which is most of the work for most messages.
 
 Hits (see `verdict.Hit`) keep their weights in a parallel list, so that contrast and emphasis
 can rescale them in place.
@@ -12,7 +16,7 @@ can rescale them in place.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
 
 from signals.sentiment.lexicon import (
     CONTRAST,
@@ -41,18 +45,15 @@ _SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*
 # A clause ends at punctuation or a dash; negation and modifiers never reach across one.
 _CLAUSE_BREAK = re.compile(r"[,;:.!?()\u2013\u2014]|\s-\s")
 _SENTENCE_END = re.compile(r"[.!?]")
-_CONTRACTIONS = ("n't", "nt")
-_YES_NO = frozenset(
-    [
-        *("is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "will"),
-        *("would", "should", "has", "have", "had", "may", "might"),
-    ]
+# The first word of a sentence, when it asks a yes/no question ("is it ...?", "does that ...?").
+_YES_NO = re.compile(
+    r"\s*(?:is|are|am|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might)"
+    r"(?!\S)"
 )
-
-
-class _Sentence(NamedTuple):
-    start: int
-    indexes: range
+_CONTRACTIONS = ("n't", "nt")
+# Kinds that change nothing while nothing is pending: a shout word in lower case, and a
+# "not only" with no negation before it to stop.
+_INERT_WHEN_QUIET = frozenset([SHOUT, IGNORE])
 
 
 class Tally:
@@ -71,64 +72,87 @@ class Tally:
         "negator_start",
         "original",
         "padded",
-        "quiet",
         "rules",
         "topic_end",
         "topic_start",
         "weights",
     )
+    # Set together with the matching *_end, and read only while that is >= 0.
+    modifier: float
+    modifier_start: int
+    modifier_loud: bool
+    negator_start: int
+    negator_loud: bool
+    topic_start: int
 
-    def __init__(
-        self,
-        rules: Rules,
-        padded: str,
-        original: str,
-        *,
-        caps: bool,
-        hits: list[Hit],
-        weights: list[float],
-    ) -> None:
+    def __init__(self, rules: Rules, padded: str, original: str, *, caps: bool) -> None:
         self.rules = rules
         self.padded = padded  # the folded, lower-cased text after a leading space
         self.original = original  # the text with the same positions, for capitals
         self.caps = caps
-        self.hits = hits  # what was found before the tally was needed, if anything
-        self.weights = weights
-        self.negator_start = self.negator_end = -1
-        self.negator_loud = False
-        self.modifier = 1.0
-        self.modifier_start = self.modifier_end = -1
-        self.modifier_loud = False
-        self.topic_start = self.topic_end = -1
+        self.hits: list[Hit] = []
+        self.weights: list[float] = []
+        self.negator_end = self.modifier_end = self.topic_end = -1
         self.clause_start = 0  # the first hit after the last contrast word
-        # Nothing pending and no capitals: a plain cue can go straight into hits and weights.
-        self.quiet = not caps
+
+    def run(self, spans: Iterable[tuple[int, int]], entries: Mapping[str, Entry]) -> None:
+        """Take every match in text order; `entries` tells a phrase from a "?" or "!!" run.
+
+        Each span starts one character early, at the delimiter before the phrase: the phrase
+        itself is padded[start + 1:end].
+        """
+        padded, hits, weights = self.padded, self.hits, self.weights
+        get = entries.get
+        quiet = not self.caps  # nothing pending and no capitals: plain cues go straight in
+        for before, end in spans:
+            start = before + 1
+            phrase = padded[start:end]
+            entry = get(phrase)
+            if entry is None:  # not a phrase, so a "?" or a run of "!" and "?"
+                self.close_sentence(start, end, phrase)
+            elif quiet and entry.kind == CUE:
+                if entry.label != NEUTRAL:  # else it counts only when negated, and nothing is
+                    hits.append((start, end, entry.label, start, ""))
+                    weights.append(entry.weight)
+            elif not (quiet and entry.kind in _INERT_WHEN_QUIET):
+                self.add(start, end, phrase, entry)
+                quiet = (
+                    not self.caps
+                    and self.negator_end < 0
+                    and self.modifier_end < 0
+                    and self.topic_end < 0
+                )
 
     def add(self, start: int, end: int, phrase: str, entry: Entry) -> None:
         kind = entry.kind
-        loud = self.caps and CAPS_WORD.search(self.original, start, end) is not None
         if kind == CUE:
-            self._cue(start, end, entry, loud)
-        elif kind == NEGATOR:
-            self._negator(start, end, phrase, loud)
+            self._cue(start, end, entry, self._loud(start, end))
         elif kind == MODIFIER:
-            self._modifier(start, end, entry.weight, loud)
+            self._modifier(start, end, entry.weight, self._loud(start, end))
+        elif kind == SHOUT:
+            if self._loud(start, end):
+                self._note(start, end, STRESSED, "emphasis:CAPS", entry.weight)
+        elif kind == CONTRAST:
+            self._contrast(start, end, phrase, turnaround=entry.weight > 0)
+        elif kind == NEGATOR:
+            self._negator(start, end, phrase, self._loud(start, end))
         elif kind == SHIELD:
             self._note(start, end, NEUTRAL, "neutral:" + phrase)
             self.negator_end = self.modifier_end = -1
-        elif kind == CONTRAST:
-            self._contrast(start, end, phrase, turnaround=entry.weight > 0)
         elif kind == LITERAL:
             self._make_literal(start, end)
         elif kind == IGNORE:
             self.negator_end = -1
         elif kind == TOPIC:
             self.topic_start, self.topic_end = start, end
-        elif kind == SHOUT and loud:
-            self._note(start, end, STRESSED, "emphasis:CAPS", entry.weight)
-        self.quiet = (
-            not self.caps and self.negator_end < 0 and self.modifier_end < 0 and self.topic_end < 0
-        )
+
+    def _loud(self, start: int, end: int) -> bool:
+        """Whether the phrase at start:end is written with two capitals in a row."""
+        if not self.caps:
+            return False
+        original = self.original[start:end]
+        # Equal to the folded text means no capital at all: no need to search.
+        return original != self.padded[start:end] and CAPS_WORD.search(original) is not None
 
     def _note(self, start: int, end: int, label: int, note: str, weight: float = 0.0) -> None:
         self.hits.append((start, end, label, start, note))
@@ -243,64 +267,53 @@ class Tally:
         term asked about, not sarcasm; a run ("!!", "?!", "???") amplifies every cue of its
         sentence, and "?!" or "???" is stressed on its own.
         """
-        rules = self.rules
+        rules, padded = self.rules, self.padded
+        hits, weights = self.hits, self.weights
         question = "?" in run
         emphatic = len(run) > 1
-        hits, weights = self.hits, self.weights
-        amplified = set()
-        sentence = self._sentence(start)
-        asks = question and self._asks_yes_or_no(sentence.start, start)
-        for index in sentence.indexes:
+        # The sentence runs from after the last ".", "!" or "?" before the run; its hits are
+        # the last ones (hits are in text order), so walking back keeps long texts linear.
+        opening = 1 + max(
+            padded.rfind(".", 0, start), padded.rfind("!", 0, start), padded.rfind("?", 0, start)
+        )
+        first = len(hits)
+        while first and hits[first - 1][0] >= opening:
+            first -= 1
+        asks: bool | None = None  # a yes/no question; found out only if a stressed cue asks
+        amplified: set[int] = set()
+        for index in range(first, len(hits)):
             hit = hits[index]
             label = hit[2]
-            if not weights[index] or label in (NEUTRAL, CONTRAST_MARK):
+            if not weights[index] or label == NEUTRAL or label == CONTRAST_MARK:
                 continue
-            if question and label == STRESSED and self.padded[hit[3]] == '"':
-                note = "neutral:" + self.padded[hit[3] : hit[1]]
-                hits[index] = (hit[0], hit[1], NEUTRAL, hit[3], note)
-                weights[index] = 0.0
-                continue
-            if asks and label == STRESSED:
-                weights[index] *= rules.question_stressed_factor
-            elif question and label == UNCERTAIN:
-                weights[index] *= rules.question_uncertain_factor
-            elif question and label == POSITIVE:
-                weights[index] *= rules.question_positive_factor
+            if question:
+                if label == STRESSED:
+                    if padded[hit[3]] == '"':
+                        note = "neutral:" + padded[hit[3] : hit[1]]
+                        hits[index] = (hit[0], hit[1], NEUTRAL, hit[3], note)
+                        weights[index] = 0.0
+                        continue
+                    if asks is None:
+                        asks = _YES_NO.match(padded, opening, start) is not None
+                    if asks:
+                        weights[index] *= rules.question_stressed_factor
+                elif label == UNCERTAIN:
+                    weights[index] *= rules.question_uncertain_factor
+                elif label == POSITIVE:
+                    weights[index] *= rules.question_positive_factor
             if emphatic:
                 weights[index] *= rules.emphasis_factor
                 amplified.add(label)
         note = "emphasis:" + run[:4]
         for label in sorted(amplified):
             self._note(start, end, label, note)
-        if "!" in run and "?" in run:
+        if "!" in run and question:
             self._note(start, end, STRESSED, note, rules.interrobang_weight)
         elif run.count("?") >= 3:
             self._note(start, end, STRESSED, note, rules.question_run_weight)
 
-    def _sentence(self, end: int) -> _Sentence:
-        """Where the sentence that ends at `end` starts, and the indexes of its hits.
-
-        Hits are in text order, so its hits are the last ones: walking back from the end keeps
-        a long text with many sentences linear.
-        """
-        padded = self.padded
-        start = 1 + max(
-            padded.rfind(".", 0, end), padded.rfind("!", 0, end), padded.rfind("?", 0, end)
-        )
-        first = len(self.hits)
-        while first and self.hits[first - 1][0] >= start:
-            first -= 1
-        return _Sentence(start, range(first, len(self.hits)))
-
-    def _asks_yes_or_no(self, start: int, end: int) -> bool:
-        words = self.padded[start:end].split(None, 1)
-        return bool(words) and words[0] in _YES_NO
-
-    def _shout(self, text: str) -> None:
+    def decide(self, text: str) -> Classification:
         if self.caps and (shout := _SHOUTING.search(text)):
             start = shout.start() + 1  # positions are in the padded text
             self._note(start, start, STRESSED, "emphasis:CAPS", self.rules.shouting_weight)
-
-    def decide(self, text: str) -> Classification:
-        self._shout(text)
         return decide(self.hits, self.weights, self.padded, self.rules.threshold)

@@ -137,6 +137,16 @@ class Store(Protocol):
         """Update status, attempts and next_attempt_at of an existing delivery."""
         ...
 
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float
+    ) -> list[Delivery]:
+        """`due_deliveries`, each one leased: its next_attempt_at moves to now + lease_seconds
+        in the same step, so no other claim (another dispatcher sharing the store) gets it until
+        `save_delivery` records the attempt or the lease runs out (its claimer died). Returned
+        as they were before the lease. Raises ValueError for limit < 1 or lease_seconds <= 0.
+        """
+        ...
+
     async def deliveries(self, query: AlertQuery) -> Page[Delivery]:
         """Newest first by created_at, keyset-paginated."""
         ...

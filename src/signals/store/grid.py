@@ -53,30 +53,30 @@ class BucketGrid:
 
 def assemble(
     grid: BucketGrid,
-    counts: list[tuple[int, str, str, int]],
+    *,
+    bucket_counts: list[tuple[int, str, int]],
+    type_counts: list[tuple[str, int]],
     top_users: list[TopUser],
     anomaly_counts: list[tuple[int, str, int]],
     recent_anomalies: list[Episode],
 ) -> Stats:
-    """`counts` are (bucket index, signal_type, sentiment, events); `anomaly_counts` are
-    (bucket index, severity, episodes opened)."""
-    by_signal_type: dict[str, int] = {}
+    """`bucket_counts` are (bucket index, sentiment, events), `type_counts` (signal_type,
+    events), `anomaly_counts` (bucket index, severity, episodes opened)."""
     by_sentiment = dict.fromkeys(SENTIMENTS, 0)
-    for _, signal_type, sentiment, n in counts:
-        by_signal_type[signal_type] = by_signal_type.get(signal_type, 0) + n
+    for _, sentiment, n in bucket_counts:
         by_sentiment[sentiment] = by_sentiment.get(sentiment, 0) + n
-    buckets = grid.tally(((i, sentiment, n) for i, _, sentiment, n in counts), SENTIMENTS)
-    anomaly_buckets = grid.tally(anomaly_counts, SEVERITIES)
     by_severity = dict.fromkeys(SEVERITIES, 0)
     for _, severity, n in anomaly_counts:
         by_severity[severity] = by_severity.get(severity, 0) + n
     starts = grid.starts()
+    buckets = grid.tally(bucket_counts, SENTIMENTS)
+    anomaly_buckets = grid.tally(anomaly_counts, SEVERITIES)
     return Stats(
         since=from_us(grid.since_us),
         until=from_us(grid.until_us),
         bucket_seconds=grid.bucket_seconds,
         buckets=[Bucket(start=s, counts=c) for s, c in zip(starts, buckets, strict=True)],
-        by_signal_type=dict(sorted(by_signal_type.items(), key=lambda item: (-item[1], item[0]))),
+        by_signal_type=dict(sorted(type_counts, key=lambda item: (-item[1], item[0]))),
         by_sentiment=by_sentiment,
         top_users=top_users,
         anomalies_by_severity=by_severity,

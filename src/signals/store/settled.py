@@ -28,6 +28,8 @@ class SettledTotals:
     """At most `capacity` entries, least recently used dropped first."""
 
     def __init__(self, write_lock: asyncio.Lock, capacity: int = 8) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
         self._write_lock = write_lock
         self._capacity = capacity
         self._entries: OrderedDict[Slots, Totals] = OrderedDict()
@@ -35,22 +37,20 @@ class SettledTotals:
     async def get(self, slots: Slots, compute: Callable[[], Awaitable[Totals]]) -> Totals:
         """The totals over `slots`, from memory or from `compute` (then remembered)."""
         totals = self._entries.get(slots)
-        if totals is None:
-            async with self._write_lock:
-                totals = self._entries.get(slots)  # filled while this task waited for the lock
-                if totals is None:
-                    totals = await compute()
-                    self._entries[slots] = totals
-                    while len(self._entries) > self._capacity:
-                        self._entries.popitem(last=False)
-        self._entries.move_to_end(slots)
-        return totals
+        if totals is not None:
+            self._entries.move_to_end(slots)
+            return totals
+        async with self._write_lock:
+            totals = self._entries.get(slots)  # filled while this task waited for the lock
+            if totals is None:
+                totals = await compute()
+                self._entries[slots] = totals
+                while len(self._entries) > self._capacity:
+                    self._entries.popitem(last=False)
+            return totals
 
     def invalidate(self, earliest_us: int) -> None:
         """Forget every entry whose slots end after `earliest_us`. Call under the write lock,
         after the commit that stored an event at `earliest_us`, with no await in between."""
         for slots in [s for s in self._entries if s[-1].end_us > earliest_us]:
             del self._entries[slots]
-
-    def clear(self) -> None:
-        self._entries.clear()

@@ -45,6 +45,7 @@ from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
 from signals.store.instant import to_us
+from signals.store.settled import SettledTotals
 from signals.store.sqlite_listings import (
     anomaly_page,
     delivery_page,
@@ -99,6 +100,7 @@ class SqliteStore:
         self._reader = reader
         self._batch_max = batch_max
         self._write_lock = asyncio.Lock()
+        self._settled = SettledTotals(self._write_lock)
         self._closed = False
 
     @classmethod
@@ -169,21 +171,27 @@ class SqliteStore:
                 rows[record.event_id] = record_row(record, to_us(record.received_at))
         episodes = [episode_row(episode) for episode in batch.episodes]
         deliveries = [delivery_row(delivery) for delivery in batch.deliveries]
-        async with self._write_lock, self._transaction():
-            w = self._writer
-            inserted = 0
-            if rows:
-                last_seq = await _scalar(w, "SELECT MAX(seq) FROM events")
-                async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
-                    inserted = cursor.rowcount
-                if inserted:
-                    await roll_up(w, await self._new_rows(rows, inserted, last_seq or 0))
-            if episodes:
-                await w.executemany(UPSERT_EPISODE, episodes)
-            if deliveries:
-                await w.executemany(INSERT_DELIVERY, deliveries)
-            if batch.checkpoint_name is not None and batch.checkpoint is not None:
-                await self._put_checkpoint(batch.checkpoint_name, batch.checkpoint)
+        earliest: int | None = None
+        async with self._write_lock:
+            async with self._transaction():
+                w = self._writer
+                inserted = 0
+                if rows:
+                    last_seq = await _scalar(w, "SELECT MAX(seq) FROM events")
+                    async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
+                        inserted = cursor.rowcount
+                    if inserted:
+                        new_rows = await self._new_rows(rows, inserted, last_seq or 0)
+                        await roll_up(w, new_rows)
+                        earliest = min(row[1] for row in new_rows)
+                if episodes:
+                    await w.executemany(UPSERT_EPISODE, episodes)
+                if deliveries:
+                    await w.executemany(INSERT_DELIVERY, deliveries)
+                if batch.checkpoint_name is not None and batch.checkpoint is not None:
+                    await self._put_checkpoint(batch.checkpoint_name, batch.checkpoint)
+            if earliest is not None:
+                self._settled.invalidate(earliest)  # committed, and still under the lock
         return inserted
 
     async def save_checkpoint(self, name: str, position: JournalPosition) -> None:
@@ -203,6 +211,21 @@ class SqliteStore:
             updated = cursor.rowcount
         if updated == 0:
             raise KeyError(delivery.id)
+
+    async def claim_deliveries(
+        self, now: float, limit: int, lease_seconds: float
+    ) -> list[Delivery]:
+        """See `Store.claim_deliveries`. One process owns an SQLite file, so a claim never meets
+        another dispatcher here; the lease is kept anyway, so both stores behave alike."""
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        async with self._write_lock, self._transaction():
+            due = await due_deliveries(self._writer, now, limit)
+            await self._writer.executemany(
+                "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?",
+                [(now + lease_seconds, delivery.id) for delivery in due],
+            )
+        return due
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
@@ -299,7 +322,7 @@ class SqliteStore:
 
         Raises ValueError for bucket_seconds < 1, until before since, or too many buckets.
         """
-        return await read_stats(self._reader, since_us, until_us, bucket_seconds)
+        return await read_stats(self._reader, since_us, until_us, bucket_seconds, self._settled)
 
     async def open_episodes(self) -> list[Episode]:
         """Episodes not closed yet, oldest first."""

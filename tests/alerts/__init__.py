@@ -1,0 +1,1 @@
+"""Signed webhook alerts and the outbox."""
