@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support.service import ServiceProcess, free_port, write_settings
 
 from signals.events import record_decoder
 from signals.journal.reader import iter_records
-from tests.support.service import ServiceProcess, free_port, write_settings
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def stored_ids(data_dir: Path) -> list[str]:
     with sqlite3.connect(data_dir / "signals.db") as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master")}
         table = "events" if "events" in tables else next(t for t in tables if "event" in t)
-        return [row[0] for row in db.execute(f"select event_id from {table}")]  # noqa: S608
+        return [row[0] for row in db.execute(f"select event_id from {table}")]
 
 
 def journal_ids(data_dir: Path) -> list[str]:
@@ -103,9 +103,12 @@ def test_port_in_use_fails_fast_naming_it(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        config = write_settings(tmp_path / "s.toml", {"data_dir": str(tmp_path / "d"),
-                                                      "ingest": {"port": port},
-                                                      "integrity": {"port": free_port()}})  # fmt: skip
+        sections = {
+            "data_dir": str(tmp_path / "d"),
+            "ingest": {"port": port},
+            "integrity": {"port": free_port()},
+        }
+        config = write_settings(tmp_path / "s.toml", sections)
         result = run_serve(config, tmp_path)
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stdout + result.stderr

@@ -6,6 +6,13 @@ episode newly reached at or above `alerts.min_severity`. The consumer stores epi
 deliveries in the same transaction as the records, then calls `committed`, which wakes the
 dispatcher. Open episodes are restored from the store at start, so a restart neither loses nor
 duplicates an episode that is still running.
+
+With Redis windows, instances share the episodes too (`signals.anomaly.shared`): a step reads
+the shared state of the keys it may touch, runs the transitions on it, and writes it back only
+if no other instance changed those keys meanwhile, else runs again. So a burst split across
+instances is one episode that reaches each severity once, on one instance, which alone queues
+that alert. If Redis fails there, the step runs on this instance's own episodes, as the windows
+fall back to memory.
 """
 
 from __future__ import annotations
@@ -95,8 +102,7 @@ class Detection:
                 )
             return transitions
 
-        keys = list(dict.fromkeys((record.user_id, record.signal_type) for record in records))
-        return self._outcome(await self._step(keys, step))
+        return self._outcome(await self._step(await self._keys(records, counts), step))
 
     async def tick(self, now: float) -> Analysis:
         stale = self.tracker.stale(now)
@@ -105,6 +111,28 @@ class Detection:
     def committed(self, analysis: Analysis) -> None:
         if analysis.deliveries:
             self._dispatcher.wake()
+
+    async def _keys(self, records: Sequence[Record], counts: list[int]) -> list[Key]:
+        """The keys whose shared episode a step over `records` may touch: counted above their
+        threshold, held here, or open on another instance. Others cannot change."""
+        if self._shared is None:
+            return []
+        try:
+            open_anywhere = await self._shared.open_keys()
+        except REDIS_FAILURES as exc:
+            self._lost(exc)
+            return []
+        threshold = self._settings.threshold
+        keys: dict[Key, None] = {}
+        for record, count in zip(records, counts, strict=True):
+            key = (record.user_id, record.signal_type)
+            if key not in keys and (
+                count > threshold(record.signal_type)
+                or self.tracker.get(key) is not None
+                or (open_anywhere and self._shared.key(key) in open_anywhere)
+            ):
+                keys[key] = None
+        return list(keys)
 
     async def _step(
         self, keys: list[Key], step: Callable[[], list[Transition]]

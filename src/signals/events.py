@@ -16,13 +16,15 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f-\x9f]*$"
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+# Patterns end in \Z, not $: msgspec matches with Python's `re`, where `$` also matches before a
+# final newline, so "chat\n" would pass as a signal type (the OpenAPI document publishes `$`).
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}\Z"
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f-\x9f]*\Z"
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
 MAX_METADATA_BYTES = 4096
 
 UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_CONTROL_CHARS)]
-SignalType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+SignalType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.-]{0,63}\Z")]
 EventId = Annotated[str, Meta(pattern=ID_PATTERN)]
 ShortText = Annotated[str, Meta(max_length=128)]
 Timestamp = Annotated[str, Meta(pattern=RFC3339)]

@@ -76,6 +76,9 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
         uvicorn_logger.propagate = True
+    # httpx logs every outgoing request at info: one line per router POST or webhook attempt.
+    # The forwarder and the dispatcher log their own outcomes, so only its warnings are kept.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # One line per request is the access log's job; at info it would dominate the output and
     # cost throughput, so it appears only at debug.
     logging.getLogger("uvicorn.access").setLevel(

@@ -315,29 +315,37 @@ async def serve(settings: Settings) -> None:
     check_bindable(settings.ingest.host, settings.ingest.port)
     check_bindable(settings.integrity.host, settings.integrity.port)
     loop = asyncio.get_running_loop()
-    async with open_services(settings) as services:
-        servers = [
-            _server(services.ingest_app, settings.ingest.host, settings.ingest.port, settings),
-            _server(
-                services.integrity_app, settings.integrity.host, settings.integrity.port, settings
-            ),
-        ]
-        received: list[int] = []
+    servers: list[_Server] = []
+    received: list[int] = []
 
-        def on_signal(signum: int) -> None:
-            received.append(signum)
-            if len(received) == 1:
-                log.info("shutting down", signal=signal.Signals(signum).name)
-            else:
-                log.warning("second signal: forcing exit", signal=signal.Signals(signum).name)
-            for server in servers:
-                server.should_exit = True
-                if len(received) > 1:
-                    server.force_exit = True
+    def on_signal(signum: int) -> None:
+        # Installed before anything opens: a signal during start-up (the journal catch-up can
+        # take a while) ends the start cleanly instead of killing the process mid-way.
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if len(received) == 1:
+            log.info("shutting down", signal=name)
+        else:
+            log.warning("second signal: forcing exit", signal=name)
+        for server in servers:
+            server.should_exit = True
+            server.force_exit = len(received) > 1
 
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_signal, signum)
-        try:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        async with open_services(settings) as services:
+            servers += [
+                _server(services.ingest_app, settings.ingest.host, settings.ingest.port, settings),
+                _server(
+                    services.integrity_app,
+                    settings.integrity.host,
+                    settings.integrity.port,
+                    settings,
+                ),
+            ]
+            if received:
+                return
             log.info(
                 "signals started",
                 ingest=f"http://{settings.ingest.host}:{settings.ingest.port}",
@@ -350,7 +358,7 @@ async def serve(settings: Settings) -> None:
             async with asyncio.TaskGroup() as group:
                 for server in servers:
                     group.create_task(server.serve())
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
-    log.info("signals stopped")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        log.info("signals stopped")

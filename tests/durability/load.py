@@ -1,8 +1,8 @@
 """Concurrent clients that keep score: which event ids the service acknowledged (a 2xx answer).
 
-An id is acknowledged only by a 200 or 202; any other answer, or a connection that died, leaves
-it unacknowledged (it may or may not be in the journal). A client stops at its first transport
-error, which is how a killed or stopped service ends a run.
+An id is acknowledged only by a 2xx answer (202, or 200 for a duplicate); any other answer, or
+a connection that died, leaves it unacknowledged (it may or may not be in the journal). A client
+stops at its first transport error, which is how a killed or stopped service ends a run.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ async def post_events(
                 except httpx.TransportError:
                     return
                 tally.latencies.append(loop.time() - started)
-                if response.status_code in (200, 202):
+                if 200 <= response.status_code < 300:
                     tally.acked.add(event_id)
                     if response.json()["duplicate"]:
                         tally.duplicates.add(event_id)

@@ -1,8 +1,9 @@
 """A stand-in router for the forwarding tests: a raw asyncio HTTP/1.1 server on a fixed free port.
 
 The port is chosen up front, so the service can be configured with `url` before the receiver
-listens, and the receiver can be taken down and brought back on the same port. While up it is in
-one of three modes:
+listens, and the receiver can be taken down and brought back on the same port. It is chosen
+below the kernel's ephemeral range, so while the receiver is down no client connection (and no
+`free_port()`) can be given it. While up it is in one of three modes:
 
 - "ok": records the request (headers and body) and answers 200;
 - "fail": counts the attempt and answers 500;
@@ -16,13 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import msgspec
-from tests.support.service import free_port
 
 Mode = Literal["ok", "fail", "hang"]
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 _FAIL = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n"
 
@@ -38,9 +42,26 @@ class Delivery:
         return decoded if isinstance(decoded, list) else [decoded]
 
 
+def steady_port() -> int:
+    """A free port below the ephemeral range (Linux's default range starts at 32768)."""
+    try:
+        first_ephemeral = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except OSError:
+        first_ephemeral = 32768
+    for _ in range(100):
+        port = random.randrange(max(1024, first_ephemeral - 10_000), first_ephemeral)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 class RouterReceiver:
     def __init__(self, mode: Mode = "ok") -> None:
-        self.port = free_port()
+        self.port = steady_port()
         self.mode: Mode = mode
         self.delivered: list[Delivery] = []
         self.attempts = 0  # every request that arrived, whatever the mode answered
@@ -53,9 +74,11 @@ class RouterReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/ingest"
 
-    def event_ids(self) -> list[str]:
-        """Every delivered record's event_id, in arrival order (repeats included)."""
-        return [str(record["event_id"]) for item in self.delivered for record in item.records()]
+    def event_ids(self, since: int = 0) -> list[str]:
+        """The event_id of every record delivered (from delivery `since` on), in arrival order,
+        repeats included."""
+        deliveries = self.delivered[since:]
+        return [str(record["event_id"]) for item in deliveries for record in item.records()]
 
     async def up(self, mode: Mode | None = None) -> None:
         if mode is not None:

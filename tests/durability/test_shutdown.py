@@ -18,6 +18,7 @@ from tests.durability.evidence import (
     store_ids,
 )
 from tests.durability.load import Tally, numbered, post_events, wait_for
+from tests.durability.restarts import Restartable
 from tests.durability.router_receiver import RouterReceiver
 from tests.support.service import ServiceProcess
 
@@ -38,28 +39,26 @@ async def test_sigterm_under_load_saves_the_router_checkpoint_and_resumes_from_i
 ) -> None:
     async with RouterReceiver() as receiver:
         await receiver.up()
-        service = ServiceProcess(
+        service = Restartable(
             tmp_path,
             {
                 "router": {"url": receiver.url, "batch_size": 10, "max_backoff_seconds": 0.2},
                 "server": {"shutdown_timeout_seconds": SHUTDOWN_TIMEOUT_SECONDS},
             },
         )
-        await asyncio.to_thread(service.start)
+        run = await asyncio.to_thread(service.start)
         tally = Tally()
-        load = asyncio.create_task(
-            post_events(service.ingest, numbered("s"), clients=8, tally=tally)
-        )
+        load = asyncio.create_task(post_events(run.ingest, numbered("s"), clients=8, tally=tally))
         try:
             await wait_for(
                 "the router receiving under load", lambda: len(receiver.event_ids()) > 50
             )
-            code = await asyncio.to_thread(service.stop, signal.SIGTERM, SHUTDOWN_TIMEOUT_SECONDS)
+            code = await asyncio.to_thread(run.stop, signal.SIGTERM, SHUTDOWN_TIMEOUT_SECONDS)
         finally:
-            await asyncio.to_thread(service.__exit__)
+            await asyncio.to_thread(run.__exit__)
             await load
-        assert code == 0, service.logs()
-        assert '"signals stopped"' in service.logs()
+        assert code == 0, run.logs()
+        assert '"signals stopped"' in run.logs()
         in_journal = journal_ids(service.data_dir)
         assert tally.acked and tally.acked <= set(in_journal)
         assert repeated(in_journal) == []
@@ -74,12 +73,12 @@ async def test_sigterm_under_load_saves_the_router_checkpoint_and_resumes_from_i
         )
         receiver.delivered.clear()
 
-        await asyncio.to_thread(service.start)
+        run = await asyncio.to_thread(service.start)
         try:
-            async with httpx.AsyncClient(base_url=service.ingest) as http:
+            async with httpx.AsyncClient(base_url=run.ingest) as http:
                 await wait_for("the router caught up", lambda: caught_up(http))
         finally:
-            assert await asyncio.to_thread(service.stop) == 0, service.logs()
+            assert await asyncio.to_thread(run.stop) == 0, run.logs()
     # Resumed at the checkpoint: not a replay from the start, and nothing skipped.
     assert first_seen(receiver.event_ids()) == journal_ids(service.data_dir, after=saved)
     assert delivered_before | set(receiver.event_ids()) == set(in_journal)

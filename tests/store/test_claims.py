@@ -72,6 +72,6 @@ async def test_bad_claims_are_refused_and_change_nothing(
 ) -> None:
     due = delivery(0, next_attempt_at=NOW)
     await store.apply(Batch(records=[], deliveries=[due]))
-    with pytest.raises(ValueError, match="limit|lease"):
+    with pytest.raises(ValueError, match=r"limit|lease"):
         await store.claim_deliveries(NOW, limit, lease)
     assert (await store.deliveries(AlertQuery())).items == [due]

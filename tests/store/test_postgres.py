@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
@@ -84,7 +85,7 @@ async def test_a_failed_migration_changes_nothing(url: str) -> None:
         await conn.execute("CREATE TABLE deliveries (unrelated text)")  # a foreign table in the way
     finally:
         await conn.close()
-    with pytest.raises(asyncpg.DuplicateTableError, match="deliveries"):
+    with pytest.raises(StoreUnavailable, match=r'schema migration failed: .*"deliveries"'):
         await PostgresStore.open(url)
     assert await tables(url) == {"deliveries"}
 
@@ -99,8 +100,7 @@ async def test_an_unreachable_server_is_named_without_its_password() -> None:
 
 
 async def test_a_missing_database_is_an_error_naming_it(url: str) -> None:
-    missing = url.replace("/postgres?", "/signals_no_such_database?", 1)
-    assert missing != url
+    missing = urlunsplit(urlsplit(url)._replace(path="/signals_no_such_database"))
     with pytest.raises(StoreUnavailable, match="signals_no_such_database"):
         await PostgresStore.open(missing)
 

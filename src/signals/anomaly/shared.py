@@ -14,12 +14,18 @@ is the episode as JSON: open, or closed (a tombstone, so instances that still ho
 ended). Both expire `windows.seconds + windows.ttl_seconds` after their last write; no key of a
 running burst is older than a window, and a tombstone only needs to outlive the other
 instances' copies, which their sweeps close within a window or two.
+
+`{prefix}:ep-open` indexes the open ones (a sorted set, scored by when they expire), so a step
+reads only the keys that can matter to it: those it counted above their threshold, those its
+tracker holds, and those open on another instance (which its quiet event may close). Reading the
+index is one small round trip; a step touching no such key costs nothing more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+import time
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -28,18 +34,28 @@ from signals.anomaly.episode import Episode
 
 Key = tuple[str, str]  # (user_id, signal_type)
 
-# KEYS: episode keys. ARGV[1]: expiry (ms); then per key i, ARGV[2i] the value it was read with
-# ("" when it had none) and ARGV[2i+1] its new value. Returns 0 when all were written, else the
-# index of the first key whose value had changed since (and nothing is written).
+# KEYS[1]: the index of open episodes, then the episode keys. ARGV[1]: expiry (ms), ARGV[2]: now
+# (epoch ms); then for the i-th episode key, ARGV[3i] the value it was read with ("" when it had
+# none), ARGV[3i+1] its new value, ARGV[3i+2] "1" when that episode is open. Returns 0 when all
+# were written, else the index of the first key whose value had changed since (nothing written).
 SAVE_SCRIPT = """
-for i, key in ipairs(KEYS) do
-  if (redis.call('GET', key) or '') ~= ARGV[2 * i] then
+local count = #KEYS - 1
+for i = 1, count do
+  if (redis.call('GET', KEYS[i + 1]) or '') ~= ARGV[3 * i] then
     return i
   end
 end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, ARGV[2 * i + 1], 'PX', ARGV[1])
+local expires = tonumber(ARGV[2]) + tonumber(ARGV[1])
+for i = 1, count do
+  redis.call('SET', KEYS[i + 1], ARGV[3 * i + 1], 'PX', ARGV[1])
+  if ARGV[3 * i + 2] == '1' then
+    redis.call('ZADD', KEYS[1], expires, KEYS[i + 1])
+  else
+    redis.call('ZREM', KEYS[1], KEYS[i + 1])
+  end
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 0
 """
 
@@ -64,18 +80,32 @@ class SharedEpisodes:
     """The shared state, on a Redis client that someone else owns and closes."""
 
     def __init__(
-        self, client: Redis, key_prefix: str, window_seconds: float, ttl_seconds: int
+        self,
+        client: Redis,
+        key_prefix: str,
+        window_seconds: float,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._script = client.register_script(SAVE_SCRIPT)
         self._expiry_ms = round((window_seconds + ttl_seconds) * 1000)
+        self._index = f"{key_prefix}:ep-open".encode("utf-8", "surrogatepass")
+        self._clock = clock
 
     def key(self, key: Key) -> bytes:
         user_id, signal_type = key
         # surrogatepass: a lone surrogate in an id still makes a distinct key instead of an error
         text = f"{self._prefix}:ep:{len(user_id)}:{user_id}:{signal_type}"
         return text.encode("utf-8", "surrogatepass")
+
+    async def open_keys(self) -> set[bytes]:
+        """The keys (as `key` makes them) of the episodes open now, on any instance."""
+        now_ms = round(self._clock() * 1000)
+        # Members only (no scores), as bytes: the windows' client does not decode responses.
+        members = cast("list[bytes]", await self._client.zrangebyscore(self._index, now_ms, "+inf"))
+        return set(members)
 
     async def load(self, keys: Sequence[Key]) -> list[Shared]:
         """The state of each key, in order. Raises redis-py's errors."""
@@ -96,10 +126,12 @@ class SharedEpisodes:
         errors."""
         if not writes:
             return True
-        args: list[bytes | int] = [self._expiry_ms]
+        args: list[bytes | int] = [self._expiry_ms, round(self._clock() * 1000)]
         for write in writes:
-            args += [write.read.raw, _encoder.encode(write.episode)]
-        conflict = await self._script(keys=[self.key(w.key) for w in writes], args=args)
+            is_open = write.episode.closed_at is None
+            args += [write.read.raw, _encoder.encode(write.episode), int(is_open)]
+        keys = [self._index, *(self.key(w.key) for w in writes)]
+        conflict = await self._script(keys=keys, args=args)
         return int(conflict) == 0
 
 

@@ -65,7 +65,10 @@ class Classifier:
         pattern matches it): the phrase itself is padded[start + 1:end].
         """
         spans = list(map(_span, self._words(padded)))
-        extra = list(map(_span, CLOSERS.finditer(padded))) if "?" in padded or "!" in padded else []
+        extra = []
+        if "?" in padded or "!" in padded:
+            # The text's leading space puts a character before every run.
+            extra = [(match.start() - 1, match.end()) for match in CLOSERS.finditer(padded)]
         # Most messages end in their only "?" or "!!": nothing to interleave then.
         ordered = not spans or not extra or spans[-1] < extra[0]
         if not padded.isascii():

@@ -29,7 +29,9 @@ class Batch(Struct, kw_only=True):
     """What one consumer step writes, in one transaction."""
 
     records: list[Record]
-    episodes: list[Episode] = []  # new or changed: upserted by id
+    # New or changed: upserted by id. A store several instances share merges instead, so that
+    # their writes of one episode may commit in any order (see `postgres_rows.UPSERT_EPISODE`).
+    episodes: list[Episode] = []
     deliveries: list[Delivery] = []  # new outbox entries: inserted, an existing id is kept
     checkpoint_name: str | None = None
     checkpoint: JournalPosition | None = None  # the consumer's position after these records

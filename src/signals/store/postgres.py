@@ -23,6 +23,7 @@ instances' catch-ups never disturb one another.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
@@ -69,6 +70,10 @@ INT64 = range(-(2**63), 2**63)
 _CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 WRITE_ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 10.0
+# No statement here takes more than a fraction of a second; one that runs this long is stuck
+# (a lock never released, a server that stopped answering) and is better failed and retried.
+STATEMENT_TIMEOUT_SECONDS = 60.0
+CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class StoreUnavailable(RuntimeError):
@@ -98,7 +103,11 @@ class PostgresStore:
             raise ValueError("pool_size must be at least 1")
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, timeout=CONNECT_TIMEOUT_SECONDS
+                url,
+                min_size=1,
+                max_size=pool_size,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                command_timeout=STATEMENT_TIMEOUT_SECONDS,
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnavailable(masked_url(url), f"{type(exc).__name__}: {exc}") from None
@@ -107,6 +116,10 @@ class PostgresStore:
         try:
             async with pool.acquire() as conn:
                 version = await migrate(conn)
+        except asyncpg.PostgresError as exc:
+            await pool.close()
+            reason = f"schema migration failed: {type(exc).__name__}: {exc}"
+            raise StoreUnavailable(masked_url(url), reason) from exc
         except BaseException:
             await pool.close()
             raise
@@ -125,9 +138,16 @@ class PostgresStore:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Wait for the connections in use to be released, then close them all."""
-        if not self._pool.is_closing():
-            await self._pool.close()
+        """Wait (a bounded time) for the connections in use to be released, close them all."""
+        if self._pool.is_closing():
+            return
+        try:
+            await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            # A statement the server never answers must not hold the exit: what it wrote is
+            # rolled back with its connection, and the journal still has the records.
+            log.warning("store connections still busy at close; terminating them")
+            self._pool.terminate()
 
     # Writes.
 
