@@ -9,6 +9,7 @@ the same shape of error.
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -120,16 +121,32 @@ def _loc_from_path(path: str) -> list[str | int]:
     return loc
 
 
+# msgspec ends a message with " - at `<path>`" below the top level. A path is `$` then `.name`,
+# `[index]` or `[...]`, so it is matched at the very end and in that shape only: an unknown
+# field's name is the client's and may hold backticks or " - at `" itself.
+_AT_PATH = re.compile(r" - at `(\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\d+|\.\.\.)\])*)`\Z")
+_FIELD_ERRORS = {
+    "Object contains unknown field `": "unknown field {!r}",
+    "Object missing required field `": "field required",
+}
+
+
+def _detail_and_loc(message: str) -> tuple[str, list[str | int]]:
+    at = _AT_PATH.search(message)
+    if at is None:
+        return message, []
+    detail = message[: at.start()]
+    if detail.startswith(tuple(_FIELD_ERRORS)) and not detail.endswith("`"):
+        return message, []  # the " - at `...`" was the end of a field's name
+    return detail, _loc_from_path(at[1])
+
+
 def problem_from_validation(exc: msgspec.ValidationError) -> Problem:
-    message = str(exc)
-    detail, _, path = message.partition(" - at `")
-    loc = _loc_from_path(path.rstrip("`")) if path else []
-    if detail.startswith("Object contains unknown field `"):
-        field = detail.split("`")[1]
-        return Problem(loc=["body", *loc, field], msg=f"unknown field {field!r}")
-    if detail.startswith("Object missing required field `"):
-        field = detail.split("`")[1]
-        return Problem(loc=["body", *loc, field], msg="field required")
+    detail, loc = _detail_and_loc(str(exc))
+    for prefix, msg in _FIELD_ERRORS.items():
+        if detail.startswith(prefix) and detail.endswith("`"):
+            field = detail[len(prefix) : -1]
+            return Problem(loc=["body", *loc, field], msg=msg.format(field))
     return Problem(loc=["body", *loc], msg=detail)
 
 

@@ -210,11 +210,11 @@ def _build_apps(
     cors = settings.auth.cors_origins
     ingest_app = build_ingest_app(
         intake=intake, history=history, probes=probes, metrics=metrics,
-        web_dir=WEB_DIR, cors_origins=cors, guards=guards,
+        web_dir=WEB_DIR, limits=settings.ingest, cors_origins=cors, guards=guards,
     )  # fmt: skip
     integrity_app = build_integrity_app(
         intake=intake, history=history, probes=probes, metrics=metrics,
-        cors_origins=cors, guards=guards,
+        limits=settings.ingest, cors_origins=cors, guards=guards,
     )  # fmt: skip
     return ingest_app, integrity_app
 

@@ -1,10 +1,13 @@
-"""Schemathesis against both ports of a real `signals serve`, from each port's /openapi.json.
+"""Schemathesis against both ports of a real `signals serve`, generated from the documents
+`/openapi.json` serves (test_document checks they are the same).
 
-One subprocess with an admin key serves both ports; every generated request carries the key
-(schemathesis's `auth` for the documented schemes), and probes without it check that auth is
-enforced where the document says. Checks: no 5xx, every status documented, the documented media
-type, bodies and headers that match their schemas, and requests the document calls invalid
-refused with a 4xx. Bounded and derandomized so a CI run is the same every time.
+One subprocess with an admin key serves both ports. Every generated request carries the key (the
+`auth` for the documented schemes); `ignored_auth` also sends each one without it and expects a
+refusal where the document asks for a key. Checks: no 5xx, every status documented, the
+documented media type, bodies and headers matching their schemas, and requests the document
+calls invalid refused with a 4xx. Fuzzing phase on every operation, plus the coverage phase
+(boundary values of every constraint) on `/v1/validate`, where the event rules meet the
+document without writing anything. Bounded and derandomized: a CI run is the same every time.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from signals.openapi import ingest_openapi, integrity_openapi
 pytestmark = pytest.mark.slow
 
 KEY, STANZA = keygen("fuzz", ["admin"])
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 CHECKS = {
     "not_a_server_error": {},
     "status_code_conformance": {},
@@ -36,12 +39,15 @@ CHECKS = {
     },
     "ignored_auth": {},
 }
-# A batch keeps its valid items and lists the invalid ones (202): an array with a bad item is not
-# a bad request there. The same validator refuses bad items on /v1/log and /v1/validate.
-PARTIAL_BATCHES = {
-    "include-path": ["/v1/log/batch", "/v1/events"],
-    "checks": {"negative_data_rejection": {"enabled": False}},
-}
+OPERATIONS = [
+    # A batch keeps its valid items and lists the invalid ones (202): an array with a bad item
+    # is no bad request there. /v1/log and /v1/validate refuse the same items.
+    {
+        "include-path": ["/v1/log/batch", "/v1/events"],
+        "checks": {"negative_data_rejection": {"enabled": False}},
+    },
+    {"include-path": "/v1/validate", "phases": {"coverage": {"enabled": True}}},
+]
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -60,10 +66,19 @@ def config() -> Any:
     return schemathesis.Config.from_dict(
         {
             "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True},
-            "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}, "stateful": {"enabled": False}},
-            "checks": {"enabled": False, **{name: {"enabled": True, **c} for name, c in CHECKS.items()}},
+            "phases": {
+                "examples": {"enabled": False},
+                "coverage": {"enabled": False},
+                "stateful": {"enabled": False},
+            },
+            "checks": {
+                "enabled": False,
+                **{name: {"enabled": True, **c} for name, c in CHECKS.items()},
+            },
             "auth": {"openapi": {"apiKey": {"api_key": KEY}}},
-            "operations": [PARTIAL_BATCHES],
+            "operations": OPERATIONS,
+            "request-timeout": 10,  # a hang fails the test instead of stalling the suite
+            "suppress-health-check": ["too_slow"],  # a loaded CI machine is no defect
         }
     )
 
@@ -71,6 +86,7 @@ def config() -> Any:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir: Path = tmp_path_factory.mktemp("fuzz")
+    # `ignored_auth` fails on purpose, far more often than the limiter's default allows
     process = ServiceProcess(workdir, {"auth": {"max_failures": 1_000_000}})
     with process.config.open("a") as settings:
         settings.write("\n" + STANZA + "\n")

@@ -300,3 +300,27 @@ def test_an_older_episode_put_into_a_tracker_is_swept_first() -> None:
     tracker.put(("new", "chat"), msgspec.structs.replace(episode("new", 4), closed_at=clock.at(5)))
     assert tracker.get(("new", "chat")) is None
     assert len(tracker) == 0
+
+
+def test_a_quiet_event_counted_before_the_episode_opened_does_not_close_it() -> None:
+    """Instance A counts an event (3), instance B counts two more and opens the episode, then A's
+    step for its event runs on the shared episode: that quiet count is older news."""
+    from signals.anomaly.episodes import EpisodeTracker  # noqa: PLC0415
+
+    tracker = EpisodeTracker(5.0, lambda _: THRESHOLD, lambda: "new")
+    clock = Clock()
+    opened = Episode(
+        id="ep-b", user_id="u", signal_type="chat", severity="warning", threshold=THRESHOLD,
+        window_seconds=5.0, peak_count=5, event_count=1, opened_at=clock.at(0.05),
+        last_seen_at=clock.at(0.05),
+    )  # fmt: skip
+    tracker.put(("u", "chat"), opened)
+    late = tracker.observe(
+        "u", "chat", event_id="e3", at=clock.now(0.03), received_at=clock.at(0.03), count=3
+    )
+    assert late == []
+    assert tracker.get(("u", "chat")) == opened
+    quiet = tracker.observe(
+        "u", "chat", event_id="e9", at=clock.now(0.09), received_at=clock.at(0.09), count=3
+    )
+    assert [(t.kind, t.episode.closed_at) for t in quiet] == [("closed", clock.at(0.09))]

@@ -61,6 +61,11 @@ async def clients(service: ServiceProcess) -> AsyncIterator[tuple[httpx.AsyncCli
         yield ingest, integrity
 
 
+def complaints(service: ServiceProcess) -> list[str]:
+    """The warnings and errors a service logged, to explain a failure."""
+    return [line for line in service.logs().splitlines() if '"level":"info"' not in line]
+
+
 def two(tmp_path: Path, settings: dict[str, Any]) -> tuple[ServiceProcess, ServiceProcess]:
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -89,7 +94,9 @@ async def test_a_burst_split_across_instances_is_one_episode_and_one_alert(
                 # Every instance answers over all events, whichever took them.
                 assert await stored_ids(a) == await stored_ids(b) == {*sent, *others}
 
-                [episode] = await episodes_of(a_history, user)
+                episodes = await episodes_of(a_history, user)
+                assert len(episodes) == 1, (episodes, complaints(first), complaints(second))
+                [episode] = episodes
                 assert await episodes_of(b_history, user) == [episode]
                 assert await all_episodes(b_history) == [episode]
                 assert episode["severity"] == "critical"

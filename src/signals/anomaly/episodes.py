@@ -4,7 +4,8 @@
   count, event_count = 1, sample_event_ids = [its id], opened_at = last_seen_at = received_at.
 - Later anomalous events update it: peak_count is the max, last_seen_at moves, event_count + 1,
   up to `MAX_SAMPLES` sample ids, and the severity escalates warning -> critical, never back.
-- The key's first non-anomalous event closes it, at that event's received_at.
+- The key's first non-anomalous event closes it, at that event's received_at (one older than
+  the episode's last anomalous event is late, not first, and changes nothing).
 - `sweep(now)` closes episodes whose last_seen_at is a full window old, at last_seen_at + window
   (when the burst ended, not when it was noticed); `observe` does the same first for its key, so
   a missed sweep cannot leave a stale episode to be extended by an unrelated later burst.
@@ -150,7 +151,10 @@ class EpisodeTracker:
         threshold = self._threshold_for(signal_type)
         severity = severity_for(count, threshold)
         if severity is None:
-            if entry is not None:
+            # A quiet event older than the episode's last anomalous one says nothing about the
+            # burst's end: it was counted before that one (on another instance sharing the
+            # windows, or journaled a moment out of order) and only reaches the tracker late.
+            if entry is not None and now >= entry.last_seen:
                 del self._open[key]
                 entry.episode.closed_at = received_at
                 transitions.append(Transition(kind="closed", episode=_copy(entry.episode)))

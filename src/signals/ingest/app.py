@@ -16,6 +16,7 @@ from signals.history import History
 from signals.intake import Intake
 from signals.metrics import Metrics
 from signals.openapi import ingest_openapi
+from signals.settings import IngestSettings
 from signals.probes import Probes
 from signals.webapp import make_app
 
@@ -27,6 +28,7 @@ def build_ingest_app(
     probes: Probes,
     metrics: Metrics,
     web_dir: Path,
+    limits: IngestSettings | None = None,
     cors_origins: Sequence[str] = (),
     guards: Sequence[Middleware] = (),
 ) -> Starlette:
@@ -50,7 +52,7 @@ def build_ingest_app(
         routes=routes,
         probes=probes,
         metrics=metrics,
-        openapi=ingest_openapi,
+        openapi=lambda: ingest_openapi(limits),
         cors_origins=cors_origins,
         guards=guards,
     )

@@ -12,6 +12,7 @@ from signals.history import History
 from signals.intake import Intake
 from signals.metrics import Metrics
 from signals.openapi import integrity_openapi
+from signals.settings import IngestSettings
 from signals.probes import Probes
 from signals.webapp import make_app
 
@@ -22,6 +23,7 @@ def build_integrity_app(
     history: History,
     probes: Probes,
     metrics: Metrics,
+    limits: IngestSettings | None = None,
     cors_origins: Sequence[str] = (),
     guards: Sequence[Middleware] = (),
 ) -> Starlette:
@@ -37,7 +39,7 @@ def build_integrity_app(
         routes=routes,
         probes=probes,
         metrics=metrics,
-        openapi=integrity_openapi,
+        openapi=lambda: integrity_openapi(limits),
         cors_origins=cors_origins,
         guards=guards,
     )

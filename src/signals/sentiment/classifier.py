@@ -14,12 +14,32 @@ from __future__ import annotations
 import re
 
 from signals.sentiment.lexicon import FOLD, build, shipped
-from signals.sentiment.pattern import CLOSERS, Patterns
-from signals.sentiment.tally import CAPS_WORD, Tally
-from signals.sentiment.verdict import Classification, is_question
+from signals.sentiment.pattern import Patterns
+from signals.sentiment.tally import CAPS_WORD, Scan, tally
+from signals.sentiment.verdict import Classification, decide, is_question
 from signals.settings import SentimentSettings
 
 _span = re.Match.span
+
+
+def _closers(text: str) -> list[tuple[int, int]]:
+    """The spans of "?" and of runs of two or more "!" and "?", each from the character before
+    (see `Classifier._spans`). str.find jumps from mark to mark; a regular expression would
+    test every character of the text against a class."""
+    spans: list[tuple[int, int]] = []
+    end = len(text)
+    position = 0
+    while True:
+        question, bang = text.find("?", position), text.find("!", position)
+        if question < 0 and bang < 0:
+            return spans
+        start = bang if question < 0 or 0 <= bang < question else question
+        stop = start + 1
+        while stop < end and text[stop] in "!?":
+            stop += 1
+        if stop - start > 1 or text[start] == "?":
+            spans.append((start - 1, stop))
+        position = stop
 
 
 class Classifier:
@@ -54,9 +74,9 @@ class Classifier:
             return Classification("neutral", cues)
         # Capitals are emphasis only where positions line up with the original text.
         caps = len(lowered) == len(text) and lowered != text and CAPS_WORD.search(text) is not None
-        tally = Tally(self._rules, padded, " " + text if caps else padded, caps=caps)
-        tally.run(spans, self._entries)
-        return tally.decide(text)
+        scan = Scan(padded, " " + text if caps else "", self._entries, self._rules)
+        hits, weights = tally(scan, spans)
+        return decide(hits, weights, padded, self._rules.threshold)
 
     def _spans(self, padded: str) -> list[tuple[int, int]]:
         """Where lexicon phrases, question marks and "!!" runs are, in text order.
@@ -65,10 +85,7 @@ class Classifier:
         pattern matches it): the phrase itself is padded[start + 1:end].
         """
         spans = list(map(_span, self._words(padded)))
-        extra = []
-        if "?" in padded or "!" in padded:
-            # The text's leading space puts a character before every run.
-            extra = [(match.start() - 1, match.end()) for match in CLOSERS.finditer(padded)]
+        extra = _closers(padded) if "?" in padded or "!" in padded else []
         # Most messages end in their only "?" or "!!": nothing to interleave then.
         ordered = not spans or not extra or spans[-1] < extra[0]
         if not padded.isascii():

@@ -17,9 +17,6 @@ result is kept per set of phrases: every Classifier of a process with the same p
 - `symbols` matches an emoji or other non-ASCII phrase at a given position, and `symbol_starts`
   finds the positions worth trying. A class listing the emoji themselves would be tested one
   character at a time (they lie outside the Basic Multilingual Plane); a few ranges are fast.
-- `CLOSERS` finds each "?" and each run of two or more "!" and "?". It starts with the run
-  itself, so the engine can skip straight to a "?" or "!"; the caller moves each start one
-  character back, to line up with the spans of `words`.
 """
 
 from __future__ import annotations
@@ -33,8 +30,6 @@ _END = ""  # the trie key that marks the end of a phrase; never a character
 # What may stand right before a phrase. Not "-" ("non-urgent" is not urgent) and not "'"
 # (the inside of "don't"). The text is given a leading space so its first word has one too.
 DELIMITERS = ' \t\n\r\f\v([{"/*,.;:!?<>=~'
-# A run is taken whole, so a match never starts inside another one.
-CLOSERS = re.compile(r"\?[!?]*|![!?]+")
 
 _Trie = dict[str, "_Trie"]  # a node: its children by character, plus _END where a phrase ends
 

@@ -1,13 +1,14 @@
-"""The tally of one message: the cues found so far, their weights, and what is still pending.
+"""The tally of one message: every lexicon match weighed in text order, then the verdict.
 
-`Tally.run(spans)` walks the lexicon matches of a message in text order (see
-`Classifier._spans`): each lexicon phrase goes to `add`, each question mark or run of "!" and
-"?" to `close_sentence`; `decide` then gives the verdict (from `verdict`). The rules are
-described in the package docstring; the numbers come from the lexicon's `Rules`.
+`tally(scan, spans)` walks the matches of a message (see `Classifier._spans`): each lexicon
+phrase is weighed by the rules for its kind, each question mark or run of "!" and "?" closes
+its sentence (`sentence.close`), and `verdict.decide` gives the label. The rules are described
+in the package docstring; the numbers come from the lexicon's `Rules`.
 
-Most matches are plain cues with nothing pending before them (no negator, modifier or topic
-verb, and no capitals in the message): `run` puts those straight into `hits` and `weights` and
-keeps every other rule off that path, which is most of the work for most messages.
+This is the classifier's hot path, run for every ingested event, so it is one loop over local
+variables rather than an object with a method per rule: in CPython each call and attribute
+costs about as much as the rule itself. Most matches are plain cues with nothing pending (no
+negator, modifier or topic verb before them, and no capitals): those go straight into the hits.
 
 Hits (see `verdict.Hit`) keep their weights in a parallel list, so that contrast and emphasis
 can rescale them in place.
@@ -16,7 +17,7 @@ can rescale them in place.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from signals.sentiment.lexicon import (
     CONTRAST,
@@ -26,7 +27,6 @@ from signals.sentiment.lexicon import (
     MODIFIER,
     NEGATOR,
     NEUTRAL,
-    POSITIVE,
     SHIELD,
     SHOUT,
     STRESSED,
@@ -35,285 +35,170 @@ from signals.sentiment.lexicon import (
     Entry,
     Rules,
 )
-from signals.sentiment.verdict import CONTRAST_MARK, Classification, Hit, decide
+from signals.sentiment.sentence import CLAUSE_BREAK, close, opens_question, reaches
+from signals.sentiment.verdict import CONTRAST_MARK, Hit
 
 # Two capitals in a row: a word in CAPS (one capital is just "I" or the start of a sentence).
 CAPS_WORD = re.compile(r"[A-Z][A-Z]")
 # Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN").
 # It starts with a character class, not \b, so the engine can skip ahead to capitals.
 _SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
-# A clause ends at punctuation or a dash; negation and modifiers never reach across one.
-_CLAUSE_BREAK = re.compile(r"[,;:.!?()\u2013\u2014]|\s-\s")
-_SENTENCE_END = re.compile(r"[.!?]")
-# The first word of a sentence, when it asks a yes/no question ("is it ...?", "does that ...?").
-_YES_NO = re.compile(
-    r"\s*(?:is|are|am|was|were|do|does|did|can|could|will|would|should|has|have|had|may|might)"
-    r"(?!\S)"
-)
 _CONTRACTIONS = ("n't", "nt")
-# Kinds that change nothing while nothing is pending: a shout word in lower case, and a
-# "not only" with no negation before it to stop.
-_INERT_WHEN_QUIET = frozenset([SHOUT, IGNORE])
+_LOUDABLE = frozenset([CUE, MODIFIER, NEGATOR, SHOUT])  # the kinds that capitals change
 
 
-class Tally:
-    """What one message has shown so far; see the module docstring."""
+class Scan(NamedTuple):
+    """One message as the tally reads it, and the lexicon it is read with."""
 
-    __slots__ = (
-        "caps",
-        "clause_start",
-        "hits",
-        "modifier",
-        "modifier_end",
-        "modifier_loud",
-        "modifier_start",
-        "negator_end",
-        "negator_loud",
-        "negator_start",
-        "original",
-        "padded",
-        "rules",
-        "topic_end",
-        "topic_start",
-        "weights",
-    )
-    # Set together with the matching *_end, and read only while that is >= 0.
-    modifier: float
-    modifier_start: int
-    modifier_loud: bool
-    negator_start: int
-    negator_loud: bool
-    topic_start: int
+    padded: str  # the folded, lower-cased text after a leading space
+    original: str  # " " + the text when it has capitals at the same positions, else ""
+    entries: dict[str, Entry]
+    rules: Rules
 
-    def __init__(self, rules: Rules, padded: str, original: str, *, caps: bool) -> None:
-        self.rules = rules
-        self.padded = padded  # the folded, lower-cased text after a leading space
-        self.original = original  # the text with the same positions, for capitals
-        self.caps = caps
-        self.hits: list[Hit] = []
-        self.weights: list[float] = []
-        self.negator_end = self.modifier_end = self.topic_end = -1
-        self.clause_start = 0  # the first hit after the last contrast word
 
-    def run(self, spans: Iterable[tuple[int, int]], entries: Mapping[str, Entry]) -> None:
-        """Take every match in text order; `entries` tells a phrase from a "?" or "!!" run.
-
-        Each span starts one character early, at the delimiter before the phrase: the phrase
-        itself is padded[start + 1:end].
-        """
-        padded, hits, weights = self.padded, self.hits, self.weights
-        get = entries.get
-        quiet = not self.caps  # nothing pending and no capitals: plain cues go straight in
-        for before, end in spans:
-            start = before + 1
-            phrase = padded[start:end]
-            entry = get(phrase)
-            if entry is None:  # not a phrase, so a "?" or a run of "!" and "?"
-                self.close_sentence(start, end, phrase)
-            elif quiet and entry.kind == CUE:
-                if entry.label != NEUTRAL:  # else it counts only when negated, and nothing is
-                    hits.append((start, end, entry.label, start, ""))
-                    weights.append(entry.weight)
-            elif not (quiet and entry.kind in _INERT_WHEN_QUIET):
-                self.add(start, end, phrase, entry)
-                quiet = (
-                    not self.caps
-                    and self.negator_end < 0
-                    and self.modifier_end < 0
-                    and self.topic_end < 0
-                )
-
-    def add(self, start: int, end: int, phrase: str, entry: Entry) -> None:
-        kind = entry.kind
-        if kind == CUE:
-            self._cue(start, end, entry, self._loud(start, end))
-        elif kind == MODIFIER:
-            self._modifier(start, end, entry.weight, self._loud(start, end))
-        elif kind == SHOUT:
-            if self._loud(start, end):
-                self._note(start, end, STRESSED, "emphasis:CAPS", entry.weight)
-        elif kind == CONTRAST:
-            self._contrast(start, end, phrase, turnaround=entry.weight > 0)
-        elif kind == NEGATOR:
-            self._negator(start, end, phrase, self._loud(start, end))
-        elif kind == SHIELD:
-            self._note(start, end, NEUTRAL, "neutral:" + phrase)
-            self.negator_end = self.modifier_end = -1
-        elif kind == LITERAL:
-            self._make_literal(start, end)
-        elif kind == IGNORE:
-            self.negator_end = -1
-        elif kind == TOPIC:
-            self.topic_start, self.topic_end = start, end
-
-    def _loud(self, start: int, end: int) -> bool:
-        """Whether the phrase at start:end is written with two capitals in a row."""
-        if not self.caps:
-            return False
-        original = self.original[start:end]
-        # Equal to the folded text means no capital at all: no need to search.
-        return original != self.padded[start:end] and CAPS_WORD.search(original) is not None
-
-    def _note(self, start: int, end: int, label: int, note: str, weight: float = 0.0) -> None:
-        self.hits.append((start, end, label, start, note))
-        self.weights.append(weight)
-
-    def _reaches(self, since: int, start: int, window: int) -> bool:
-        """Whether a word ending at `since` reaches one starting at `start`: near, same clause."""
-        padded = self.padded
-        return start - since == 1 or (
-            padded.count(" ", since, start) <= window
-            and _CLAUSE_BREAK.search(padded, since, start) is None
+def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[float]]:  # noqa: PLR0912, PLR0915
+    """Weigh every match; see the module docstring. The branches stay in one frame on purpose."""
+    padded, original, entries, rules = scan
+    get = entries.get
+    hits: list[Hit] = []
+    weights: list[float] = []
+    caps = bool(original)
+    # What is pending: a negator, a modifier, a topic verb (end < 0: none), and where the clause
+    # after the last contrast word starts in the hits.
+    negator_start = negator_end = modifier_start = modifier_end = topic_start = topic_end = -1
+    negator_loud = modifier_loud = False
+    modifier = 1.0
+    clause_start = 0
+    # With n words allowed between a modifier or negator and its cue, n + 1 spaces are.
+    modifier_window, negation_window = rules.modifier_window + 1, rules.negation_window + 1
+    quiet = True  # nothing pending: a plain cue that is not in capitals goes straight in
+    for before, end in spans:
+        start = before + 1  # spans start at the delimiter before the phrase
+        phrase = padded[start:end]
+        entry = get(phrase)
+        if entry is None:  # not a phrase, so a "?" or a run of "!" and "?"
+            close(padded, rules, hits, weights, start, end, phrase)
+            continue
+        kind, label, weight, negated_label, negated_weight = entry
+        # Capitals count where the phrase itself has two in a row; the slices are equal when it
+        # has none at all, which spares the search.
+        loud = (
+            caps
+            and kind in _LOUDABLE
+            and phrase != original[start:end]
+            and CAPS_WORD.search(original, start, end) is not None
         )
-
-    def _cue(self, start: int, end: int, entry: Entry, loud: bool) -> None:
-        if self.topic_end >= 0:
-            if _CLAUSE_BREAK.search(self.padded, self.topic_end, start) is not None:
-                self.topic_end = -1
-            elif entry.label != UNCERTAIN:
+        if quiet and not loud:
+            if kind == CUE:
+                if label != NEUTRAL:  # else it counts only when negated, and nothing negates it
+                    hits.append((start, end, label, start, ""))
+                    weights.append(weight)
+                continue
+            if kind == SHOUT or kind == IGNORE:
+                continue  # a shout word in lower case; a "not only" with no negator to stop
+        if kind == CUE:
+            if topic_end >= 0 and CLAUSE_BREAK.search(padded, topic_end, start) is not None:
+                topic_end = -1
+            if topic_end >= 0 and label != UNCERTAIN:
                 # "Explain what a panic attack is": the feeling is the topic, not the writer's;
                 # not knowing what a word means is still the writer's own doubt.
-                self._note(start, end, NEUTRAL, "neutral:" + self.padded[self.topic_start : end])
-                return
-        rules = self.rules
-        cue_start = start
-        factor = 1.0
-        if self.modifier_end >= 0 and self._reaches(
-            self.modifier_end, start, rules.modifier_window + 1
-        ):
-            factor = self.modifier
-            cue_start = self.modifier_start
-            loud = loud or self.modifier_loud
-        self.modifier_end = -1
-        label, weight = entry.label, entry.weight
-        if self.negator_end >= 0 and self._reaches(
-            self.negator_end, start, rules.negation_window + 1
-        ):
-            label, weight = entry.negated_label, entry.negated_weight
-            cue_start = min(cue_start, self.negator_start)
-            loud = loud or self.negator_loud
-            self.negator_end = -1
-            if label == NEUTRAL:
-                self._note(start, end, NEUTRAL, "negated:" + self.padded[cue_start:end])
-                return
-        elif label == NEUTRAL:
-            return  # a phrase that means something only when negated
-        self.negator_end = -1
-        weight *= factor
-        if loud:
-            weight *= rules.emphasis_factor
-            self._note(start, end, label, "emphasis:CAPS")
-        self.hits.append((start, end, label, cue_start, ""))
-        self.weights.append(weight)
+                hits.append((start, end, NEUTRAL, start, "neutral:" + padded[topic_start:end]))
+                weights.append(0.0)
+                continue  # nothing pending changed
+            cue_start = start
+            factor = 1.0
+            if modifier_end >= 0 and reaches(padded, modifier_end, start, modifier_window):
+                factor = modifier
+                cue_start = modifier_start
+                loud = loud or modifier_loud
+            modifier_end = -1
+            negated = negator_end >= 0 and reaches(padded, negator_end, start, negation_window)
+            if negated:
+                label, weight = negated_label, negated_weight
+                cue_start = min(cue_start, negator_start)
+                loud = loud or negator_loud
+                negator_end = -1
+            if label != NEUTRAL:
+                negator_end = -1
+                weight *= factor
+                if loud:
+                    weight *= rules.emphasis_factor
+                    hits.append((start, end, label, start, "emphasis:CAPS"))
+                    weights.append(0.0)
+                hits.append((start, end, label, cue_start, ""))
+                weights.append(weight)
+            elif negated:  # "not confused": cancelled, and said so
+                hits.append((start, end, NEUTRAL, start, "negated:" + padded[cue_start:end]))
+                weights.append(0.0)
+            # else a phrase that means something only when negated, and nothing negates it
+        elif kind == MODIFIER:
+            if modifier_end >= 0 and start - modifier_end == 1:
+                modifier *= weight  # "so very", "really really"
+                modifier_loud = modifier_loud or loud
+            else:
+                modifier, modifier_start, modifier_loud = weight, start, loud
+            modifier_end = end
+        elif kind == SHOUT:
+            if loud:
+                hits.append((start, end, STRESSED, start, "emphasis:CAPS"))
+                weights.append(weight)
+        elif kind == CONTRAST:
+            if _give_way(hits, weights, clause_start, rules.contrast_factor, weight > 0):
+                hits.append((start, end, CONTRAST_MARK, start, "contrast:" + phrase))
+                weights.append(0.0)
+            clause_start = len(hits)
+            negator_end = modifier_end = -1
+        elif kind == NEGATOR:
+            if phrase.endswith(_CONTRACTIONS) and opens_question(padded, start, end):
+                negator_end = -1  # "doesn't that mean ...?" asks; it does not negate
+            else:
+                negator_start, negator_end, negator_loud = start, end, loud
+                if loud:  # a shouted "NOT" or "NEVER" is anger whatever follows
+                    hits.append((start, end, STRESSED, start, "emphasis:CAPS"))
+                    weights.append(rules.shout_weight)
+        elif kind == SHIELD:
+            hits.append((start, end, NEUTRAL, start, "neutral:" + phrase))
+            weights.append(0.0)
+            negator_end = modifier_end = -1
+        elif kind == LITERAL:
+            _make_literal(hits, weights, padded, start, end)
+        elif kind == IGNORE:
+            negator_end = -1
+        elif kind == TOPIC:
+            topic_start, topic_end = start, end
+        quiet = negator_end < 0 and modifier_end < 0 and topic_end < 0
+    if caps and (shout := _SHOUTING.search(original)):
+        start = shout.start()  # `original` has the same leading space as `padded`
+        hits.append((start, start, STRESSED, start, "emphasis:CAPS"))
+        weights.append(rules.shouting_weight)
+    return hits, weights
 
-    def _negator(self, start: int, end: int, phrase: str, loud: bool) -> None:
-        if phrase.endswith(_CONTRACTIONS) and self._asks(start, end):
-            self.negator_end = -1  # "doesn't that mean ...?" asks; it does not negate
-            return
-        self.negator_start, self.negator_end, self.negator_loud = start, end, loud
-        if loud:  # a shouted "NOT" or "NEVER" is anger whatever follows
-            self._note(start, end, STRESSED, "emphasis:CAPS", self.rules.shout_weight)
 
-    def _asks(self, start: int, end: int) -> bool:
-        """Whether a negator opens a sentence that ends in "?": a question, not a negation."""
-        padded = self.padded
-        before = start - 1
-        while before >= 0 and padded[before] == " ":
-            before -= 1
-        if before >= 0 and padded[before] not in ".!?":
-            return False
-        closing = _SENTENCE_END.search(padded, end)
-        return closing is not None and closing.group() == "?"
+def _give_way(
+    hits: list[Hit], weights: list[float], clause_start: int, factor: float, turnaround: bool
+) -> bool:
+    """Discount the clause before a contrast word; whether anything gave way.
 
-    def _modifier(self, start: int, end: int, factor: float, loud: bool) -> None:
-        if self.modifier_end >= 0 and start - self.modifier_end == 1:
-            self.modifier *= factor  # "so very", "really really"
-            self.modifier_loud = self.modifier_loud or loud
-        else:
-            self.modifier, self.modifier_start, self.modifier_loud = factor, start, loud
-        self.modifier_end = end
+    A hedge before "but" frames what follows ("maybe I'm wrong, but ..."), so only feelings
+    before it give way; a turnaround ("but now") discounts hedges too. Each clause gives way
+    once, to the one after it: linear in the hits, whatever the text.
+    """
+    shifted = False
+    for index in range(clause_start, len(hits)):
+        if weights[index] and (turnaround or hits[index][2] != UNCERTAIN):
+            weights[index] *= factor
+            shifted = True
+    return shifted
 
-    def _contrast(self, start: int, end: int, phrase: str, turnaround: bool) -> None:
-        # A hedge before "but" frames what follows ("maybe I'm wrong, but ..."), so only
-        # feelings before it give way; a turnaround ("but now") discounts hedges too.
-        # Each clause gives way once, to the one after it: linear in the hits, whatever the text.
-        hits, weights = self.hits, self.weights
-        shifted = False
-        for index in range(self.clause_start, len(hits)):
-            if weights[index] and (turnaround or hits[index][2] != UNCERTAIN):
-                weights[index] *= self.rules.contrast_factor
-                shifted = True
-        if shifted:
-            self._note(start, end, CONTRAST_MARK, "contrast:" + phrase)
-        self.clause_start = len(hits)
-        self.negator_end = self.modifier_end = -1
 
-    def _make_literal(self, start: int, end: int) -> None:
-        """ "failed as expected": the cue just before a literal marker carries no affect."""
-        for index in range(len(self.hits) - 1, -1, -1):
-            cue_start, cue_end, label, _, note = self.hits[index]
-            if note or label == NEUTRAL:
-                continue
-            if self._reaches(cue_end, start, 3):
-                note = "neutral:" + self.padded[cue_start:end]
-                self.hits[index] = (cue_start, cue_end, NEUTRAL, cue_start, note)
-                self.weights[index] = 0.0
-            return
-
-    def close_sentence(self, start: int, end: int, run: str) -> None:
-        """Weigh the sentence that a "?" or a run of "!" and "?" closes.
-
-        A question makes its hedges weigh more and its praise less, and a quoted word in it is a
-        term asked about, not sarcasm; a run ("!!", "?!", "???") amplifies every cue of its
-        sentence, and "?!" or "???" is stressed on its own.
-        """
-        rules, padded = self.rules, self.padded
-        hits, weights = self.hits, self.weights
-        question = "?" in run
-        emphatic = len(run) > 1
-        # The sentence runs from after the last ".", "!" or "?" before the run; its hits are
-        # the last ones (hits are in text order), so walking back keeps long texts linear.
-        opening = 1 + max(
-            padded.rfind(".", 0, start), padded.rfind("!", 0, start), padded.rfind("?", 0, start)
-        )
-        first = len(hits)
-        while first and hits[first - 1][0] >= opening:
-            first -= 1
-        asks: bool | None = None  # a yes/no question; found out only if a stressed cue asks
-        amplified: set[int] = set()
-        for index in range(first, len(hits)):
-            hit = hits[index]
-            label = hit[2]
-            if not weights[index] or label == NEUTRAL or label == CONTRAST_MARK:
-                continue
-            if question:
-                if label == STRESSED:
-                    if padded[hit[3]] == '"':
-                        note = "neutral:" + padded[hit[3] : hit[1]]
-                        hits[index] = (hit[0], hit[1], NEUTRAL, hit[3], note)
-                        weights[index] = 0.0
-                        continue
-                    if asks is None:
-                        asks = _YES_NO.match(padded, opening, start) is not None
-                    if asks:
-                        weights[index] *= rules.question_stressed_factor
-                elif label == UNCERTAIN:
-                    weights[index] *= rules.question_uncertain_factor
-                elif label == POSITIVE:
-                    weights[index] *= rules.question_positive_factor
-            if emphatic:
-                weights[index] *= rules.emphasis_factor
-                amplified.add(label)
-        note = "emphasis:" + run[:4]
-        for label in sorted(amplified):
-            self._note(start, end, label, note)
-        if "!" in run and question:
-            self._note(start, end, STRESSED, note, rules.interrobang_weight)
-        elif run.count("?") >= 3:
-            self._note(start, end, STRESSED, note, rules.question_run_weight)
-
-    def decide(self, text: str) -> Classification:
-        if self.caps and (shout := _SHOUTING.search(text)):
-            start = shout.start() + 1  # positions are in the padded text
-            self._note(start, start, STRESSED, "emphasis:CAPS", self.rules.shouting_weight)
-        return decide(self.hits, self.weights, self.padded, self.rules.threshold)
+def _make_literal(hits: list[Hit], weights: list[float], padded: str, start: int, end: int) -> None:
+    """ "failed as expected": the cue just before a literal marker carries no affect."""
+    for index in range(len(hits) - 1, -1, -1):
+        cue_start, cue_end, label, _, note = hits[index]
+        if note or label == NEUTRAL:
+            continue
+        if reaches(padded, cue_end, start, 3):
+            note = "neutral:" + padded[cue_start:end]
+            hits[index] = (cue_start, cue_end, NEUTRAL, cue_start, note)
+            weights[index] = 0.0
+        return

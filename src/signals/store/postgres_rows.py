@@ -26,7 +26,7 @@ _attempts = msgspec.json.Decoder(list[Attempt])
 # and return what was stored: the rollups count those rows and no others.
 INSERT_EVENTS = """
 INSERT INTO events (event_id, received_us, user_id, signal_type, sentiment, record)
-SELECT event_id, received_us, user_id, signal_type, sentiment, record::json
+SELECT event_id, received_us, user_id, signal_type, sentiment, record
 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
     WITH ORDINALITY AS batch (event_id, received_us, user_id, signal_type, sentiment, record, n)
 ORDER BY n
