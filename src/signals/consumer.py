@@ -85,11 +85,18 @@ class Consumer:
 
     async def run(self) -> None:
         """Consume until the handoff is closed; everything before the close is stored."""
+        last_tick = time.monotonic()
         while True:
+            if time.monotonic() - last_tick >= TICK_SECONDS:
+                # Under sustained load the queue is never empty for a whole tick: time must
+                # still close the episodes whose window has passed.
+                await self._tick()
+                last_tick = time.monotonic()
             try:
                 first = await asyncio.wait_for(self._queue.get(), TICK_SECONDS)
             except TimeoutError:
                 await self._tick()
+                last_tick = time.monotonic()
                 continue
             if first is None:
                 return

@@ -15,7 +15,7 @@ import re
 
 from signals.sentiment.lexicon import FOLD, build, shipped
 from signals.sentiment.pattern import Patterns
-from signals.sentiment.tally import CAPS_WORD, Scan, tally
+from signals.sentiment.tally import Scan, has_caps_word, tally
 from signals.sentiment.verdict import Classification, decide, is_question
 from signals.settings import SentimentSettings
 
@@ -73,7 +73,7 @@ class Classifier:
             cues = ["neutral:information question"] if is_question(padded) else []
             return Classification("neutral", cues)
         # Capitals are emphasis only where positions line up with the original text.
-        caps = len(lowered) == len(text) and lowered != text and CAPS_WORD.search(text) is not None
+        caps = len(lowered) == len(text) and lowered != text and has_caps_word(text)
         scan = Scan(padded, " " + text if caps else "", self._entries, self._rules)
         hits, weights = tally(scan, spans)
         return decide(hits, weights, padded, self._rules.threshold)

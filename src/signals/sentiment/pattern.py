@@ -79,14 +79,19 @@ def _order(char: str) -> tuple[int, str]:
     return _ORDER.get(char, len(_ORDER)), char
 
 
-@functools.cache
 def _escape(char: str) -> str:
-    # Letters, digits, spaces and apostrophes stand for themselves; the parser reads an escape
-    # more slowly, and a pattern of tens of thousands of characters is parsed at every start.
+    # Letters, digits, spaces and apostrophes stand for themselves: the parser reads an escape
+    # more slowly, and this pattern runs to tens of thousands of characters.
     return char if char.isalnum() or char in " '" else re.escape(char)
 
 
 def _emit(node: _Trie, after_word: bool) -> str:
+    # A chain of nodes with one child each (most of the trie) is written out in one go.
+    chain = []
+    while len(node) == 1 and _END not in node:
+        ((char, node),) = node.items()
+        chain.append(_escape(char))
+        after_word = char.isalnum() or char == "_"
     branches = [
         _escape(char) + _emit(node[char], char.isalnum() or char == "_")
         for char in sorted(node, key=_order)
@@ -97,8 +102,8 @@ def _emit(node: _Trie, after_word: bool) -> str:
         # \b says exactly what (?!\w) would, and it is a single step for the engine.
         branches.append(r"\b" if after_word else "")
     if len(branches) <= 1:
-        return branches[0] if branches else "(?!)"
-    return "(?:" + "|".join(branches) + ")"
+        return "".join(chain) + (branches[0] if branches else "(?!)")
+    return "".join(chain) + "(?:" + "|".join(branches) + ")"
 
 
 def _trie(phrases: Iterable[str]) -> _Trie:

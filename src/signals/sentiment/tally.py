@@ -40,6 +40,16 @@ from signals.sentiment.verdict import CONTRAST_MARK, Hit
 
 # Two capitals in a row: a word in CAPS (one capital is just "I" or the start of a sentence).
 CAPS_WORD = re.compile(r"[A-Z][A-Z]")
+# Every ASCII capital as "A", every other byte as a space: "AA" in a translated ASCII text is a
+# word in CAPS. A search for CAPS_WORD tests each character against a class, which costs more.
+_CAPITALS = bytes(0x41 if 0x41 <= byte <= 0x5A else 0x20 for byte in range(256))
+
+
+def has_caps_word(text: str) -> bool:
+    """Whether the text has two ASCII capitals in a row (CAPS_WORD), found the cheap way."""
+    if text.isascii():
+        return b"AA" in text.encode().translate(_CAPITALS)
+    return CAPS_WORD.search(text) is not None
 # Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN").
 # It starts with a character class, not \b, so the engine can skip ahead to capitals.
 _SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
