@@ -20,15 +20,18 @@ from __future__ import annotations
 import json
 import random
 import re
+import runpy
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.bench_sentiment import SENTENCES, messages
 from signals.sentiment import Classifier
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "data" / "golden.jsonl"
-DEV = Path(__file__).parents[2] / ".." / "shared" / "sentiment" / "dev.jsonl"
+REPO = Path(__file__).parents[2]
+DEV = REPO / ".." / "shared" / "sentiment" / "dev.jsonl"
+# Loaded by path: benchmarks/ is not a package, and mypy sees it as top-level modules.
+BENCHMARK = REPO / "benchmarks" / "bench_sentiment.py"
 WRITTEN = HERE / "data" / "written.jsonl"
 BENCH_MESSAGES = 2000  # what bench_sentiment.py times by default
 MIXED_MESSAGES = 1000
@@ -63,14 +66,16 @@ def _roughen(rng: random.Random, sentence: str) -> str:
 
 
 def corpus() -> Iterator[tuple[str, str]]:
+    benchmark = runpy.run_path(str(BENCHMARK))
+    sentences: list[str] = benchmark["SENTENCES"]
     yield from _labelled(DEV, "dev")
     yield from _labelled(WRITTEN, "written")
-    for number, sentence in enumerate(SENTENCES):
+    for number, sentence in enumerate(sentences):
         yield f"bench:sentence{number}", sentence
-    for number, text in enumerate(messages(BENCH_MESSAGES)):
+    for number, text in enumerate(benchmark["messages"](BENCH_MESSAGES)):
         yield f"bench:{number}", text
     pool = [text for _, text in _labelled(DEV, "dev")]
-    pool += [text for _, text in _labelled(WRITTEN, "written")] + SENTENCES
+    pool += [text for _, text in _labelled(WRITTEN, "written")] + sentences
     rng = random.Random(20240611)
     for number in range(MIXED_MESSAGES):
         parts = [_roughen(rng, rng.choice(pool)) for _ in range(rng.randint(1, 3))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from signals.sentiment import Classification, Classifier
+from signals.sentiment.tally import CAPS_WORD, has_caps_word
 
 LABELS = {"stressed", "uncertain", "positive", "neutral"}
 
@@ -87,3 +88,27 @@ def test_the_classifier_keeps_no_state_between_calls(classifier: Classifier) -> 
     first = classifier.classify("I'm not sure, but this is great?!")
     classifier.classify("FURIOUS!!! nothing works")
     assert classifier.classify("I'm not sure, but this is great?!") == first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "I am here",
+        "ABc",
+        "AbC",
+        "a B c D",
+        "the API key",
+        "\u00c9TAT",
+        "\u00c9T",
+        "caf\u00e9 OK",
+        "lone \ud800 AB",
+        "\U0001f621 NO",
+        "\u0130I",
+        "ZZ",
+        "Z Z",
+        "x" * 300 + "QQ",
+    ],
+)
+def test_capitals_are_found_as_the_pattern_finds_them(text: str) -> None:
+    assert has_caps_word(text) == (CAPS_WORD.search(text) is not None)

@@ -117,3 +117,25 @@ def test_invalid_overrides_are_refused(fields: dict[str, Any], message: str) -> 
         Classifier(settings)
     assert isinstance(caught.value, ValueError)
     assert "sentiment." in str(caught.value)
+
+
+def test_overrides_do_not_leak_into_the_shipped_lexicon() -> None:
+    # Every Classifier of a process shares the shipped lexicon and the compiled patterns.
+    assert classify(SentimentSettings(remove=["thanks"]), "thanks") == ("neutral", [])
+    assert classify(SentimentSettings(cues={"positive": {"thanks": 0.0}}), "thanks")[0] == "neutral"
+    assert (
+        classify(SentimentSettings(cues={"stressed": {"thanks": 2.0}}), "thanks")[0] == "stressed"
+    )
+    assert Classifier().classify("thanks") == ("positive", ["positive:thanks"])
+    assert classify(SentimentSettings(), "thanks") == ("positive", ["positive:thanks"])
+
+
+def test_a_reweighted_phrase_keeps_the_shipped_patterns() -> None:
+    # Same phrases, other weights: the patterns are shared, the weights are not.
+    settings = SentimentSettings(cues={"positive": {"cheers": 0.2}})
+    assert classify(settings, "cheers") == ("neutral", [])
+    assert classify(settings, "cheers, that is great") == (
+        "positive",
+        ["positive:cheers", "positive:that is great"],
+    )
+    assert Classifier().classify("cheers").label == "positive"

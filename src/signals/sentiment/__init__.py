@@ -7,9 +7,11 @@
 
 Labels follow the labelling guidelines (/work/shared/sentiment/GUIDELINES.md). When a message
 mixes states, the first label whose score reaches `rules.threshold` wins, in the order
-stressed > uncertain > positive; if none does, the message is neutral. Construction loads and
-compiles the lexicon (a fraction of a second); `classify` is pure CPU with no I/O, safe to call
-inline from an async handler, and a Classifier keeps no state between calls.
+stressed > uncertain > positive; if none does, the message is neutral. The first Classifier of
+a process loads and compiles the lexicon (a fraction of a second); later ones reuse it and cost
+well under a millisecond (overrides that add or remove phrases compile their own patterns).
+`classify` is pure CPU with no I/O, safe to call inline from an async handler, and a Classifier
+keeps no state between calls.
 
 How a message is scored. One regular expression finds every lexicon phrase (longest first, on
 whole words) in the lower-cased text. Each cue adds its weight to its label, under these rules:

@@ -1,9 +1,9 @@
 """Sentences and clauses of the padded text: the rules that look beyond a single match.
 
-- `close(padded, rules, hits, weights, start, end, run)` weighs the sentence that a "?" or a run of "!"
-  and "?" closes: a question makes its hedges weigh more and its praise less, and a quoted word
-  in it is a term asked about, not sarcasm; a run ("!!", "?!", "???") amplifies every cue of its
-  sentence, and "?!" or "???" is stressed on its own.
+- `close(padded, rules, hits, weights, start=, end=, run=)` weighs the sentence that a "?" or
+  a run of "!" and "?" closes: a question makes its hedges weigh more and its praise less, and a
+  quoted word in it is a term asked about, not sarcasm; a run ("!!", "?!", "???") amplifies
+  every cue of its sentence, and "?!" or "???" is stressed on its own.
 - `reaches(padded, since, start, window)`: whether a word ending at `since` (a negator, a
   modifier) reaches one starting at `start`: adjacent, or within `window` spaces in one clause.
 - `opens_question(padded, start, end)`: whether a negator opens a sentence that ends in "?"
@@ -20,6 +20,7 @@ from signals.sentiment.verdict import CONTRAST_MARK, Hit
 # A clause ends at punctuation or a dash; negation and modifiers never reach across one.
 CLAUSE_BREAK = re.compile(r"[,;:.!?()\u2013\u2014]|\s-\s")
 _SENTENCE_END = re.compile(r"[.!?]")
+_UNSCORED = frozenset([NEUTRAL, CONTRAST_MARK])  # hits that explain but never vote
 # The first word of a sentence that asks a yes/no question ("is it ...?", "does that ...?"):
 # the same test as splitting the sentence on whitespace and looking its first word up.
 _YES_NO = re.compile(
@@ -46,7 +47,14 @@ def opens_question(padded: str, start: int, end: int) -> bool:
 
 
 def close(  # noqa: PLR0912
-    padded: str, rules: Rules, hits: list[Hit], weights: list[float], start: int, end: int, run: str
+    padded: str,
+    rules: Rules,
+    hits: list[Hit],
+    weights: list[float],
+    *,
+    start: int,
+    end: int,
+    run: str,
 ) -> None:
     """Weigh the sentence that the run at start:end closes; see the module docstring."""
     question = "?" in run
@@ -64,7 +72,7 @@ def close(  # noqa: PLR0912
     for index in range(first, len(hits)):
         hit = hits[index]
         label = hit[2]
-        if not weights[index] or label == NEUTRAL or label == CONTRAST_MARK:
+        if not weights[index] or label in _UNSCORED:
             continue
         if question:
             if label == STRESSED:

@@ -50,11 +50,14 @@ def has_caps_word(text: str) -> bool:
     if text.isascii():
         return b"AA" in text.encode().translate(_CAPITALS)
     return CAPS_WORD.search(text) is not None
+
+
 # Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN").
 # It starts with a character class, not \b, so the engine can skip ahead to capitals.
 _SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
 _CONTRACTIONS = ("n't", "nt")
 _LOUDABLE = frozenset([CUE, MODIFIER, NEGATOR, SHOUT])  # the kinds that capitals change
+_INERT_WHEN_QUIET = frozenset([SHOUT, IGNORE])  # with nothing pending and no capitals
 
 
 class Scan(NamedTuple):
@@ -87,7 +90,7 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
         phrase = padded[start:end]
         entry = get(phrase)
         if entry is None:  # not a phrase, so a "?" or a run of "!" and "?"
-            close(padded, rules, hits, weights, start, end, phrase)
+            close(padded, rules, hits, weights, start=start, end=end, run=phrase)
             continue
         kind, label, weight, negated_label, negated_weight = entry
         # Capitals count where the phrase itself has two in a row; the slices are equal when it
@@ -104,7 +107,7 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
                     hits.append((start, end, label, start, ""))
                     weights.append(weight)
                 continue
-            if kind == SHOUT or kind == IGNORE:
+            if kind in _INERT_WHEN_QUIET:
                 continue  # a shout word in lower case; a "not only" with no negator to stop
         if kind == CUE:
             if topic_end >= 0 and CLAUSE_BREAK.search(padded, topic_end, start) is not None:
