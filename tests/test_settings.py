@@ -109,8 +109,10 @@ def test_bad_values(environ: dict[str, str], expected: str, tmp_path: Path) -> N
 
 def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
     found = problems(write(tmp_path, '[thresholds]\n"Bad Type" = 3\n'))
-    assert found == [f"{tmp_path / 'settings.toml'}: (top level): thresholds key 'Bad Type' "
-                     "is not a valid signal_type"]
+    assert found == [
+        f"{tmp_path / 'settings.toml'}: (top level): thresholds key 'Bad Type' "
+        "is not a valid signal_type"
+    ]
 
 
 def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:

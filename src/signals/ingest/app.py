@@ -16,8 +16,8 @@ from signals.history import History
 from signals.intake import Intake
 from signals.metrics import Metrics
 from signals.openapi import ingest_openapi
-from signals.settings import IngestSettings
 from signals.probes import Probes
+from signals.settings import IngestSettings
 from signals.webapp import make_app
 
 

@@ -12,8 +12,8 @@ from signals.history import History
 from signals.intake import Intake
 from signals.metrics import Metrics
 from signals.openapi import integrity_openapi
-from signals.settings import IngestSettings
 from signals.probes import Probes
+from signals.settings import IngestSettings
 from signals.webapp import make_app
 
 
