@@ -36,6 +36,7 @@ from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
+from signals.store.outbox_rows import delivery_row
 from signals.store.postgres_listings import (
     anomaly_page,
     claim_deliveries,
@@ -51,7 +52,6 @@ from signals.store.postgres_rows import (
     INSERT_EVENTS,
     SELECT_RECORD,
     UPSERT_EPISODE,
-    delivery_row,
     episode_from_row,
     episode_row,
     record_columns,

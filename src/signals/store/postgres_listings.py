@@ -19,11 +19,11 @@ from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
 from signals.store.cursor import make_cursor, read_id_cursor, read_seq_cursor
+from signals.store.outbox_rows import delivery_from_row
 from signals.store.postgres_rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
     SELECT_RECORD,
-    delivery_from_row,
     episode_from_row,
     record_from_row,
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from signals.alerts.delivery import Attempt, Delivery
+from signals.alerts.delivery import Attempt
 from signals.anomaly.episode import Episode
 from signals.events import Record, record_decoder, record_encoder
 from signals.store.instant import to_us
@@ -140,32 +140,4 @@ def episode_from_row(row: Any) -> Episode:
         closed_at=row[12],
         sample_event_ids=list(row[13]),
         alerted=list(row[14]),
-    )
-
-
-def delivery_row(delivery: Delivery) -> tuple[Any, ...]:
-    return (
-        delivery.id,
-        delivery.episode_id,
-        delivery.type,
-        delivery.payload,
-        delivery.status,
-        delivery.created_at,
-        to_us(delivery.created_at),
-        delivery.next_attempt_at,
-        _json(delivery.attempts),
-    )
-
-
-def delivery_from_row(row: Any) -> Delivery:
-    """A row selected with `DELIVERY_COLUMNS`."""
-    return Delivery(
-        id=row[0],
-        episode_id=row[1],
-        type=row[2],
-        payload=bytes(row[3]),
-        status=row[4],
-        created_at=row[5],
-        next_attempt_at=row[7],
-        attempts=_attempts.decode(row[8]),
     )

@@ -45,6 +45,7 @@ from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
 from signals.store.instant import to_us
+from signals.store.outbox_rows import delivery_row
 from signals.store.settled import SettledTotals
 from signals.store.sqlite_listings import (
     anomaly_page,
@@ -60,7 +61,6 @@ from signals.store.sqlite_rows import (
     INSERT_EVENT,
     SELECT_RECORD,
     UPSERT_EPISODE,
-    delivery_row,
     episode_from_row,
     episode_row,
     record_from_row,
