@@ -215,7 +215,7 @@ class SettingsError(Exception):
 def _dec_hook(type_: type, value: Any) -> Any:
     if type_ is Secret and isinstance(value, str):
         return Secret(value)
-    raise NotImplementedError(f"no decoder for {type_!r}")  # msgspec turns this into its error
+    raise TypeError(f"expected a string for {type_.__name__}")  # msgspec reports it with the path
 
 
 def _env_value(raw: str) -> Any:
