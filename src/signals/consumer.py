@@ -128,6 +128,8 @@ class Consumer:
 
     async def _consume(self, items: list[Committed]) -> None:
         self.oldest_pending = items[0].enqueued_at
+        self._metrics.consumer_lag.set(self.lag_seconds())
+        self._metrics.queue_depth.set(self._backlog.used)
         records = [record for item in items for record in item.records]
         analysis = await self._analyzer.analyze(records) if self._analyzer else None
         batch = Batch(
@@ -146,7 +148,7 @@ class Consumer:
             self._analyzer.committed(analysis)
 
     async def _tick(self) -> None:
-        self._metrics.consumer_lag.set(0)
+        self._metrics.consumer_lag.set(self.lag_seconds())
         if self._analyzer is None:
             return
         analysis = await self._analyzer.tick(self._clock())

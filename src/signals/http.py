@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signals.events import Problem
 from signals.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -82,10 +81,6 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
-
-
-def validation_error(problems: Iterable[Problem], message: str = "invalid event") -> ApiError:
-    return ApiError(422, message, details=[msgspec.structs.asdict(p) for p in problems])
 
 
 def request_id_of(scope: Scope) -> str:

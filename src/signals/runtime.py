@@ -26,8 +26,8 @@ from typing import Any
 import structlog
 import uvicorn
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
+from signals.auth.wiring import guards_for
 from signals.backlog import Backlog
 from signals.consumer import Consumer, catch_up
 from signals.detection import build_detection
@@ -78,12 +78,6 @@ class Services:
     forwarder: Forwarder | None
     ingest_app: Starlette
     integrity_app: Starlette
-
-
-def _guards(settings: Settings, metrics: Metrics, redis: Any) -> list[Middleware]:
-    from signals.auth.wiring import guards_for  # noqa: PLC0415  # auth is optional wiring
-
-    return guards_for(settings, metrics, redis)
 
 
 @contextlib.asynccontextmanager
@@ -206,7 +200,7 @@ def _build_apps(
     )
     history = History(store)
     probes = Probes(metrics=metrics, checks=checks)
-    guards = _guards(settings, metrics, redis)
+    guards = guards_for(settings, metrics, redis)
     cors = settings.auth.cors_origins
     ingest_app = build_ingest_app(
         intake=intake, history=history, probes=probes, metrics=metrics,

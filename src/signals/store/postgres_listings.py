@@ -18,8 +18,9 @@ from signals.alerts.delivery import Delivery
 from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
-from signals.store.cursor import make_cursor, read_id_cursor, read_seq_cursor
+from signals.store.cursor import read_id_cursor, read_seq_cursor
 from signals.store.outbox_rows import delivery_from_row
+from signals.store.paging import check_limit, page_of, where_clause
 from signals.store.postgres_rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
@@ -61,7 +62,7 @@ async def export_records(
         if after:
             clauses = [*where, f"(received_us, seq) > (${len(params) + 1}, ${len(params) + 2})"]
         rows = await pool.fetch(
-            f"SELECT {SELECT_RECORD} FROM events {_where(clauses)} "
+            f"SELECT {SELECT_RECORD} FROM events {where_clause(clauses)} "
             f"ORDER BY received_us, seq LIMIT ${len(params) + len(after) + 1}",
             *params, *after, chunk,
         )  # fmt: skip
@@ -146,11 +147,6 @@ async def claim_deliveries(
     return [delivery_from_row(row) for row in rows]
 
 
-def check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-
-
 async def _newest_first(
     pool: asyncpg.Pool,
     *,
@@ -170,16 +166,11 @@ async def _newest_first(
         params = [*params, *after]
         where = [*where, f"({position}, {tiebreak}) < (${len(params) - 1}, ${len(params)})"]
     rows = await pool.fetch(
-        f"{select} {_where(where)} ORDER BY {position} DESC, {tiebreak} DESC "
+        f"{select} {where_clause(where)} ORDER BY {position} DESC, {tiebreak} DESC "
         f"LIMIT ${len(params) + 1}",
         *params, limit + 1,
     )  # fmt: skip
-    shown = rows[:limit]
-    more = len(rows) > limit
-    return Page(
-        items=[decode(row) for row in shown],
-        next_cursor=make_cursor(kind, *key_of(shown[-1])) if more else None,
-    )
+    return page_of(rows, limit=limit, kind=kind, decode=decode, key_of=key_of)
 
 
 def _signal_filters(query: SignalQuery) -> tuple[list[str], list[Any]]:
@@ -199,7 +190,3 @@ def _equal(**filters: str | None) -> tuple[list[str], list[Any]]:
     given = [(column, value) for column, value in filters.items() if value is not None]
     where = [f"{column} = ${n}" for n, (column, _) in enumerate(given, start=1)]
     return where, [value for _, value in given]
-
-
-def _where(clauses: list[str]) -> str:
-    return f"WHERE {' AND '.join(clauses)}" if clauses else ""

@@ -17,8 +17,9 @@ from signals.alerts.delivery import Delivery
 from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
-from signals.store.cursor import make_cursor, read_id_cursor, read_seq_cursor
+from signals.store.cursor import read_id_cursor, read_seq_cursor
 from signals.store.outbox_rows import delivery_from_row
+from signals.store.paging import check_limit, page_of, where_clause
 from signals.store.sqlite_rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
@@ -54,7 +55,7 @@ async def export_records(
     while True:
         rows = list(
             await conn.execute_fetchall(
-                f"SELECT {SELECT_RECORD} FROM events {_where(where)} "
+                f"SELECT {SELECT_RECORD} FROM events {where_clause(where)} "
                 "ORDER BY received_us, seq LIMIT ?",
                 [*params, *resume, chunk],
             )
@@ -118,11 +119,6 @@ async def due_deliveries(conn: aiosqlite.Connection, now: float, limit: int) -> 
     return [delivery_from_row(row) for row in rows]
 
 
-def check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-
-
 async def _newest_first(
     conn: aiosqlite.Connection,
     *,
@@ -143,16 +139,11 @@ async def _newest_first(
         params = [*params, after[0], after[0], after[1]]
     rows = list(
         await conn.execute_fetchall(
-            f"{select} {_where(where)} ORDER BY {position} DESC, {tiebreak} DESC LIMIT ?",
+            f"{select} {where_clause(where)} ORDER BY {position} DESC, {tiebreak} DESC LIMIT ?",
             [*params, limit + 1],
         )
     )
-    shown = rows[:limit]
-    more = len(rows) > limit
-    return Page(
-        items=[decode(row) for row in shown],
-        next_cursor=make_cursor(kind, *key_of(shown[-1])) if more else None,
-    )
+    return page_of(rows, limit=limit, kind=kind, decode=decode, key_of=key_of)
 
 
 def _signal_filters(query: SignalQuery) -> tuple[list[str], list[Any]]:
@@ -180,7 +171,3 @@ def _signal_filters(query: SignalQuery) -> tuple[list[str], list[Any]]:
 def _equal(**filters: str | None) -> tuple[list[str], list[Any]]:
     given = {column: value for column, value in filters.items() if value is not None}
     return [f"{column} = ?" for column in given], list(given.values())
-
-
-def _where(clauses: list[str]) -> str:
-    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
