@@ -30,7 +30,7 @@ from pathlib import Path
 from signals.events import Record
 from signals.store.base import Batch, SignalQuery
 from signals.store.instant import MICROS_PER_SECOND, from_us, to_us
-from signals.store.sqlite import SqliteStore
+from signals.store.sqlite.store import SqliteStore
 
 DAY_US = 86_400 * MICROS_PER_SECOND
 # Not on a minute, hour or day boundary, as a real "now" never is.

@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio
 
+from signals.integrity.windows.base import WindowEvent, Windows
+from signals.integrity.windows.fallback import FallbackWindows
+from signals.integrity.windows.memory import MemoryWindows
+from signals.integrity.windows.redis import RedisWindows
 from signals.metrics import Metrics
 from signals.settings import RedisSettings, WindowsSettings
-from signals.windows.base import WindowEvent, Windows
-from signals.windows.fallback import FallbackWindows
-from signals.windows.memory import MemoryWindows
-from signals.windows.redis import RedisWindows
 
 BATCH_SIZES = (1, 100, 1000)
 SETTINGS = WindowsSettings(seconds=5.0, ttl_seconds=60, max_keys=5_000_000)

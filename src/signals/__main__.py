@@ -22,8 +22,8 @@ from pathlib import Path
 import structlog
 
 from signals import __version__, logs
+from signals.integrity.windows.factory import WindowsUnavailable
 from signals.settings import Settings, SettingsError, load
-from signals.windows.factory import WindowsUnavailable
 
 EXIT_OK, EXIT_FAILURE, EXIT_SETTINGS = 0, 1, 2
 log = structlog.get_logger("signals.cli")

@@ -22,8 +22,7 @@ from typing import Any
 import msgspec
 
 from signals import __version__
-from signals.alerts.delivery import Delivery
-from signals.anomaly.episode import Episode
+from signals.accept.intake import Accepted, BatchAccepted, Valid
 from signals.events import (
     ID_PATTERN,
     MAX_METADATA_BYTES,
@@ -33,9 +32,11 @@ from signals.events import (
     SignalType,
     UserId,
 )
-from signals.history import DELIVERY_STATUSES, RANGES, SENTIMENTS, SEVERITIES
 from signals.http import STATUS_CODES, ErrorEnvelope
-from signals.intake import Accepted, BatchAccepted, Valid
+from signals.ingest.history import RANGES
+from signals.labels import SENTIMENTS, SEVERITIES
+from signals.records.delivery import DELIVERY_STATUSES, Delivery
+from signals.records.episode import Episode
 from signals.settings import IngestSettings
 from signals.store.base import Page, Stats
 from signals.store.cursor import MAX_CURSOR_CHARS

@@ -27,27 +27,28 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 
+from signals.accept.backlog import Backlog
+from signals.accept.idempotency import IdempotencyIndex
+from signals.accept.intake import Intake
+from signals.accept.pipeline import Handoff, Pipeline
 from signals.auth.wiring import guards_for
-from signals.backlog import Backlog
-from signals.consumer import Consumer, catch_up
-from signals.detection import build_detection
-from signals.forwarder import Forwarder
-from signals.forwarder import checkpoint_name as router_checkpoint
-from signals.history import History
-from signals.idempotency import IdempotencyIndex
 from signals.ingest.app import build_ingest_app
-from signals.intake import Intake
+from signals.ingest.forwarder import Forwarder
+from signals.ingest.forwarder import checkpoint_name as router_checkpoint
+from signals.ingest.history import SignalHistory
 from signals.integrity.app import build_integrity_app
+from signals.integrity.consumer import Consumer, catch_up
+from signals.integrity.detection import build_detection
+from signals.integrity.history import AnomalyHistory
+from signals.integrity.windows.base import Windows
+from signals.integrity.windows.factory import open_windows
 from signals.journal import START, Journal
 from signals.metrics import Metrics
-from signals.pipeline import Handoff, Pipeline
 from signals.probes import Probes
 from signals.sentiment import Classifier
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.store.factory import open_store
-from signals.windows.base import Windows
-from signals.windows.factory import open_windows
 
 log = structlog.get_logger(__name__)
 
@@ -198,16 +199,15 @@ def _build_apps(
         settings=settings.ingest,
         metrics=metrics,
     )
-    history = History(store)
     probes = Probes(metrics=metrics, checks=checks)
     guards = guards_for(settings, metrics, redis)
     cors = settings.auth.cors_origins
     ingest_app = build_ingest_app(
-        intake=intake, history=history, probes=probes, metrics=metrics,
+        intake=intake, history=SignalHistory(store), probes=probes, metrics=metrics,
         web_dir=WEB_DIR, limits=settings.ingest, cors_origins=cors, guards=guards,
     )  # fmt: skip
     integrity_app = build_integrity_app(
-        intake=intake, history=history, probes=probes, metrics=metrics,
+        intake=intake, history=AnomalyHistory(store), probes=probes, metrics=metrics,
         limits=settings.ingest, cors_origins=cors, guards=guards,
     )  # fmt: skip
     return ingest_app, integrity_app

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from signals.labels import Sentiment, Severity
+
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 ENV_PREFIX = "SIGNALS__"
 DEFAULT_CONFIG_FILE = "settings.toml"
@@ -23,9 +25,7 @@ DEFAULT_CONFIG_FILE = "settings.toml"
 Port = Annotated[int, Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 PositiveFloat = Annotated[float, Meta(gt=0)]
-Severity = Literal["warning", "critical"]
 Scope = Literal["ingest", "read", "admin"]
-SentimentLabel = Literal["stressed", "uncertain", "positive", "neutral"]
 
 
 class Secret:
@@ -162,7 +162,7 @@ class LoggingSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 
 class SentimentSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     # label -> {cue phrase: weight}; adds to or overrides the shipped lexicon.
-    cues: dict[SentimentLabel, dict[str, float]] = {}
+    cues: dict[Sentiment, dict[str, float]] = {}
     # Shipped cue phrases to ignore.
     remove: list[str] = []
 

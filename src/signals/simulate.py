@@ -36,9 +36,10 @@ import msgspec
 import structlog
 from msgspec import Struct
 
+from signals.labels import SENTIMENTS
+
 logger = structlog.get_logger(__name__)
 
-SENTIMENTS = ("stressed", "uncertain", "positive", "neutral")
 
 MESSAGES: dict[str, tuple[str, ...]] = {
     "stressed": (
@@ -204,7 +205,7 @@ class _Traffic:
         )
         user = self._rng.choice(self.users[: max(1, len(self.users) // 2)])
         signal_type = self._rng.choice(("chat", "chat", "escalation", "login", "tool_call"))
-        events = []
+        events: list[tuple[dict[str, Any], str]] = []
         for _ in range(size):
             label = self._rng.choices(SENTIMENTS, (0.6, 0.2, 0.05, 0.15))[0]
             events.append((self._make(user, signal_type, label), label))

@@ -17,19 +17,19 @@ import redis.asyncio
 from structlog.testing import capture_logs
 from tests.support.redis_server import free_port
 
-from signals.alerts.delivery import Delivery
-from signals.alerts.dispatcher import AlertDispatcher
-from signals.anomaly.episode import Episode
-from signals.anomaly.shared import SharedEpisodes
-from signals.consumer import Analysis
-from signals.detection import Detection, build_detection
 from signals.events import Record
+from signals.integrity.alerts.dispatcher import AlertDispatcher
+from signals.integrity.consumer import Analysis
+from signals.integrity.detection import Detection, build_detection
+from signals.integrity.episodes.redis_state import SharedEpisodes
+from signals.integrity.windows.factory import open_windows
+from signals.integrity.windows.memory import MemoryWindows
 from signals.metrics import Metrics
+from signals.records.delivery import Delivery
+from signals.records.episode import Episode
 from signals.settings import Settings, load
 from signals.store.instant import MICROS_PER_SECOND, from_us
-from signals.store.sqlite import SqliteStore
-from signals.windows.factory import open_windows
-from signals.windows.memory import MemoryWindows
+from signals.store.sqlite.store import SqliteStore
 
 THRESHOLD = 4  # 5 events in a window: warning; 6: critical
 _ids = itertools.count()
@@ -280,7 +280,7 @@ def episode_key(settings: Settings) -> bytes:
 
 
 def test_an_older_episode_put_into_a_tracker_is_swept_first() -> None:
-    from signals.anomaly.episodes import EpisodeTracker  # noqa: PLC0415
+    from signals.integrity.episodes.tracker import EpisodeTracker  # noqa: PLC0415
 
     tracker = EpisodeTracker(5.0, lambda _: THRESHOLD, lambda: "new")
     clock = Clock()
@@ -305,7 +305,7 @@ def test_an_older_episode_put_into_a_tracker_is_swept_first() -> None:
 def test_a_quiet_event_counted_before_the_episode_opened_does_not_close_it() -> None:
     """Instance A counts an event (3), instance B counts two more and opens the episode, then A's
     step for its event runs on the shared episode: that quiet count is older news."""
-    from signals.anomaly.episodes import EpisodeTracker  # noqa: PLC0415
+    from signals.integrity.episodes.tracker import EpisodeTracker  # noqa: PLC0415
 
     tracker = EpisodeTracker(5.0, lambda _: THRESHOLD, lambda: "new")
     clock = Clock()

@@ -15,8 +15,8 @@ import asyncpg
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
-from tests.detection.receiver import Receiver
-from tests.detection.support import (
+from tests.integrity.detection.receiver import Receiver
+from tests.integrity.detection.support import (
     all_episodes,
     batch,
     episodes_of,

@@ -20,8 +20,8 @@ import pytest
 from tests.support.postgres_server import skip_reason, temporary_schema
 
 from signals.store.base import Store
-from signals.store.postgres import PostgresStore
-from signals.store.sqlite import SqliteStore
+from signals.store.postgres.store import PostgresStore
+from signals.store.sqlite.store import SqliteStore
 
 StoreOpener = Callable[..., AbstractAsyncContextManager[Store]]
 

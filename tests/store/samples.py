@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from signals.alerts.delivery import Delivery
-from signals.anomaly.episode import Episode
 from signals.events import Record
+from signals.records.delivery import Delivery
+from signals.records.episode import Episode
 from signals.store.instant import MICROS_PER_SECOND, from_us, to_us
 
 # A Monday at 10:00 UTC: day, hour and minute boundaries fall on round offsets from it.

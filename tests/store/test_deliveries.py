@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from signals.alerts.delivery import Attempt, Delivery, DeliveryStatus
+from signals.records.delivery import Attempt, Delivery, DeliveryStatus
 from signals.store.base import AlertQuery, BadCursor, Batch, Store
 
 from .samples import BASE_US, at, delivery

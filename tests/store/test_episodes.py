@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from signals.anomaly.episode import Episode
+from signals.records.episode import Episode
 from signals.store.base import AnomalyQuery, BadCursor, Batch, SignalQuery, Store
 
 from .samples import at, episode, record, us

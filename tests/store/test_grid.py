@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from signals.store.grid import MAX_BUCKETS, SENTIMENTS, BucketGrid
+from signals.labels import SENTIMENTS
+from signals.store.grid import MAX_BUCKETS, BucketGrid
 from signals.store.instant import from_us, to_us
 
 T0 = to_us("2025-01-06T10:00:00Z")

@@ -14,8 +14,8 @@ from tests.support.postgres_server import free_port_url, skip_reason, temporary_
 
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, SignalQuery
-from signals.store.postgres import PostgresStore, StoreUnavailable
-from signals.store.postgres_schema import MIGRATIONS, SchemaTooNew
+from signals.store.postgres.schema import MIGRATIONS, SchemaTooNew
+from signals.store.postgres.store import PostgresStore, StoreUnavailable
 
 from .samples import BASE_US, at, delivery, episode, record
 

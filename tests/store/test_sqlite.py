@@ -9,9 +9,9 @@ import pytest
 
 from signals.store.base import Batch, SignalQuery
 from signals.store.rollup import COUNT_LEVELS, USER_LEVELS
-from signals.store.sqlite import SqliteStore
-from signals.store.sqlite_rollup import COUNT_TABLES, USER_TABLES
-from signals.store.sqlite_schema import MIGRATIONS, SchemaTooNew
+from signals.store.sqlite.rollup import COUNT_TABLES, USER_TABLES
+from signals.store.sqlite.schema import MIGRATIONS, SchemaTooNew
+from signals.store.sqlite.store import SqliteStore
 
 from .samples import record
 

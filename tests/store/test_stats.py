@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from signals.anomaly.episode import Episode
 from signals.events import Record
+from signals.records.episode import Episode
 from signals.store.base import AnomalyBucket, Batch, Bucket, Stats, Store, TopUser
 from signals.store.instant import from_us, to_us
 

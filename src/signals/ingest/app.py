@@ -12,8 +12,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from signals.history import History
-from signals.intake import Intake
+from signals.accept.intake import Intake
+from signals.ingest.history import SignalHistory
 from signals.metrics import Metrics
 from signals.openapi import ingest_openapi
 from signals.probes import Probes
@@ -24,7 +24,7 @@ from signals.webapp import make_app
 def build_ingest_app(
     *,
     intake: Intake,
-    history: History,
+    history: SignalHistory,
     probes: Probes,
     metrics: Metrics,
     web_dir: Path,

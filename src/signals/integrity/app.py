@@ -8,8 +8,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from signals.history import History
-from signals.intake import Intake
+from signals.accept.intake import Intake
+from signals.integrity.history import AnomalyHistory
 from signals.metrics import Metrics
 from signals.openapi import integrity_openapi
 from signals.probes import Probes
@@ -20,7 +20,7 @@ from signals.webapp import make_app
 def build_integrity_app(
     *,
     intake: Intake,
-    history: History,
+    history: AnomalyHistory,
     probes: Probes,
     metrics: Metrics,
     limits: IngestSettings | None = None,

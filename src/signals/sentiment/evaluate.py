@@ -13,22 +13,22 @@ from pathlib import Path
 
 import msgspec
 
+from signals.labels import Sentiment
 from signals.sentiment.classifier import Classifier
 from signals.sentiment.lexicon import LABELS
-from signals.settings import SentimentLabel
 
 
 class Example(msgspec.Struct, frozen=True):
     text: str
-    label: SentimentLabel
+    label: Sentiment
     id: str = ""
 
 
 class Miss(msgspec.Struct, frozen=True):
     id: str
     text: str
-    expected: SentimentLabel
-    predicted: SentimentLabel
+    expected: Sentiment
+    predicted: Sentiment
     cues: list[str]
 
 
@@ -43,9 +43,9 @@ class Report(msgspec.Struct, frozen=True):
     total: int
     accuracy: float
     macro_f1: float
-    per_label: dict[SentimentLabel, LabelScore]
+    per_label: dict[Sentiment, LabelScore]
     # confusion[expected][predicted] = count
-    confusion: dict[SentimentLabel, dict[SentimentLabel, int]]
+    confusion: dict[Sentiment, dict[Sentiment, int]]
     misses: list[Miss]
 
 

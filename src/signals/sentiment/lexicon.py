@@ -19,11 +19,12 @@ from typing import Annotated, Literal, NamedTuple
 import msgspec
 from msgspec import Meta, Struct
 
-from signals.settings import SentimentLabel, SentimentSettings
+from signals.labels import SENTIMENTS, Sentiment
+from signals.settings import SentimentSettings
 
 # Label indexes, in precedence order; NEUTRAL is never scored.
 STRESSED, UNCERTAIN, POSITIVE, NEUTRAL = 0, 1, 2, 3
-LABELS: tuple[SentimentLabel, ...] = ("stressed", "uncertain", "positive", "neutral")
+LABELS = SENTIMENTS
 
 # Entry kinds. Plain ints: the classifier compares them once per match.
 CUE, SHIELD, NEGATOR, MODIFIER, CONTRAST, LITERAL, SHOUT, IGNORE, TOPIC = range(9)
@@ -74,7 +75,7 @@ class LexiconFile(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     scare_quoted: list[str]
     intensifiers: dict[str, Annotated[float, Meta(gt=1, le=5)]]
     diminishers: dict[str, Annotated[float, Meta(gt=0, lt=1)]]
-    cues: dict[SentimentLabel, dict[str, Weight]]
+    cues: dict[Sentiment, dict[str, Weight]]
     when_negated: dict[ScoredLabel, dict[str, Weight]]
 
 
@@ -190,7 +191,7 @@ def _check_phrase(where: str, phrase: object) -> str:
 
 def _apply_overrides(
     entries: dict[str, Entry],
-    cues: Mapping[SentimentLabel, Mapping[str, float]],
+    cues: Mapping[Sentiment, Mapping[str, float]],
     remove: Iterable[str],
     flip: float,
 ) -> None:

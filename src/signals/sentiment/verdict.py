@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+from signals.labels import Sentiment
 from signals.sentiment.lexicon import LABELS, NEUTRAL, POSITIVE, STRESSED, UNCERTAIN
-from signals.settings import SentimentLabel
 
 Hit = tuple[int, int, int, int, str]
 CONTRAST_MARK = -1
@@ -27,7 +27,7 @@ _QUESTION_WORDS = frozenset(
 
 
 class Classification(NamedTuple):
-    label: SentimentLabel
+    label: Sentiment
     cues: list[str]
 
 

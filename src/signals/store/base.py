@@ -13,10 +13,10 @@ from typing import Generic, Literal, Protocol, TypeVar
 
 from msgspec import Struct
 
-from signals.alerts.delivery import Delivery
-from signals.anomaly.episode import Episode
 from signals.events import Record
 from signals.journal.position import JournalPosition
+from signals.records.delivery import Delivery, DeliveryStatus
+from signals.records.episode import Episode
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ class AnomalyQuery(Struct, kw_only=True):
 
 
 class AlertQuery(Struct, kw_only=True):
-    status: Literal["pending", "delivered", "failed"] | None = None
+    status: DeliveryStatus | None = None
     limit: int = 100
     cursor: str | None = None
 

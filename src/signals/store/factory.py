@@ -8,13 +8,13 @@ from signals.store.base import Store
 
 async def open_store(settings: Settings) -> Store:
     if settings.store.backend == "postgres":
-        from signals.store.postgres import PostgresStore  # noqa: PLC0415  # optional backend
+        from signals.store.postgres.store import PostgresStore  # noqa: PLC0415  # optional backend
 
         return await PostgresStore.open(
             settings.store.url, batch_max=settings.store.batch_max,
             pool_size=settings.store.pool_size,
         )  # fmt: skip
-    from signals.store.sqlite import SqliteStore  # noqa: PLC0415
+    from signals.store.sqlite.store import SqliteStore  # noqa: PLC0415
 
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     return await SqliteStore.open(settings.sqlite_path, batch_max=settings.store.batch_max)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from signals.anomaly.episode import Episode
+from signals.labels import SENTIMENTS, SEVERITIES
+from signals.records.episode import Episode
 from signals.store.base import AnomalyBucket, Bucket, Stats, TopUser
 from signals.store.instant import MICROS_PER_SECOND, from_us
 
-SENTIMENTS = ("stressed", "positive", "uncertain", "neutral")
-SEVERITIES = ("warning", "critical")
 MAX_BUCKETS = 10_000
 
 
@@ -62,10 +61,10 @@ def assemble(
 ) -> Stats:
     """`bucket_counts` are (bucket index, sentiment, events), `type_counts` (signal_type,
     events), `anomaly_counts` (bucket index, severity, episodes opened)."""
-    by_sentiment = dict.fromkeys(SENTIMENTS, 0)
+    by_sentiment: dict[str, int] = dict.fromkeys(SENTIMENTS, 0)
     for _, sentiment, n in bucket_counts:
         by_sentiment[sentiment] = by_sentiment.get(sentiment, 0) + n
-    by_severity = dict.fromkeys(SEVERITIES, 0)
+    by_severity: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
     for _, severity, n in anomaly_counts:
         by_severity[severity] = by_severity.get(severity, 0) + n
     starts = grid.starts()

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from signals.alerts.delivery import Attempt, Delivery
+from signals.records.delivery import Attempt, Delivery
 from signals.store.instant import to_us
 
 _encoder = msgspec.json.Encoder()

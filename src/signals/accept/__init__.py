@@ -1,0 +1,1 @@
+"""The accept path both ports share: parse, claim the id, reserve room, journal, hand off."""

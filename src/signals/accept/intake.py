@@ -1,0 +1,218 @@
+"""Turning request bodies into durable records: the handlers both ports' POST endpoints share.
+
+`/v1/log` and `/v1/events` (one event), `/v1/log/batch` and `/v1/events` (an array, or NDJSON on
+the ingest port) and `/v1/validate` all validate the same way and answer the same shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from signals.accept.pipeline import Overloaded, Pipeline
+from signals.events import (
+    Event,
+    InvalidEvent,
+    MalformedJSON,
+    Problem,
+    Record,
+    build_record,
+    decode_event,
+    is_json_array,
+    split_array,
+    split_ndjson,
+    utc_now,
+)
+from signals.http import ApiError, JSONResponse, read_body, request_id_of, require_media_type
+from signals.metrics import Metrics
+from signals.sentiment import Classifier
+from signals.settings import IngestSettings
+
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    event_id: str
+    sentiment: str
+    sentiment_cues: tuple[str, ...]
+    received_at: str
+    duplicate: bool
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    index: int
+    errors: list[Problem]
+
+
+class BatchAccepted(msgspec.Struct, frozen=True):
+    accepted: int
+    duplicates: int
+    event_ids: list[str]
+    rejected: list[Rejected]
+
+
+class Valid(msgspec.Struct, frozen=True):
+    valid: bool
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        classifier: Classifier,
+        settings: IngestSettings,
+        metrics: Metrics,
+    ) -> None:
+        self._pipeline = pipeline
+        self._classifier = classifier
+        self._settings = settings
+        self._metrics = metrics
+
+    def _record(self, event: Event, request_id: str, received_at: str) -> Record:
+        result = self._classifier.classify(event.text)
+        return build_record(
+            event,
+            request_id=request_id,
+            sentiment=result.label,
+            cues=list(result.cues),
+            received_at=received_at,
+        )
+
+    async def _body(self, request: Request, *media: str) -> tuple[str, bytes]:
+        media_type = require_media_type(request, media)
+        return media_type, await read_body(request, self._settings.max_body_bytes)
+
+    def _decode_one(self, body: bytes | msgspec.Raw) -> Event:
+        try:
+            return decode_event(body, self._settings.max_text_chars)
+        except MalformedJSON as exc:
+            self._metrics.rejections.labels("malformed_json").inc()
+            raise ApiError(400, f"malformed JSON: {exc}") from None
+        except InvalidEvent as exc:
+            self._metrics.rejections.labels("validation_failed").inc()
+            raise ApiError(
+                422, "invalid event", details=[msgspec.structs.asdict(p) for p in exc.problems]
+            ) from None
+
+    async def _accept(self, records: list[Record], generated: list[bool]) -> list[Any]:
+        try:
+            return await self._pipeline.accept(records, generated)
+        except Overloaded as exc:
+            self._metrics.rejections.labels("overloaded").inc()
+            raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
+
+    async def log_one(self, request: Request) -> Response:
+        _, body = await self._body(request, JSON)
+        return await self._single_from_body(request, body)
+
+    async def log_batch(self, request: Request) -> Response:
+        media, body = await self._body(request, JSON, NDJSON)
+        items = self._split(media, body)
+        return await self._accept_items(request, items)
+
+    async def events(self, request: Request) -> Response:
+        """Integrity's `/v1/events`: one event, or a JSON array of them."""
+        _, body = await self._body(request, JSON)
+        if not is_json_array(body):
+            return await self._single_from_body(request, body)
+        return await self._accept_items(request, self._split(JSON, body))
+
+    async def _single_from_body(self, request: Request, body: bytes) -> Response:
+        event = self._decode_one(body)
+        record = self._record(event, request_id_of(request.scope), utc_now())
+        (result,) = await self._accept([record], [event.event_id is None])
+        answer = result.answer
+        return JSONResponse(
+            Accepted(
+                answer.event_id,
+                answer.sentiment,
+                answer.sentiment_cues,
+                answer.received_at,
+                result.duplicate,
+            ),
+            status_code=200 if result.duplicate else 202,
+        )
+
+    async def validate(self, request: Request) -> Response:
+        _, body = await self._body(request, JSON)
+        if is_json_array(body):
+            _, rejected = self._decode_items(self._split(JSON, body))
+            if rejected:
+                raise self._all_rejected(rejected, "invalid events")
+        else:
+            self._decode_one(body)
+        return JSONResponse(Valid(True))
+
+    def _split(self, media: str, body: bytes) -> list[bytes | msgspec.Raw]:
+        try:
+            items: list[bytes | msgspec.Raw] = (
+                list(split_ndjson(body)) if media == NDJSON else list(split_array(body))
+            )
+        except MalformedJSON as exc:
+            self._metrics.rejections.labels("malformed_json").inc()
+            raise ApiError(400, f"malformed JSON: {exc}") from None
+        except InvalidEvent as exc:
+            self._metrics.rejections.labels("validation_failed").inc()
+            raise ApiError(
+                422,
+                "a batch is an array of events",
+                details=[msgspec.structs.asdict(p) for p in exc.problems],
+            ) from None
+        if len(items) > self._settings.max_batch:
+            self._metrics.rejections.labels("payload_too_large").inc()
+            raise ApiError(
+                413,
+                f"batch of {len(items)} events exceeds {self._settings.max_batch}",
+                details=[{"max_batch": self._settings.max_batch}],
+            )
+        if not items:
+            self._metrics.rejections.labels("validation_failed").inc()
+            raise ApiError(422, "empty batch", details=[{"loc": ["body"], "msg": "no events"}])
+        return items
+
+    def _decode_items(
+        self, items: list[bytes | msgspec.Raw]
+    ) -> tuple[list[tuple[int, Event]], list[Rejected]]:
+        events: list[tuple[int, Event]] = []
+        rejected: list[Rejected] = []
+        for index, item in enumerate(items):
+            try:
+                events.append((index, decode_event(item, self._settings.max_text_chars)))
+            except MalformedJSON as exc:
+                rejected.append(
+                    Rejected(index, [Problem(["body", index], f"malformed JSON: {exc}")])
+                )
+            except InvalidEvent as exc:
+                problems = [Problem(["body", index, *p.loc[1:]], p.msg) for p in exc.problems]
+                rejected.append(Rejected(index, problems))
+        return events, rejected
+
+    def _all_rejected(self, rejected: list[Rejected], message: str) -> ApiError:
+        details = [msgspec.structs.asdict(p) for item in rejected for p in item.errors]
+        return ApiError(422, message, details=details)
+
+    async def _accept_items(self, request: Request, items: list[bytes | msgspec.Raw]) -> Response:
+        events, rejected = self._decode_items(items)
+        if rejected:
+            self._metrics.rejections.labels("validation_failed").inc(len(rejected))
+        if not events:
+            raise self._all_rejected(rejected, "every event in the batch is invalid")
+        request_id = request_id_of(request.scope)
+        received_at = utc_now()
+        records = [self._record(event, request_id, received_at) for _, event in events]
+        results = await self._accept(records, [event.event_id is None for _, event in events])
+        duplicates = sum(1 for result in results if result.duplicate)
+        return JSONResponse(
+            BatchAccepted(
+                accepted=len(results) - duplicates,
+                duplicates=duplicates,
+                event_ids=[result.answer.event_id for result in results],
+                rejected=rejected,
+            ),
+            status_code=202,
+        )

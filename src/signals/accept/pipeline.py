@@ -1,0 +1,176 @@
+"""The durable accept path both ports share: claim ids, reserve room, journal, hand off.
+
+    request ─> Pipeline.accept ─> IdempotencyIndex.claim ─> Backlog.reserve ─> Journal.append
+                                                                                   │ (group commit)
+    Consumer <─ Handoff.queue <─ Handoff.on_commit (called by the journal writer, in journal order)
+
+A record is answered only after the journal made it durable; it reaches the consumer through the
+journal's commit callback, so the queue's order is the journal's order even when the request that
+wrote it was cancelled meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+import msgspec
+
+from signals.accept.backlog import Backlog, BacklogFull
+from signals.accept.idempotency import Answer, IdempotencyIndex
+from signals.events import Record
+from signals.journal.position import JournalPosition
+from signals.metrics import Metrics
+from signals.store.base import Store
+
+_encoder = msgspec.json.Encoder()
+
+
+class Overloaded(Exception):
+    """The backlog stayed full for the whole wait: nothing was written."""
+
+
+class Accepted(NamedTuple):
+    answer: Answer
+    duplicate: bool
+
+
+class Committed(NamedTuple):
+    """Records the journal made durable, with the position just after them."""
+
+    records: list[Record]
+    position: JournalPosition
+    enqueued_at: float  # monotonic, for the consumer lag
+
+
+class JournalWriter(Protocol):
+    async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition: ...
+
+
+class Handoff:
+    """The queue from the journal's commit callback to the consumer; `None` ends it."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Committed | None] = asyncio.Queue()
+
+    def on_commit(self, payload: object, position: JournalPosition) -> None:
+        assert isinstance(payload, list)
+        self.queue.put_nowait(Committed(payload, position, time.monotonic()))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    def oldest_enqueued(self) -> float | None:
+        """When the oldest waiting batch was committed (monotonic), None when none waits."""
+        for item in self.queue._queue:  # type: ignore[attr-defined]  # asyncio.Queue's deque
+            if item is not None:
+                return float(item.enqueued_at)
+        return None
+
+
+def answer_of(record: Record) -> Answer:
+    return Answer(
+        record.event_id, record.sentiment, tuple(record.sentiment_cues), record.received_at
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        journal: JournalWriter,
+        backlog: Backlog,
+        index: IdempotencyIndex,
+        store: Store,
+        metrics: Metrics,
+        queue_wait_seconds: float,
+    ) -> None:
+        self._journal = journal
+        self._backlog = backlog
+        self._index = index
+        self._store = store
+        self._metrics = metrics
+        self._wait = queue_wait_seconds
+
+    async def accept(
+        self, records: Sequence[Record], generated: Sequence[bool] | None = None
+    ) -> list[Accepted]:
+        """Make `records` durable (each id at most once) and answer each, in order.
+
+        `generated[i]` says record i's id was made by this server just now: nobody can have
+        sent it before, so it skips the lookup and the claim (and is remembered after commit).
+        """
+        fresh: list[Record] = []
+        slots: list[Record | tuple[str, object]] = []
+        for i, record in enumerate(records):
+            if generated is not None and generated[i]:
+                fresh.append(record)
+                slots.append(record)
+                continue
+            seen = self._index.lookup(record.event_id)
+            if seen is None:
+                self._index.claim(record.event_id)
+                fresh.append(record)
+                slots.append(record)
+            else:
+                slots.append((record.event_id, seen.answer))
+        if fresh:
+            await self._write(fresh)
+        accepted = []
+        for slot in slots:
+            if isinstance(slot, Record):
+                accepted.append(Accepted(answer_of(slot), duplicate=False))
+            else:
+                accepted.append(Accepted(await self._earlier(*slot), duplicate=True))
+        if len(fresh) < len(records):
+            self._metrics.duplicates.inc(len(records) - len(fresh))
+        return accepted
+
+    async def _write(self, fresh: list[Record]) -> None:
+        try:
+            await self._backlog.reserve(len(fresh), self._wait)
+        except BacklogFull as exc:
+            self._release(fresh, exc)
+            raise Overloaded(str(exc)) from None
+        lines = [_encoder.encode(record) for record in fresh]
+        # Shielded: once the journal has the lines, their outcome settles the claims even if
+        # this request is cancelled (a client hanging up must not unclaim a written id).
+        write = asyncio.ensure_future(self._journal.append(lines, fresh))
+        write.add_done_callback(lambda done: self._settle(fresh, done))
+        await asyncio.shield(write)
+
+    def _settle(self, fresh: list[Record], write: asyncio.Future[JournalPosition]) -> None:
+        if write.cancelled() or write.exception() is not None:
+            error = write.exception() if not write.cancelled() else asyncio.CancelledError()
+            assert error is not None
+            self._release(fresh, error)
+            self._backlog.release(len(fresh))
+            return
+        counts: Counter[tuple[str, str]] = Counter()
+        for record in fresh:
+            self._index.settle(answer_of(record))
+            counts[record.signal_type, record.sentiment] += 1
+        for (signal_type, sentiment), count in counts.items():
+            self._metrics.events.labels(
+                self._metrics.signal_type_label(signal_type), sentiment
+            ).inc(count)
+
+    def _release(self, fresh: list[Record], error: BaseException) -> None:
+        for record in fresh:
+            self._index.release(record.event_id, error)
+
+    async def _earlier(self, event_id: str, answer: object) -> Answer:
+        if isinstance(answer, Answer):
+            return answer
+        if isinstance(answer, asyncio.Future):
+            return await asyncio.shield(answer)
+        # An id warmed from the store at start: its answer is the stored record.
+        stored = (await self._store.get_records([event_id])).get(event_id)
+        if stored is None:
+            raise LookupError(f"event {event_id} is in the idempotency horizon but not stored")
+        answer = answer_of(stored)
+        self._index.settle(answer)
+        return answer

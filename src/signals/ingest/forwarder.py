@@ -1,0 +1,287 @@
+"""The router forwarder: every journaled record POSTed to `router.url`, at least once, in order.
+
+It is a consumer of the journal, not of requests: it tails the journal from its own checkpoint
+(`router:<instance>`, kept in the store), so a down, failing or hanging router only makes its lag
+grow; ingest never waits for it. Records are sent one per request (`router.batch_size = 1`, a
+JSON object) or as JSON arrays of up to `batch_size`, with the first record's `X-Request-ID`.
+A failed send (refused, timed out, non-2xx) is retried, the same batch again, with capped
+exponential backoff and jitter, until it succeeds; so is a failure of the forwarder itself
+(a segment it cannot read), from the last record the router took. Nothing is ever skipped.
+
+The checkpoint is saved at most every `CHECKPOINT_SECONDS` while records flow, within that time
+once they stop, and at shutdown; after a crash the records since the last save are sent again
+(at-least-once). While it registers its position with the journal, retention keeps every
+segment the router has not taken yet.
+
+Visible state: `readiness()` for `/ready` (degraded while deliveries fail and records wait),
+`signals_router_lag_seconds` (age of the oldest record not yet delivered, computed at each
+scrape) and `signals_router_requests_total` by outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+import msgspec
+import structlog
+
+from signals.events import epoch_seconds
+from signals.journal.position import START, JournalPosition
+from signals.journal.writer import Journal
+from signals.metrics import Metrics
+from signals.settings import RouterSettings
+from signals.store.base import Store
+
+log = structlog.get_logger(__name__)
+
+CHECKPOINT_SECONDS = 0.5
+FIRST_BACKOFF_SECONDS = 0.1
+STOP_GRACE_SECONDS = 1.0
+
+Line = tuple[bytes, JournalPosition]
+
+
+def checkpoint_name(instance: str) -> str:
+    """The store checkpoint the forwarder of `instance` resumes from."""
+    return f"router:{instance}"
+
+
+class _Head(msgspec.Struct):
+    """The two fields of a record the forwarder reads: for the header and the lag."""
+
+    request_id: str = ""
+    received_at: str = ""
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
+
+
+def backoff(attempt: int, cap: float, first: float = FIRST_BACKOFF_SECONDS) -> float:
+    """Exponential in the attempt number, capped, jittered in the upper half of the ceiling.
+
+    Not the full jitter of `signals.integrity.alerts.backoff`: one forwarder per process has no
+    herd to spread out, and the floor keeps it from hammering a router that is down.
+    """
+    ceiling = min(cap, first * 2.0 ** min(attempt, 30))
+    return ceiling / 2 + random.random() * ceiling / 2  # jitter, not security
+
+
+class Forwarder:
+    def __init__(
+        self,
+        journal: Journal,
+        store: Store,
+        settings: RouterSettings,
+        metrics: Metrics,
+        instance: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._journal = journal
+        self._store = store
+        self._settings = settings
+        self._metrics = metrics
+        self._checkpoint_name = checkpoint_name(instance)
+        self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
+        self._owns_client = client is None
+        self._clock = clock
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.position = START
+        self._saved = START
+        self._last_save = time.monotonic()
+        self._oldest_unsent: float | None = None  # received_at (epoch) of the next record due
+        self.failures = 0  # consecutive: reset by the next delivery
+        self.last_error = ""
+
+    async def __aenter__(self) -> Forwarder:
+        self.position = self._saved = await self._store.checkpoint(self._checkpoint_name) or START
+        self._journal.register_consumer("router", lambda: self.position)
+        self._metrics.router_lag.set_function(self.lag_seconds)
+        self._task = asyncio.create_task(self._run(), name="router-forwarder")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop (a send in progress gets `STOP_GRACE_SECONDS`), then save the checkpoint."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(STOP_GRACE_SECONDS):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                # A hanging router: stop waiting; what it did not confirm is sent next start.
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._save()
+        self._journal.unregister_consumer("router")
+        if self._owns_client:
+            await self._client.aclose()
+
+    def lag_seconds(self) -> float:
+        oldest = self._oldest_unsent
+        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def readiness(self) -> dict[str, Any]:
+        behind = self._journal.committed > self.position
+        failing = self.failures > 0 and behind
+        details: dict[str, Any] = {
+            "status": "degraded" if failing else "ok",
+            "lag_seconds": round(self.lag_seconds(), 3),
+            "consecutive_failures": self.failures,
+            "position": [self.position.segment, self.position.offset],
+            "journal_end": [self._journal.committed.segment, self._journal.committed.offset],
+        }
+        if failing:
+            details["last_error"] = self.last_error
+        return details
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            started_at = self.position
+            try:
+                await self._forward()
+                return
+            except Exception as exc:
+                # A bug or an unreadable segment must not silently end forwarding for good.
+                attempt = 0 if self.position != started_at else attempt
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if attempt % 100 == 0:
+                    log.exception("router forwarder failed; resuming from its position")
+            if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
+                return
+            attempt += 1
+
+    async def _forward(self) -> None:
+        """Deliver everything after `position`, then wait for more; return once stopping."""
+        size = self._settings.batch_size
+        while not self._stopping.is_set():
+            batch: list[Line] = []
+            async for line in self._journal.read(self.position):
+                batch.append(line)
+                if len(batch) >= size:
+                    if not await self._deliver(batch):
+                        return
+                    batch = []
+                    await self._save_if_due()
+            if batch and not await self._deliver(batch):
+                return
+            self._oldest_unsent = None
+            await self._save_if_due()
+            await self._wait_for_more()
+
+    async def _wait_for_more(self) -> None:
+        """Return when the journal has more or on stop; save the checkpoint when it falls due."""
+        stop = asyncio.ensure_future(self._stopping.wait())
+        more = asyncio.ensure_future(self._journal.wait_for(self.position))
+        waiting = {stop, more}
+        try:
+            while not stop.done():
+                done, _ = await asyncio.wait(
+                    waiting, timeout=self._save_due_in(), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    await self._save()
+                elif more in done:
+                    if more.exception() is None:
+                        return
+                    # The journal is closed (shutdown): nothing more comes; wait for the stop.
+                    waiting.discard(more)
+        finally:
+            for waiter in (stop, more):
+                waiter.cancel()
+            await asyncio.gather(stop, more, return_exceptions=True)
+
+    async def _deliver(self, batch: list[Line]) -> bool:
+        """Send until the router takes it; False when stopping first."""
+        head = _head_decoder.decode(batch[0][0])
+        if head.received_at:
+            self._oldest_unsent = epoch_seconds(head.received_at)
+        if self._settings.batch_size == 1:
+            body = batch[0][0]
+        else:
+            body = b"[" + b",".join(line for line, _ in batch) + b"]"
+        headers = {"content-type": "application/json", "x-request-id": head.request_id}
+        attempt = 0
+        while not self._stopping.is_set():
+            outcome = await self._post(body, headers)
+            self._metrics.router_outcomes.labels(outcome).inc()
+            if outcome == "delivered":
+                if self.failures:
+                    log.info("router delivery recovered", failed_attempts=self.failures)
+                self.failures = 0
+                self.position = batch[-1][1]
+                return True
+            self._failed(outcome)
+            if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
+                return False
+            attempt += 1
+        return False
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        if self.failures == 1 or self.failures % 100 == 0:
+            log.warning(
+                "router delivery failed; retrying",
+                outcome=error,
+                consecutive_failures=self.failures,
+                lag_seconds=round(self.lag_seconds(), 3),
+            )
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep `seconds` unless stopping first; False when stopping."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            return True
+        return False
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> str:
+        try:
+            response = await self._client.post(self._settings.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return "timeout"
+        except httpx.HTTPError:
+            return "unreachable"
+        if 200 <= response.status_code < 300:
+            return "delivered"
+        return f"http_{response.status_code // 100}xx"
+
+    def _save_due_in(self) -> float | None:
+        """Seconds until the checkpoint should be saved; None when it is up to date."""
+        if self.position == self._saved:
+            return None
+        return max(0.0, self._last_save + CHECKPOINT_SECONDS - time.monotonic())
+
+    async def _save_if_due(self) -> None:
+        if self._save_due_in() == 0.0:
+            await self._save()
+
+    async def _save(self) -> None:
+        if self.position == self._saved:
+            return
+        position = self.position
+        self._last_save = time.monotonic()
+        try:
+            await self._store.save_checkpoint(self._checkpoint_name, position)
+        except Exception:
+            log.exception("could not save the router checkpoint; it is retried")
+            return
+        self._saved = position

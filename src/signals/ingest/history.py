@@ -1,0 +1,67 @@
+"""The ingest port's read endpoints: `/v1/signals`, `/v1/signals/export`, `/v1/stats`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from signals.events import SignalType, UserId
+from signals.http import JSONResponse
+from signals.labels import SENTIMENTS
+from signals.query_params import QueryParams, paged
+from signals.store.base import SignalQuery, Store
+
+# range -> (seconds, bucket seconds): about 15 to 100 buckets whatever the range.
+RANGES = {"15m": (900, 30), "1h": (3600, 60), "24h": (86_400, 900), "7d": (604_800, 10_800)}
+
+_encoder = msgspec.json.Encoder()
+
+
+class SignalHistory:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    def _signal_query(self, request: Request, *, paged: bool) -> SignalQuery:
+        allowed = ("user_id", "signal_type", "sentiment", "since", "until")
+        params = QueryParams(request, (*allowed, "limit", "cursor") if paged else allowed)
+        query = SignalQuery(
+            user_id=params.text("user_id", UserId),
+            signal_type=params.text("signal_type", SignalType),
+            sentiment=params.choice("sentiment", SENTIMENTS),
+            since_us=params.instant_us("since"),
+            until_us=params.instant_us("until"),
+            limit=params.limit() if paged else 1000,
+            cursor=params.query.get("cursor") if paged else None,
+        )
+        params.done()
+        return query
+
+    async def signals(self, request: Request) -> Response:
+        query = self._signal_query(request, paged=True)
+        return await paged(lambda: self._store.signals(query))
+
+    async def export(self, request: Request) -> Response:
+        query = self._signal_query(request, paged=False)
+
+        async def lines() -> AsyncIterator[bytes]:
+            async for record in self._store.export(query):
+                yield _encoder.encode(record) + b"\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    async def stats(self, request: Request) -> Response:
+        params = QueryParams(request, ("range",))
+        name = params.choice("range", tuple(RANGES)) or "1h"
+        params.done()
+        seconds, bucket = RANGES[name]
+        until_us = int(self._clock() * 1_000_000)
+        since_us = until_us - seconds * 1_000_000
+        stats = await self._store.stats(since_us, until_us, bucket)
+        body = msgspec.to_builtins(stats)
+        body["range"] = name
+        return JSONResponse(body)

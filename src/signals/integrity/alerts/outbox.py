@@ -1,0 +1,65 @@
+"""Which episode transitions raise an alert, and the outbox entry each one becomes (SPEC §5).
+
+One webhook per episode and severity at or above `alerts.min_severity`: with "warning", an
+episode that opens at warning and escalates to critical raises two; with "critical", one.
+
+The delivery id (the `webhook-id`) is derived from the episode id and the severity, so computing
+the same alert twice (a replay, a retried batch) yields the same id and the store keeps the
+first. The body is encoded once, here: every retry sends these exact bytes, and `sent_at` is when
+the alert was raised, not when an attempt went out.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import Struct
+
+from signals.labels import SEVERITY_RANK
+from signals.records.delivery import Delivery
+from signals.records.episode import Episode
+
+
+class AlertBody(Struct, kw_only=True):
+    """The JSON a receiver gets: `{"type": "anomaly.<severity>", "episode": {...}, "sent_at"}`."""
+
+    type: str
+    episode: Episode
+    sent_at: str
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def should_alert(reached: str | None, min_severity: str) -> bool:
+    """Whether an episode that newly `reached` a severity (None: nothing new) raises a webhook."""
+    if reached is None:
+        return False
+    try:
+        return SEVERITY_RANK[reached] >= SEVERITY_RANK[min_severity]
+    except KeyError as exc:
+        raise ValueError(f"unknown severity {exc.args[0]!r}") from None
+
+
+def webhook_id(episode_id: str, severity: str) -> str:
+    return f"msg_{episode_id}_{severity}"
+
+
+def delivery_for(episode: Episode, severity: str, now: float, now_iso: str) -> Delivery:
+    """A pending outbox entry for `episode` at `severity`, due at `now` (epoch seconds).
+
+    The episode is encoded as it is now; callers that record the alert in `episode.alerted`
+    should do so first, so the receiver sees it.
+    """
+    if severity not in SEVERITY_RANK:
+        raise ValueError(f"unknown severity {severity!r}")
+    kind = f"anomaly.{severity}"
+    body = AlertBody(type=kind, episode=episode, sent_at=now_iso)
+    return Delivery(
+        id=webhook_id(episode.id, severity),
+        episode_id=episode.id,
+        type=kind,
+        payload=_encoder.encode(body),
+        status="pending",
+        created_at=now_iso,
+        next_attempt_at=now,
+    )

@@ -1,0 +1,205 @@
+"""The store consumer: journaled records, in journal order, into the store in batches.
+
+Each step takes everything waiting (up to `store.batch_max` records), lets the analyzer (windows
+and episodes) look at them, and writes records, episode changes, new alert deliveries and the
+consumer's journal checkpoint in ONE store transaction, so the checkpoint never runs ahead of
+what is stored. A failing store is retried with capped backoff, never skipped: the records are in
+the journal, and the backlog bound pushes back on producers meanwhile.
+
+At start, `catch_up` replays the journal from the checkpoint before anything new is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+import msgspec
+import structlog
+
+from signals.accept.backlog import Backlog
+from signals.accept.pipeline import Committed, Handoff
+from signals.events import Record, record_decoder
+from signals.journal.position import START, JournalPosition
+from signals.metrics import Metrics
+from signals.records.delivery import Delivery
+from signals.records.episode import Episode
+from signals.store.base import Batch, Store
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 0.5
+LINGER_SECONDS = 0.01
+MAX_RETRY_SECONDS = 5.0
+
+
+class Analysis(msgspec.Struct):
+    """What the analyzer adds to a batch: episode changes and new outbox deliveries."""
+
+    episodes: list[Episode]
+    deliveries: list[Delivery]
+
+
+class Analyzer(Protocol):
+    """Where windowing and episodes plug in: pure decisions over records, I/O via the windows."""
+
+    async def analyze(self, records: Sequence[Record]) -> Analysis: ...
+
+    async def tick(self, now: float) -> Analysis:
+        """Time passing without events: close episodes whose window has gone by."""
+        ...
+
+    def committed(self, analysis: Analysis) -> None:
+        """The analysis is stored: wake whatever delivers its alerts."""
+        ...
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        handoff: Handoff,
+        store: Store,
+        backlog: Backlog,
+        metrics: Metrics,
+        checkpoint_name: str,
+        batch_max: int,
+        analyzer: Analyzer | None = None,
+        clock: Callable[[], float] = time.time,
+        linger_seconds: float = LINGER_SECONDS,
+    ) -> None:
+        self._handoff = handoff
+        self._queue = handoff.queue
+        self._store = store
+        self._backlog = backlog
+        self._metrics = metrics
+        self._checkpoint_name = checkpoint_name
+        self._batch_max = batch_max
+        self._analyzer = analyzer
+        self._clock = clock
+        self._linger = linger_seconds
+        self.position: JournalPosition = START
+        self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
+
+    async def run(self) -> None:
+        """Consume until the handoff is closed; everything before the close is stored."""
+        last_tick = time.monotonic()
+        while True:
+            if time.monotonic() - last_tick >= TICK_SECONDS:
+                # Under sustained load the queue is never empty for a whole tick: time must
+                # still close the episodes whose window has passed.
+                await self._tick()
+                last_tick = time.monotonic()
+            try:
+                first = await asyncio.wait_for(self._queue.get(), TICK_SECONDS)
+            except TimeoutError:
+                await self._tick()
+                last_tick = time.monotonic()
+                continue
+            if first is None:
+                return
+            items = [first]
+            done = self._drain(items)
+            if not done and self._linger and self._count(items) < self._batch_max:
+                # A store transaction has a fixed cost far above a record's: under a trickle of
+                # single events, gathering a few milliseconds' worth keeps that cost shared.
+                await asyncio.sleep(self._linger)
+                done = self._drain(items)
+            await self._consume(items)
+            if done:
+                return
+
+    @staticmethod
+    def _count(items: list[Committed]) -> int:
+        return sum(len(item.records) for item in items)
+
+    def _drain(self, items: list[Committed]) -> bool:
+        """Take what waits, up to batch_max records; True when the close sentinel came."""
+        count = self._count(items)
+        while count < self._batch_max and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return True
+            items.append(item)
+            count += len(item.records)
+        return False
+
+    async def _consume(self, items: list[Committed]) -> None:
+        self.oldest_pending = items[0].enqueued_at
+        self._metrics.consumer_lag.set(self.lag_seconds())
+        self._metrics.queue_depth.set(self._backlog.used)
+        records = [record for item in items for record in item.records]
+        analysis = await self._analyzer.analyze(records) if self._analyzer else None
+        batch = Batch(
+            records=records,
+            episodes=analysis.episodes if analysis else [],
+            deliveries=analysis.deliveries if analysis else [],
+            checkpoint_name=self._checkpoint_name,
+            checkpoint=items[-1].position,
+        )
+        await self._apply(batch)
+        self.position = items[-1].position
+        self._backlog.release(len(records))
+        self._metrics.queue_depth.set(self._backlog.used)
+        self.oldest_pending = self._handoff.oldest_enqueued()
+        if analysis and self._analyzer:
+            self._analyzer.committed(analysis)
+
+    async def _tick(self) -> None:
+        self._metrics.consumer_lag.set(self.lag_seconds())
+        if self._analyzer is None:
+            return
+        analysis = await self._analyzer.tick(self._clock())
+        if analysis.episodes or analysis.deliveries:
+            await self._apply(
+                Batch(records=[], episodes=analysis.episodes, deliveries=analysis.deliveries)
+            )
+            self._analyzer.committed(analysis)
+
+    async def _apply(self, batch: Batch) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._store.apply(batch)
+                return
+            except Exception:
+                log.exception("store write failed; retrying", records=len(batch.records))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+    def lag_seconds(self) -> float:
+        oldest = self.oldest_pending
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
+
+
+async def catch_up(
+    reader: Callable[[JournalPosition], AsyncIterator[tuple[bytes, JournalPosition]]],
+    store: Store,
+    checkpoint_name: str,
+    batch_max: int,
+) -> tuple[JournalPosition, int]:
+    """Replay the journal from the store's checkpoint; returns the end position and new records.
+
+    `reader(start)` is the journal's `read`: an async iterator of (line, position after it).
+    """
+    start = await store.checkpoint(checkpoint_name) or START
+    records: list[Record] = []
+    position = start
+    added = 0
+    async for line, after in reader(start):
+        records.append(record_decoder.decode(line))
+        position = after
+        if len(records) >= batch_max:
+            added += await store.apply(
+                Batch(records=records, checkpoint_name=checkpoint_name, checkpoint=position)
+            )
+            records = []
+    if records or position != start:
+        added += await store.apply(
+            Batch(records=records, checkpoint_name=checkpoint_name, checkpoint=position)
+        )
+    if added:
+        log.info("store caught up from the journal", records=added, checkpoint=str(position))
+    return position, added

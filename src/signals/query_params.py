@@ -1,0 +1,82 @@
+"""Query strings of the read endpoints, checked strictly and refused together.
+
+Every problem is a 422 `validation_failed` naming the parameter as `loc: ["query", name]`;
+`since` is inclusive and `until` exclusive, on `received_at`, on every endpoint that takes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from signals.events import parse_instant
+from signals.http import ApiError, JSONResponse
+from signals.store.base import BadCursor
+
+
+class QueryParams:
+    """Collects every problem with the query string, then raises them together."""
+
+    def __init__(self, request: Request, allowed: tuple[str, ...]) -> None:
+        self.query = request.query_params
+        self.problems: list[dict[str, Any]] = []
+        for name in self.query:
+            if name not in allowed:
+                self.problem(name, "unknown query parameter")
+
+    def problem(self, name: str, msg: str) -> None:
+        self.problems.append({"loc": ["query", name], "msg": msg})
+
+    def text(self, name: str, type_: Any = str) -> str | None:
+        value = self.query.get(name)
+        if value is None:
+            return None
+        try:
+            return str(msgspec.convert(value, type_))
+        except msgspec.ValidationError as exc:
+            self.problem(name, str(exc).split(" - at ")[0])
+            return None
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        value = self.query.get(name)
+        if value is not None and value not in choices:
+            self.problem(name, f"must be one of {', '.join(choices)}")
+            return None
+        return value
+
+    def instant_us(self, name: str) -> int | None:
+        value = self.query.get(name)
+        if value is None:
+            return None
+        try:
+            return int(parse_instant(value).timestamp() * 1_000_000)
+        except ValueError:
+            self.problem(name, "must be an RFC 3339 date-time with offset")
+            return None
+
+    def limit(self, default: int = 100, maximum: int = 1000) -> int:
+        value = self.query.get("limit")
+        if value is None:
+            return default
+        if not value.isdigit() or not 1 <= int(value) <= maximum:
+            self.problem("limit", f"must be an integer from 1 to {maximum}")
+            return default
+        return int(value)
+
+    def done(self) -> None:
+        if self.problems:
+            raise ApiError(422, "invalid query parameters", details=self.problems)
+
+
+async def paged(call: Callable[[], Any]) -> Response:
+    try:
+        page = await call()
+    except BadCursor:
+        raise ApiError(
+            422, "invalid cursor", details=[{"loc": ["query", "cursor"], "msg": "not a cursor"}]
+        ) from None
+    return JSONResponse(page)

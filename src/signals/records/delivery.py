@@ -1,0 +1,30 @@
+"""A webhook delivery as the outbox keeps it: one per episode and severity."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+from msgspec import Struct
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+DELIVERY_STATUSES: Final[tuple[DeliveryStatus, ...]] = get_args(DeliveryStatus)
+
+
+class Attempt(Struct, frozen=True, kw_only=True):
+    at: str
+    status_code: int | None  # None: no HTTP answer (refused, timeout)
+    error: str | None
+    duration_ms: float
+
+
+class Delivery(Struct, kw_only=True):
+    """`id` is the Standard Webhooks `webhook-id`: every retry of a delivery keeps it."""
+
+    id: str
+    episode_id: str
+    type: str  # "anomaly.warning" | "anomaly.critical"
+    payload: bytes  # the exact JSON body that is signed and sent, identical on every retry
+    status: DeliveryStatus
+    created_at: str
+    next_attempt_at: float  # epoch seconds
+    attempts: list[Attempt] = []

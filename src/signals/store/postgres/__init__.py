@@ -1,0 +1,1 @@
+"""The PostgreSQL store: asyncpg, for several instances sharing one store."""

@@ -1,0 +1,35 @@
+"""Connection URLs made safe to log and show: passwords masked wherever they sit."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+MASK = "***"
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+
+
+def masked_url(url: str) -> str:
+    """`url` with any password (in the userinfo or a `password=` query value) as `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        url = url.replace(f"{userinfo}@", f"{userinfo.split(':', 1)[0]}:{MASK}@", 1)
+    head, question, query = url.partition("?")
+    return head + question + _QUERY_PASSWORD.sub(rf"\1\2{MASK}", query)
+
+
+def scrubbed(reason: object, url: str) -> str:
+    """An error text with the URL's password masked, should a library ever echo it."""
+    text = str(reason)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text
+    secrets = [parts.password, *re.findall(r"(?i)(?:^|&)password=([^&]*)", parts.query)]
+    for secret in filter(None, secrets):
+        text = text.replace(secret, MASK).replace(unquote(secret), MASK)
+    return text

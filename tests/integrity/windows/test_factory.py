@@ -1,0 +1,93 @@
+"""Opening the configured windows: memory, a reachable Redis, and a Redis that is not there."""
+
+from __future__ import annotations
+
+import pytest
+from tests.integrity.windows.samples import BASE
+from tests.support.redis_server import RedisProcess, drop_keys, free_port, unique_prefix
+
+from signals.integrity.windows.base import WindowEvent
+from signals.integrity.windows.factory import WindowsUnavailable, open_windows
+from signals.integrity.windows.fallback import FallbackWindows
+from signals.integrity.windows.memory import MemoryWindows
+from signals.metrics import Metrics
+from signals.settings import RedisSettings, Settings, WindowsSettings
+from signals.urls import masked_url
+
+
+def redis_settings(url: str, prefix: str = "test") -> Settings:
+    return Settings(
+        windows=WindowsSettings(backend="redis"),
+        redis=RedisSettings(url=url, key_prefix=prefix, timeout_seconds=0.5),
+    )
+
+
+async def test_memory_is_the_default_backend() -> None:
+    windows = await open_windows(Settings(), Metrics())
+    assert isinstance(windows, MemoryWindows)
+    assert await windows.add([WindowEvent("u", "t", "e", BASE)]) == [1]
+    await windows.aclose()
+
+
+async def test_a_reachable_redis_gives_redis_windows_with_a_fallback(redis_url: str) -> None:
+    prefix = unique_prefix()
+    windows = await open_windows(redis_settings(redis_url, prefix), Metrics())
+    try:
+        assert isinstance(windows, FallbackWindows)
+        assert windows.status == "ok"
+        assert await windows.add([WindowEvent("u", "t", "e", BASE)] * 2) == [1, 1]
+        assert await windows.redis.ping()  # the client others may share
+    finally:
+        await windows.aclose()
+        await drop_keys(redis_url, prefix)
+
+
+async def test_an_unreachable_redis_stops_the_start_naming_the_url_without_its_password() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(WindowsUnavailable) as caught:
+        await open_windows(redis_settings(f"redis://ops:s3cret@127.0.0.1:{port}/2"), Metrics())
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach Redis at redis://ops:***@127.0.0.1:{port}/2: ")
+    assert "s3cret" not in message
+    assert caught.value.url == f"redis://ops:***@127.0.0.1:{port}/2"
+
+
+async def test_a_wrong_password_stops_the_start_without_showing_it() -> None:
+    with RedisProcess(args=["--requirepass", "right-one"]) as server:
+        url = f"redis://:wr%40ng-one@127.0.0.1:{server.port}/0"
+        with pytest.raises(WindowsUnavailable) as caught:
+            await open_windows(redis_settings(url), Metrics())
+    message = str(caught.value)
+    assert f"redis://:***@127.0.0.1:{server.port}/0" in message
+    assert "ng-one" not in message  # neither wr%40ng-one nor wr@ng-one
+
+
+async def test_the_right_password_opens() -> None:
+    with RedisProcess(args=["--requirepass", "right-one"]) as server:
+        url = f"redis://:right-one@127.0.0.1:{server.port}/0"
+        windows = await open_windows(redis_settings(url), Metrics())
+        assert await windows.add([WindowEvent("u", "t", "e", BASE)]) == [1]
+        await windows.aclose()
+
+
+async def test_a_url_redis_cannot_use_stops_the_start() -> None:
+    with pytest.raises(WindowsUnavailable, match=r"^cannot reach Redis at http://h:\*\*\*@x/: "):
+        await open_windows(redis_settings("http://h:pw@x/"), Metrics())
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://user@host:6379", "redis://user@host:6379"),
+        ("redis://user:pw@host:6379/1", "redis://user:***@host:6379/1"),
+        ("redis://:pw@host", "redis://:***@host"),
+        ("rediss://u:p%3Aw%40d@host:6380/0", "rediss://u:***@host:6380/0"),
+        ("redis://u:a@b@host", "redis://u:***@host"),
+        ("unix:///tmp/redis.sock?db=1&password=pw", "unix:///tmp/redis.sock?db=1&password=***"),
+        ("unix:///tmp/redis.sock?PASSWORD=pw&db=1", "unix:///tmp/redis.sock?PASSWORD=***&db=1"),
+        ("redis://[::1", "(unparsable URL)"),
+    ],
+)
+def test_masked_url_hides_every_password(url: str, masked: str) -> None:
+    assert masked_url(url) == masked
