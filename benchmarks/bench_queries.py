@@ -28,8 +28,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from signals.events import Record
+from signals.instants import MICROS_PER_SECOND, from_us, to_us
 from signals.store.base import Batch, SignalQuery
-from signals.store.instant import MICROS_PER_SECOND, from_us, to_us
 from signals.store.sqlite.store import SqliteStore
 
 DAY_US = 86_400 * MICROS_PER_SECOND

@@ -95,13 +95,13 @@ async def throughput(events: int, runs: int) -> None:
     async def memory() -> Windows:
         return MemoryWindows(SETTINGS)
 
+    client = redis.asyncio.from_url(url or "", socket_timeout=5)  # borrowed by the windows
+
     async def redis_only() -> Windows:
-        return RedisWindows(redis.asyncio.from_url(url or "", socket_timeout=5), SETTINGS, prefix)
+        return RedisWindows(client, SETTINGS, prefix)
 
     async def redis_with_fallback() -> Windows:
-        primary = RedisWindows(
-            redis.asyncio.from_url(url or "", socket_timeout=5), SETTINGS, prefix
-        )
+        primary = RedisWindows(client, SETTINGS, prefix)
         return FallbackWindows(primary, MemoryWindows(SETTINGS), Metrics(), RedisSettings())
 
     backends: list[tuple[str, Callable[[], Awaitable[Windows]]]] = [("memory", memory)]
@@ -114,6 +114,7 @@ async def throughput(events: int, runs: int) -> None:
             rates = [await measure(make, events, size, runs) for size in BATCH_SIZES]
             print(f"{name:<16}" + "".join(f"{rate:>14,.0f}" for rate in rates))
     finally:
+        await client.aclose()
         if url:
             await drop_prefix(url, prefix)
     if not url:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from signals.settings import Secret, Settings, SettingsError, load
+from signals.errors import SettingsError
+from signals.settings import Secret, Settings, load
 
 ROOT = Path(__file__).resolve().parents[1]
 

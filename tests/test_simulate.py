@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from signals.errors import UsageError
 from signals.simulate import MESSAGES, SimulationSummary, format_summary, simulate
 
 LABEL_OF_TEXT = {text: label for label, texts in MESSAGES.items() for text in texts}
@@ -235,7 +236,7 @@ async def test_no_key_sends_no_header(server: tuple[str, Recorder]) -> None:
     ],
 )
 async def test_bad_arguments_are_refused(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="must be"):
+    with pytest.raises(UsageError, match="must be"):
         await simulate("http://127.0.0.1:9", **kwargs)
 
 

@@ -7,8 +7,9 @@
     signals simulate --url U --rate R --duration S   realistic traffic against a running instance
     signals evaluate PATH [--config PATH]   sentiment accuracy, macro-F1, confusion matrix
 
-Exit statuses: 0 done, 1 a runtime failure (a port taken, Redis unreachable, data dir locked),
-2 unusable settings or arguments.
+Exit statuses: 0 done, 1 a failure `signals.errors` explains (a port taken, Redis unreachable,
+the journal locked or damaged), 2 unusable settings or arguments. Nothing else is caught here: an
+exception outside that tree is a bug, and its traceback is what a bug report needs.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 import structlog
 
 from signals import __version__, logs
-from signals.integrity.windows.factory import WindowsUnavailable
-from signals.settings import Settings, SettingsError, load
+from signals.errors import SettingsError, SignalsError, UsageError
+from signals.settings import Settings, load
 
 EXIT_OK, EXIT_FAILURE, EXIT_SETTINGS = 0, 1, 2
 log = structlog.get_logger("signals.cli")
@@ -157,10 +158,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             sys.stderr.write(problem + "\n")
         return EXIT_SETTINGS
-    except ValueError as exc:
+    except UsageError as exc:
         sys.stderr.write(f"signals: {exc}\n")
         return EXIT_SETTINGS
-    except (OSError, RuntimeError, WindowsUnavailable) as exc:
+    except SignalsError as exc:
         log.error("signals failed", error=str(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:

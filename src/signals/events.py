@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
+
+from signals.instants import utc_now
 
 # Patterns end in \Z, not $: msgspec matches with Python's `re`, where `$` also matches before a
 # final newline, so "chat\n" would pass as a signal type (the OpenAPI document publishes `$`).
@@ -265,11 +267,6 @@ class _IdClock:
 
 
 new_event_id = _IdClock().next_id
-
-
-def utc_now() -> str:
-    """The server's clock as RFC 3339 UTC with microseconds: the record's `received_at`."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_instant(value: str) -> datetime:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from signals.events import parse_instant
 from signals.http import ApiError, JSONResponse
+from signals.instants import us_of
 from signals.store.base import BadCursor
 
 
@@ -53,7 +54,7 @@ class QueryParams:
         if value is None:
             return None
         try:
-            return int(parse_instant(value).timestamp() * 1_000_000)
+            return us_of(parse_instant(value))
         except ValueError:
             self.problem(name, "must be an RFC 3339 date-time with offset")
             return None

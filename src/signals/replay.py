@@ -21,10 +21,11 @@ from collections.abc import Iterator
 
 import structlog
 
-from signals.events import Record, record_decoder
-from signals.journal.errors import JournalError
+from signals.errors import FilesUnusable, JournalLocked
+from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.journal.reader import iter_records
+from signals.journal.records import decode_record
 from signals.journal.recovery import recover
 from signals.runtime import instance_id
 from signals.settings import Settings
@@ -37,19 +38,17 @@ log = structlog.get_logger(__name__)
 async def replay(settings: Settings) -> tuple[int, int]:
     """Returns (records newly stored, records read from the journal).
 
-    Raises RuntimeError when there is no journal or the service holds it.
+    Raises `FilesUnusable` when there is no journal, `JournalLocked` while the service holds it.
     """
     directory = settings.data_path / "journal"
     if not directory.is_dir():
-        raise RuntimeError(f"no journal at {directory}: nothing to replay")
+        raise FilesUnusable(f"no journal at {directory}: nothing to replay")
     try:
         recovered = await asyncio.to_thread(recover, directory)
-    except JournalError as exc:
-        if exc.errno == errno.EBUSY:
-            raise RuntimeError(
-                f"{directory} is in use: stop the service before `signals replay`"
-            ) from None
-        raise
+    except JournalLocked:
+        raise JournalLocked(
+            errno.EBUSY, f"{directory} is in use: stop the service before `signals replay`"
+        ) from None
     try:
         return await _replay(settings)
     finally:
@@ -59,12 +58,13 @@ async def replay(settings: Settings) -> tuple[int, int]:
 
 async def _replay(settings: Settings) -> tuple[int, int]:
     checkpoint = f"store:{instance_id(settings.data_path)}"
-    lines = iter_records(settings.data_path / "journal")
+    directory = settings.data_path / "journal"
+    lines = iter_records(directory)
     stored = total = 0
     store = await open_store(settings)
     try:
         while chunk := await asyncio.to_thread(_take, lines, settings.store.batch_max):
-            batch: list[Record] = [record_decoder.decode(line) for line, _ in chunk]
+            batch: list[Record] = [decode_record(line, after, directory) for line, after in chunk]
             total += len(batch)
             stored += await store.apply(
                 Batch(records=batch, checkpoint_name=checkpoint, checkpoint=chunk[-1][1])

@@ -1,9 +1,14 @@
 """The composition root: every resource opened once, both servers in one loop, ordered shutdown.
 
-    open:  windows (Redis) -> store -> journal (torn tail repaired) -> catch-up into the store
-           -> idempotency warm-up -> consumer, alert dispatcher, router forwarder -> both servers
+    open:  Redis (the one client) -> windows -> store -> journal (torn tail repaired) -> catch-up
+           into the store -> idempotency warm-up -> alert dispatcher, detection, consumer,
+           router forwarder -> both servers
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
-           -> consumer drains the queue into the store -> background workers -> windows -> store
+           -> consumer drains the queue into the store -> background workers -> store -> Redis
+
+Each resource has one owner, this module: it opens the Redis client and lends it to the windows,
+the episodes shared across instances and the auth limiter, and it starts and stops the alert
+dispatcher that detection wakes.
 
 The supervisor owns SIGINT/SIGTERM: uvicorn's servers install no handlers of their own (it would
 re-raise the signal after its shutdown and skip ours). A second signal forces a fast exit, which
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio
 import structlog
 import uvicorn
 from starlette.applications import Starlette
@@ -32,19 +38,23 @@ from signals.accept.idempotency import IdempotencyIndex
 from signals.accept.intake import Intake
 from signals.accept.pipeline import Handoff, Pipeline
 from signals.auth.wiring import guards_for
+from signals.errors import FilesUnusable, PortUnavailable
 from signals.ingest.app import build_ingest_app
 from signals.ingest.forwarder import Forwarder
 from signals.ingest.forwarder import checkpoint_name as router_checkpoint
 from signals.ingest.history import SignalHistory
+from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.app import build_integrity_app
 from signals.integrity.consumer import Consumer, catch_up
-from signals.integrity.detection import build_detection
+from signals.integrity.detection import Detection
+from signals.integrity.episodes.redis_state import SharedEpisodes
 from signals.integrity.history import AnomalyHistory
 from signals.integrity.windows.base import Windows
 from signals.integrity.windows.factory import open_windows
 from signals.journal import START, Journal
 from signals.metrics import Metrics
 from signals.probes import Probes
+from signals.redis_client import open_redis
 from signals.sentiment import Classifier
 from signals.settings import Settings
 from signals.store.base import Store
@@ -62,8 +72,33 @@ def instance_id(data_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         value = uuid.uuid4().hex[:12]
-        path.write_text(value + "\n")
+        try:
+            path.write_text(value + "\n")
+        except OSError as exc:
+            raise FilesUnusable(f"cannot write {path}: {exc.strerror or exc}") from None
         return value
+
+
+def build_detection(
+    settings: Settings,
+    store: Store,
+    windows: Windows,
+    dispatcher: AlertDispatcher,
+    metrics: Metrics,
+    *,
+    redis_client: redis.asyncio.Redis | None,
+) -> Detection:
+    """Detection as `serve` runs it: with Redis, its episodes are shared across instances."""
+    shared = None
+    if redis_client is not None:
+        shared = SharedEpisodes(
+            redis_client, settings.redis.key_prefix, settings.windows.seconds,
+            settings.windows.ttl_seconds,
+        )  # fmt: skip
+    return Detection(
+        settings=settings, store=store, windows=windows, dispatcher=dispatcher, metrics=metrics,
+        shared=shared,
+    )  # fmt: skip
 
 
 @dataclass
@@ -81,16 +116,36 @@ class Services:
     integrity_app: Starlette
 
 
+async def _open_windows(
+    settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
+) -> tuple[redis.asyncio.Redis | None, Windows]:
+    """The process's Redis client (None without Redis windows) and the windows on it."""
+    client = None
+    if settings.windows.backend == "redis":
+        client = await open_redis(settings.redis)
+        stack.push_async_callback(client.aclose)
+    windows = await open_windows(settings, metrics, client)
+    stack.push_async_callback(windows.aclose)
+    return client, windows
+
+
+def _data_dir(settings: Settings) -> Path:
+    data_dir = settings.data_path
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FilesUnusable(f"cannot create data_dir {data_dir}: {exc.strerror or exc}") from None
+    return data_dir
+
+
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    data_dir = settings.data_path
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = _data_dir(settings)
     metrics = Metrics()
     checkpoint = f"store:{instance_id(data_dir)}"
     async with contextlib.AsyncExitStack() as stack:
-        # Redis first: an unreachable Redis fails the start before any file is touched.
-        windows = await open_windows(settings, metrics)
-        stack.push_async_callback(windows.aclose)
+        # Redis first: an unreachable Redis fails the start before the store or journal opens.
+        redis_client, windows = await _open_windows(settings, metrics, stack)
         store = await open_store(settings)
         stack.push_async_callback(store.aclose)
 
@@ -106,15 +161,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         journal.register_consumer("opening", lambda: held)  # no await before this line
         stack.push_async_callback(journal.aclose)
-        position, _ = await catch_up(journal.read, store, checkpoint, settings.store.batch_max)
-
-        index = IdempotencyIndex(
-            settings.ingest.dedupe_max_ids, settings.ingest.dedupe_horizon_seconds
+        position, _ = await catch_up(
+            journal.read, store, checkpoint, settings.store.batch_max, data_dir / "journal"
         )
-        index.warm(await store.recent_event_ids(settings.ingest.dedupe_max_ids))
 
-        detection = await build_detection(settings, store, windows, metrics)
-        await stack.enter_async_context(detection)
+        index = await _warm_index(settings, store)
+
+        dispatcher = AlertDispatcher(store, settings.alerts, metrics)
+        await dispatcher.start()
+        stack.push_async_callback(dispatcher.aclose)
+        detection = build_detection(
+            settings, store, windows, dispatcher, metrics, redis_client=redis_client
+        )
+        await detection.restore()
 
         backlog = Backlog(settings.ingest.queue_size)
         consumer = Consumer(
@@ -124,7 +183,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             metrics=metrics,
             checkpoint_name=checkpoint,
             batch_max=settings.store.batch_max,
-            analyzer=detection,
+            detection=detection,
         )
         consumer.position = position
         journal.register_consumer("store", lambda: consumer.position)
@@ -149,7 +208,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 journal=journal, store=store, windows=windows, consumer=consumer,
                 backlog=backlog, forwarder=forwarder,
             ),
-            redis=getattr(windows, "redis", None),
+            redis=redis_client,
         )  # fmt: skip
 
         consumer_task = asyncio.create_task(consumer.run(), name="store-consumer")
@@ -184,6 +243,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await journal.aclose()
 
 
+async def _warm_index(settings: Settings, store: Store) -> IdempotencyIndex:
+    index = IdempotencyIndex(settings.ingest.dedupe_max_ids, settings.ingest.dedupe_horizon_seconds)
+    index.warm(await store.recent_event_ids(settings.ingest.dedupe_max_ids))
+    return index
+
+
 def _build_apps(
     *,
     settings: Settings,
@@ -191,7 +256,7 @@ def _build_apps(
     pipeline: Pipeline,
     store: Store,
     checks: dict[str, Any],
-    redis: Any,
+    redis: redis.asyncio.Redis | None,
 ) -> tuple[Starlette, Starlette]:
     intake = Intake(
         pipeline=pipeline,
@@ -301,7 +366,7 @@ def check_bindable(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 async def serve(settings: Settings) -> None:

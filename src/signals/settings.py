@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -202,14 +203,6 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     @property
     def sqlite_path(self) -> Path:
         return Path(self.store.path) if self.store.path else self.data_path / "signals.db"
-
-
-class SettingsError(Exception):
-    """The settings cannot be used; `problems` holds one line per mistake."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _dec_hook(type_: type, value: Any) -> Any:

@@ -36,6 +36,7 @@ import msgspec
 import structlog
 from msgspec import Struct
 
+from signals.errors import UsageError
 from signals.labels import SENTIMENTS
 
 logger = structlog.get_logger(__name__)
@@ -361,13 +362,13 @@ async def simulate(
     ValueError for a bad argument; never raises for a network or HTTP failure.
     """
     if not rate > 0 or not math.isfinite(rate):
-        raise ValueError(f"rate must be a positive number of events per second, not {rate}")
+        raise UsageError(f"rate must be a positive number of events per second, not {rate}")
     if not duration > 0 or not math.isfinite(duration):
-        raise ValueError(f"duration must be a positive number of seconds, not {duration}")
+        raise UsageError(f"duration must be a positive number of seconds, not {duration}")
     if users < 1:
-        raise ValueError(f"users must be at least 1, not {users}")
+        raise UsageError(f"users must be at least 1, not {users}")
     if threshold < 1 or concurrency < 1:
-        raise ValueError("threshold and concurrency must be at least 1")
+        raise UsageError("threshold and concurrency must be at least 1")
     rng = random.Random(seed)
     traffic = _Traffic(rng, users, os.urandom(4).hex())
     tally = _Tally()

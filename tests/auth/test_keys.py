@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from signals.auth.keys import Keyring, digest, keygen, presented_key
+from signals.errors import UsageError
 from signals.settings import ApiKey, load
 
 
@@ -111,7 +112,7 @@ def test_keygen_stanza_loads_as_settings_and_authenticates_the_key(
     ],
 )
 def test_keygen_refuses_bad_names_and_scopes(name: str, scopes: list[str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UsageError, match=message):
         keygen(name, scopes)
 
 

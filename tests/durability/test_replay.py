@@ -13,6 +13,7 @@ from tests.durability.evidence import checkpoint, journal_end, journal_ids, segm
 from tests.durability.load import post_events, wait_for
 from tests.support.service import ServiceProcess
 
+from signals.errors import FilesUnusable
 from signals.replay import replay as run_replay
 from signals.settings import load
 
@@ -63,7 +64,7 @@ async def test_replay_rebuilds_a_deleted_store_from_rotated_compressed_segments(
 async def test_replay_without_a_journal_refuses_naming_the_directory(tmp_path: Path) -> None:
     settings = load(None, {"SIGNALS__DATA_DIR": str(tmp_path / "nothing")})
     with pytest.raises(
-        RuntimeError, match=re.escape(f"no journal at {tmp_path / 'nothing' / 'journal'}")
+        FilesUnusable, match=re.escape(f"no journal at {tmp_path / 'nothing' / 'journal'}")
     ):
         await run_replay(settings)
     assert not (tmp_path / "nothing").exists()

@@ -18,17 +18,18 @@ from structlog.testing import capture_logs
 from tests.support.redis_server import free_port
 
 from signals.events import Record
+from signals.instants import MICROS_PER_SECOND, from_us
 from signals.integrity.alerts.dispatcher import AlertDispatcher
-from signals.integrity.consumer import Analysis
-from signals.integrity.detection import Detection, build_detection
+from signals.integrity.detection import Detected, Detection
 from signals.integrity.episodes.redis_state import SharedEpisodes
 from signals.integrity.windows.factory import open_windows
 from signals.integrity.windows.memory import MemoryWindows
 from signals.metrics import Metrics
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
+from signals.redis_client import open_redis
+from signals.runtime import build_detection
 from signals.settings import Settings, load
-from signals.store.instant import MICROS_PER_SECOND, from_us
 from signals.store.sqlite.store import SqliteStore
 
 THRESHOLD = 4  # 5 events in a window: warning; 6: critical
@@ -55,15 +56,22 @@ def settings_for(path: Path, redis_url: str, prefix: str, window: float = 5.0) -
 
 @contextlib.asynccontextmanager
 async def instance(settings: Settings, name: str) -> AsyncIterator[Detection]:
-    """The detection `signals serve` builds (Redis windows, shared episodes), not started:
-    these tests call `analyze` and `tick` as the consumer would, and send no webhooks."""
+    """The detection `signals serve` builds (Redis windows, shared episodes), its dispatcher not
+    started: these tests call `detect` and `tick` as the consumer would, and send no webhooks."""
     metrics = Metrics()
-    windows = await open_windows(settings, metrics)
+    client = await open_redis(settings.redis)
+    windows = await open_windows(settings, metrics, client)
     try:
         async with await SqliteStore.open(settings.data_path / name / "signals.db") as store:
-            yield await build_detection(settings, store, windows, metrics)
+            dispatcher = AlertDispatcher(store, settings.alerts, metrics)
+            detection = build_detection(
+                settings, store, windows, dispatcher, metrics, redis_client=client
+            )
+            await detection.restore()
+            yield detection
     finally:
         await windows.aclose()
+        await client.aclose()
 
 
 class Clock:
@@ -87,11 +95,11 @@ def record(received_at: str, user_id: str = "split-user") -> Record:
     )  # fmt: skip
 
 
-def ids(analyses: Sequence[Analysis]) -> set[str]:
+def ids(analyses: Sequence[Detected]) -> set[str]:
     return {episode.id for analysis in analyses for episode in analysis.episodes}
 
 
-def deliveries(analyses: Sequence[Analysis]) -> list[Delivery]:
+def deliveries(analyses: Sequence[Detected]) -> list[Delivery]:
     return [delivery for analysis in analyses for delivery in analysis.deliveries]
 
 
@@ -111,7 +119,7 @@ async def test_a_burst_alternating_between_instances_is_one_episode(
     settings = settings_for(tmp_path, redis_url, prefix)
     clock = Clock()
     async with instance(settings, "a") as a, instance(settings, "b") as b:
-        analyses = [await (a, b)[n % 2].analyze([record(clock.at(n * 0.01))]) for n in range(10)]
+        analyses = [await (a, b)[n % 2].detect([record(clock.at(n * 0.01))]) for n in range(10)]
     assert [len(x.episodes) for x in analyses] == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
     assert len(ids(analyses)) == 1
     alerts = deliveries(analyses)
@@ -131,8 +139,8 @@ async def test_racing_instances_still_reach_each_severity_once(
     clock = Clock()
     times = iter(range(1000))
 
-    async def feed(detection: Detection) -> list[Analysis]:
-        return [await detection.analyze([record(clock.at(next(times) * 0.001))]) for _ in range(20)]
+    async def feed(detection: Detection) -> list[Detected]:
+        return [await detection.detect([record(clock.at(next(times) * 0.001))]) for _ in range(20)]
 
     async with instance(settings, "a") as a, instance(settings, "b") as b:
         runs = await asyncio.gather(feed(a), feed(b))
@@ -155,16 +163,16 @@ async def test_a_close_seen_by_one_instance_ends_the_episode_on_the_other(
     clock = Clock()
     async with instance(settings, "a") as a, instance(settings, "b") as b:
         for n in range(5):  # counts 1..5 on A: opened at warning
-            await a.analyze([record(clock.at(n * 0.01))])
-        late = await a.analyze([record(clock.at(4.9))])  # 6: critical, last seen at 4.9
+            await a.detect([record(clock.at(n * 0.01))])
+        late = await a.detect([record(clock.at(4.9))])  # 6: critical, last seen at 4.9
         [episode] = late.episodes
         # On B, 5.5 s in: the first five left the window, 2 <= 4: B closes A's episode.
-        closing = await b.analyze([record(clock.at(5.5))])
+        closing = await b.detect([record(clock.at(5.5))])
         assert [(e.id, e.closed_at) for e in closing.episodes] == [(episode.id, clock.at(5.5))]
         # A's copy is not closed a second time; A's next burst is a new episode.
-        quiet = await a.analyze([record(clock.at(5.6))])
+        quiet = await a.detect([record(clock.at(5.6))])
         assert quiet.episodes == []
-        burst = [await a.analyze([record(clock.at(5.7 + n * 0.01))]) for n in range(3)]
+        burst = [await a.detect([record(clock.at(5.7 + n * 0.01))]) for n in range(3)]
     [reopened] = burst[-1].episodes
     assert reopened.id != episode.id
     assert await open_keys(settings) == {episode_key(settings)}
@@ -178,9 +186,9 @@ async def test_a_sweep_adopts_what_another_instance_saw_before_closing(
     clock = Clock()
     async with instance(settings, "a") as a, instance(settings, "b") as b:
         for n in range(5):
-            await a.analyze([record(clock.at(n * 0.01))])
+            await a.detect([record(clock.at(n * 0.01))])
         for n in range(3):  # B carries the burst on to 4.5 s
-            await b.analyze([record(clock.at(4.3 + n * 0.1))])
+            await b.detect([record(clock.at(4.3 + n * 0.1))])
         # A's own copy (last seen 0.04) is a window old at 5.2; the shared one is not.
         assert (await a.tick(clock.now(5.2))).episodes == []
         swept = await a.tick(clock.now(9.6))
@@ -209,9 +217,9 @@ async def test_a_local_episode_redis_never_knew_gives_way_to_the_shared_one(
             opened_at=clock.at(0.01), last_seen_at=clock.at(0.03),
         )  # fmt: skip
         a.tracker.put(("split-user", "chat"), local)
-        opened = [await b.analyze([record(clock.at(n * 0.01))]) for n in range(5)]
+        opened = [await b.detect([record(clock.at(n * 0.01))]) for n in range(5)]
         [shared] = opened[-1].episodes
-        step = await a.analyze([record(clock.at(0.1))])
+        step = await a.detect([record(clock.at(0.1))])
     assert [(e.id, e.closed_at) for e in step.episodes] == [
         ("ep-local", clock.at(0.03)),
         (shared.id, None),
@@ -231,7 +239,7 @@ async def test_an_unreadable_shared_value_is_replaced(
         await client.aclose()
     clock = Clock()
     async with instance(settings, "a") as a:
-        analyses = [await a.analyze([record(clock.at(n * 0.01))]) for n in range(5)]
+        analyses = [await a.detect([record(clock.at(n * 0.01))]) for n in range(5)]
     [opened] = analyses[-1].episodes
     assert await shared_state(settings) == opened
 
@@ -254,7 +262,7 @@ async def test_without_redis_a_step_runs_on_local_episodes(tmp_path: Path) -> No
             )
             clock = Clock()
             with capture_logs() as logs:
-                analyses = [await detection.analyze([record(clock.at(n * 0.01))]) for n in range(7)]
+                analyses = [await detection.detect([record(clock.at(n * 0.01))]) for n in range(7)]
                 swept = await detection.tick(clock.now(60))
     finally:
         await dead.aclose()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from signals.errors import DatasetError
 from signals.sentiment import Classifier
-from signals.sentiment.evaluate import DatasetError, evaluate, format_report
+from signals.sentiment.evaluate import evaluate, format_report
 
 
 def write(path: Path, rows: list[dict[str, str]]) -> Path:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from signals.errors import SettingsError
 from signals.sentiment import Classifier, LexiconError
-from signals.settings import SentimentSettings, SettingsError, load
+from signals.settings import SentimentSettings, load
 
 
 def classify(settings: SentimentSettings, text: str) -> tuple[str, list[str]]:

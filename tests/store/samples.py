@@ -6,9 +6,9 @@ import itertools
 from typing import Any
 
 from signals.events import Record
+from signals.instants import MICROS_PER_SECOND, from_us, to_us
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
-from signals.store.instant import MICROS_PER_SECOND, from_us, to_us
 
 # A Monday at 10:00 UTC: day, hour and minute boundaries fall on round offsets from it.
 BASE_US = to_us("2025-01-06T10:00:00Z")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from signals.instants import from_us, to_us
 from signals.labels import SENTIMENTS
 from signals.store.grid import MAX_BUCKETS, BucketGrid
-from signals.store.instant import from_us, to_us
 
 T0 = to_us("2025-01-06T10:00:00Z")
 S = 1_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signals.store.instant import from_us, to_us
+from signals.instants import from_us, to_us
 
 
 @pytest.mark.parametrize(

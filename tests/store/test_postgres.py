@@ -12,10 +12,11 @@ import msgspec
 import pytest
 from tests.support.postgres_server import free_port_url, skip_reason, temporary_schema
 
+from signals.errors import DependencyUnavailable, SchemaTooNew
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, SignalQuery
-from signals.store.postgres.schema import MIGRATIONS, SchemaTooNew
-from signals.store.postgres.store import PostgresStore, StoreUnavailable
+from signals.store.postgres.schema import MIGRATIONS
+from signals.store.postgres.store import PostgresStore
 
 from .samples import BASE_US, at, delivery, episode, record
 
@@ -85,14 +86,14 @@ async def test_a_failed_migration_changes_nothing(url: str) -> None:
         await conn.execute("CREATE TABLE deliveries (unrelated text)")  # a foreign table in the way
     finally:
         await conn.close()
-    with pytest.raises(StoreUnavailable, match=r'schema migration failed: .*"deliveries"'):
+    with pytest.raises(DependencyUnavailable, match=r'schema migration failed: .*"deliveries"'):
         await PostgresStore.open(url)
     assert await tables(url) == {"deliveries"}
 
 
 async def test_an_unreachable_server_is_named_without_its_password() -> None:
     url = free_port_url("postgresql://signals:hunter2@127.0.0.1:{port}/signals")
-    with pytest.raises(StoreUnavailable) as caught:
+    with pytest.raises(DependencyUnavailable) as caught:
         await PostgresStore.open(url)
     message = str(caught.value)
     assert "hunter2" not in message
@@ -101,7 +102,7 @@ async def test_an_unreachable_server_is_named_without_its_password() -> None:
 
 async def test_a_missing_database_is_an_error_naming_it(url: str) -> None:
     missing = urlunsplit(urlsplit(url)._replace(path="/signals_no_such_database"))
-    with pytest.raises(StoreUnavailable, match="signals_no_such_database"):
+    with pytest.raises(DependencyUnavailable, match="signals_no_such_database"):
         await PostgresStore.open(missing)
 
 

@@ -9,8 +9,8 @@ import msgspec
 import pytest
 
 from signals.events import Record
+from signals.instants import to_us
 from signals.store.base import AnomalyQuery, BadCursor, Batch, SignalQuery, Store
-from signals.store.instant import to_us
 
 from .conftest import StoreOpener
 from .samples import episode, record, us

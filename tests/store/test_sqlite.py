@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from signals.errors import SchemaTooNew
 from signals.store.base import Batch, SignalQuery
 from signals.store.rollup import COUNT_LEVELS, USER_LEVELS
 from signals.store.sqlite.rollup import COUNT_TABLES, USER_TABLES
-from signals.store.sqlite.schema import MIGRATIONS, SchemaTooNew
+from signals.store.sqlite.schema import MIGRATIONS
 from signals.store.sqlite.store import SqliteStore
 
 from .samples import record

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from signals.events import Record
+from signals.instants import from_us, to_us
 from signals.records.episode import Episode
 from signals.store.base import AnomalyBucket, Batch, Bucket, Stats, Store, TopUser
-from signals.store.instant import from_us, to_us
 
 from .samples import DAY, HOUR, at, episode, record, us
 

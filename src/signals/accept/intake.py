@@ -24,9 +24,9 @@ from signals.events import (
     is_json_array,
     split_array,
     split_ndjson,
-    utc_now,
 )
 from signals.http import ApiError, JSONResponse, read_body, request_id_of, require_media_type
+from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
 from signals.settings import IngestSettings

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import get_args
 
+from signals.errors import UsageError
 from signals.settings import ApiKey, Scope
 
 KEY_PREFIX = "sk_"
@@ -68,16 +69,16 @@ def _toml_string(text: str) -> str:
 
 
 def keygen(name: str, scopes: list[str]) -> tuple[str, str]:
-    """A new key and its `[[auth.keys]]` stanza. Raises ValueError for a bad name or scope."""
+    """A new key and its `[[auth.keys]]` stanza. Raises UsageError for a bad name or scope."""
     if not 1 <= len(name) <= MAX_NAME_CHARS:
-        raise ValueError(f"key name must be 1 to {MAX_NAME_CHARS} characters")
+        raise UsageError(f"key name must be 1 to {MAX_NAME_CHARS} characters")
     if not name.isprintable():
-        raise ValueError("key name must be printable text (no control characters)")
+        raise UsageError("key name must be printable text (no control characters)")
     if not scopes:
-        raise ValueError(f"at least one scope is required ({', '.join(SCOPES)})")
+        raise UsageError(f"at least one scope is required ({', '.join(SCOPES)})")
     for scope in scopes:
         if scope not in SCOPES:
-            raise ValueError(f"scope {scope!r} is not one of {', '.join(SCOPES)}")
+            raise UsageError(f"scope {scope!r} is not one of {', '.join(SCOPES)}")
     key = KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
     scope_list = ", ".join(_toml_string(scope) for scope in dict.fromkeys(scopes))
     stanza = (

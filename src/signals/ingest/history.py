@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 
 from signals.events import SignalType, UserId
 from signals.http import JSONResponse
+from signals.instants import micros
 from signals.labels import SENTIMENTS
 from signals.query_params import QueryParams, paged
 from signals.store.base import SignalQuery, Store
@@ -59,8 +60,8 @@ class SignalHistory:
         name = params.choice("range", tuple(RANGES)) or "1h"
         params.done()
         seconds, bucket = RANGES[name]
-        until_us = int(self._clock() * 1_000_000)
-        since_us = until_us - seconds * 1_000_000
+        until_us = micros(self._clock())
+        since_us = until_us - micros(seconds)
         stats = await self._store.stats(since_us, until_us, bucket)
         body = msgspec.to_builtins(stats)
         body["range"] = name

@@ -1,10 +1,11 @@
 """The store consumer: journaled records, in journal order, into the store in batches.
 
-Each step takes everything waiting (up to `store.batch_max` records), lets the analyzer (windows
-and episodes) look at them, and writes records, episode changes, new alert deliveries and the
-consumer's journal checkpoint in ONE store transaction, so the checkpoint never runs ahead of
-what is stored. A failing store is retried with capped backoff, never skipped: the records are in
-the journal, and the backlog bound pushes back on producers meanwhile.
+Each step takes everything waiting (up to `store.batch_max` records), runs detection (windows
+and episodes, `signals.integrity.detection`) over them, and writes records, episode changes, new
+alert deliveries and the consumer's journal checkpoint in ONE store transaction, so the
+checkpoint never runs ahead of what is stored. A failing store is retried with capped backoff,
+never skipped: the records are in the journal, and the backlog bound pushes back on producers
+meanwhile.
 
 At start, `catch_up` replays the journal from the checkpoint before anything new is accepted.
 """
@@ -13,19 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
-import msgspec
 import structlog
 
 from signals.accept.backlog import Backlog
 from signals.accept.pipeline import Committed, Handoff
-from signals.events import Record, record_decoder
+from signals.events import Record
+from signals.integrity.detection import Detection
 from signals.journal.position import START, JournalPosition
+from signals.journal.records import decode_record
 from signals.metrics import Metrics
-from signals.records.delivery import Delivery
-from signals.records.episode import Episode
 from signals.store.base import Batch, Store
 
 log = structlog.get_logger(__name__)
@@ -33,27 +33,6 @@ log = structlog.get_logger(__name__)
 TICK_SECONDS = 0.5
 LINGER_SECONDS = 0.01
 MAX_RETRY_SECONDS = 5.0
-
-
-class Analysis(msgspec.Struct):
-    """What the analyzer adds to a batch: episode changes and new outbox deliveries."""
-
-    episodes: list[Episode]
-    deliveries: list[Delivery]
-
-
-class Analyzer(Protocol):
-    """Where windowing and episodes plug in: pure decisions over records, I/O via the windows."""
-
-    async def analyze(self, records: Sequence[Record]) -> Analysis: ...
-
-    async def tick(self, now: float) -> Analysis:
-        """Time passing without events: close episodes whose window has gone by."""
-        ...
-
-    def committed(self, analysis: Analysis) -> None:
-        """The analysis is stored: wake whatever delivers its alerts."""
-        ...
 
 
 class Consumer:
@@ -66,7 +45,7 @@ class Consumer:
         metrics: Metrics,
         checkpoint_name: str,
         batch_max: int,
-        analyzer: Analyzer | None = None,
+        detection: Detection | None = None,
         clock: Callable[[], float] = time.time,
         linger_seconds: float = LINGER_SECONDS,
     ) -> None:
@@ -77,7 +56,7 @@ class Consumer:
         self._metrics = metrics
         self._checkpoint_name = checkpoint_name
         self._batch_max = batch_max
-        self._analyzer = analyzer
+        self._detection = detection
         self._clock = clock
         self._linger = linger_seconds
         self.position: JournalPosition = START
@@ -131,11 +110,11 @@ class Consumer:
         self._metrics.consumer_lag.set(self.lag_seconds())
         self._metrics.queue_depth.set(self._backlog.used)
         records = [record for item in items for record in item.records]
-        analysis = await self._analyzer.analyze(records) if self._analyzer else None
+        detected = await self._detection.detect(records) if self._detection else None
         batch = Batch(
             records=records,
-            episodes=analysis.episodes if analysis else [],
-            deliveries=analysis.deliveries if analysis else [],
+            episodes=detected.episodes if detected else [],
+            deliveries=detected.deliveries if detected else [],
             checkpoint_name=self._checkpoint_name,
             checkpoint=items[-1].position,
         )
@@ -144,19 +123,19 @@ class Consumer:
         self._backlog.release(len(records))
         self._metrics.queue_depth.set(self._backlog.used)
         self.oldest_pending = self._handoff.oldest_enqueued()
-        if analysis and self._analyzer:
-            self._analyzer.committed(analysis)
+        if detected and self._detection:
+            self._detection.committed(detected)
 
     async def _tick(self) -> None:
         self._metrics.consumer_lag.set(self.lag_seconds())
-        if self._analyzer is None:
+        if self._detection is None:
             return
-        analysis = await self._analyzer.tick(self._clock())
-        if analysis.episodes or analysis.deliveries:
+        detected = await self._detection.tick(self._clock())
+        if detected.episodes or detected.deliveries:
             await self._apply(
-                Batch(records=[], episodes=analysis.episodes, deliveries=analysis.deliveries)
+                Batch(records=[], episodes=detected.episodes, deliveries=detected.deliveries)
             )
-            self._analyzer.committed(analysis)
+            self._detection.committed(detected)
 
     async def _apply(self, batch: Batch) -> None:
         delay = 0.05
@@ -179,17 +158,19 @@ async def catch_up(
     store: Store,
     checkpoint_name: str,
     batch_max: int,
+    directory: Path,
 ) -> tuple[JournalPosition, int]:
     """Replay the journal from the store's checkpoint; returns the end position and new records.
 
-    `reader(start)` is the journal's `read`: an async iterator of (line, position after it).
+    `reader(start)` is the journal's `read`: an async iterator of (line, position after it);
+    `directory` is the journal's, to name a damaged file (`JournalCorrupt`).
     """
     start = await store.checkpoint(checkpoint_name) or START
     records: list[Record] = []
     position = start
     added = 0
     async for line, after in reader(start):
-        records.append(record_decoder.decode(line))
+        records.append(decode_record(line, after, directory))
         position = after
         if len(records) >= batch_max:
             added += await store.apply(

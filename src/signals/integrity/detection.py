@@ -1,11 +1,11 @@
-"""The consumer's analyzer: windows count each record, episodes follow, alerts are queued.
+"""Detection, the integrity stage: windows count each record, episodes follow, alerts are queued.
 
 For a batch of records (journal order): one windows call for the whole batch (one Redis round
 trip), then the pure episode transitions per record, then an outbox delivery for each severity an
 episode newly reached at or above `alerts.min_severity`. The consumer stores episodes and
 deliveries in the same transaction as the records, then calls `committed`, which wakes the
-dispatcher. Open episodes are restored from the store at start, so a restart neither loses nor
-duplicates an episode that is still running.
+dispatcher. Open episodes are restored from the store at start (`restore`), so a restart neither
+loses nor duplicates an episode that is still running.
 
 With Redis windows, instances share the episodes too (`signals.integrity.episodes.redis_state`):
 a step reads the shared state of the keys it may touch, runs the transitions on it, and writes
@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from types import TracebackType
 
+import msgspec
 import structlog
 
 from signals.events import Record, epoch_seconds, new_event_id
+from signals.instants import rfc3339
 from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.alerts.outbox import delivery_for, should_alert
-from signals.integrity.consumer import Analysis
 from signals.integrity.episodes.redis_state import Key, Shared, SharedEpisodes, Write, adopt
 from signals.integrity.episodes.tracker import EpisodeTracker, Transition
 from signals.integrity.windows.base import WindowEvent, Windows
@@ -44,8 +43,11 @@ log = structlog.get_logger(__name__)
 SHARED_ATTEMPTS = 8
 
 
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+class Detected(msgspec.Struct):
+    """What detection adds to a batch: episode changes and new outbox deliveries."""
+
+    episodes: list[Episode]
+    deliveries: list[Delivery]
 
 
 class Detection:
@@ -71,18 +73,11 @@ class Detection:
         self._shared = shared
         self._shared_lost = False
 
-    async def __aenter__(self) -> Detection:
+    async def restore(self) -> None:
+        """Take up the episodes still open in the store (a restart continues them)."""
         self.tracker.restore(await self._store.open_episodes())
-        await self._dispatcher.start()
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:  # fmt: skip
-        await self._dispatcher.aclose()
-
-    async def analyze(self, records: Sequence[Record]) -> Analysis:
+    async def detect(self, records: Sequence[Record]) -> Detected:
         events = [
             WindowEvent(r.user_id, r.signal_type, r.event_id, epoch_seconds(r.received_at))
             for r in records
@@ -104,12 +99,14 @@ class Detection:
 
         return self._outcome(await self._step(await self._keys(records, counts), step))
 
-    async def tick(self, now: float) -> Analysis:
+    async def tick(self, now: float) -> Detected:
+        """Time passing without events: close the episodes whose window has gone by."""
         stale = self.tracker.stale(now)
         return self._outcome(await self._step(stale, lambda: self.tracker.sweep(now)))
 
-    def committed(self, analysis: Analysis) -> None:
-        if analysis.deliveries:
+    def committed(self, detected: Detected) -> None:
+        """`detected` is stored: wake the dispatcher for its deliveries."""
+        if detected.deliveries:
             self._dispatcher.wake()
 
     async def _keys(self, records: Sequence[Record], counts: list[int]) -> list[Key]:
@@ -137,21 +134,26 @@ class Detection:
     async def _step(
         self, keys: list[Key], step: Callable[[], list[Transition]]
     ) -> list[Transition]:
-        """`step`'s transitions (they touch only `keys`), on the shared episodes if any."""
+        """`step`'s transitions (they touch only `keys`), on the shared episodes if any.
+
+        Alerts are marked on the episodes as each step runs, so the shared state written after
+        it records what this step alerts."""
+
+        def run() -> list[Transition]:
+            transitions = step()
+            self._mark_alerts(transitions)
+            return transitions
+
         if self._shared is None or not keys:
-            return step()
+            return run()
         before = {key: self.tracker.get(key) for key in keys}
         for _ in range(SHARED_ATTEMPTS):
             try:
                 read = await self._shared.load(keys)
             except REDIS_FAILURES as exc:
                 self._lost(exc)
-                return step()
-            transitions = self._adopt(keys, read, before) + step()
-            for transition in transitions:
-                # Marked before the write, so the shared state records what this step alerts.
-                if transition.reached is not None and self._alerts(transition.reached):
-                    self.tracker.mark_alerted(transition.episode, transition.reached)
+                return run()
+            transitions = self._adopt(keys, read, before) + run()
             try:
                 saved = await self._shared.save(self._writes(keys, read, transitions))
             except REDIS_FAILURES as exc:
@@ -163,7 +165,7 @@ class Detection:
             for key, episode in before.items():  # another instance was first: run again
                 self.tracker.put(key, episode)
         log.warning("shared episodes stayed contended; this step used local state", keys=len(keys))
-        return step()
+        return run()
 
     def _adopt(
         self, keys: list[Key], read: list[Shared], before: dict[Key, Episode | None]
@@ -209,7 +211,16 @@ class Detection:
     def _alerts(self, reached: str) -> bool:
         return self._dispatcher.enabled and should_alert(reached, self._min_severity)
 
-    def _outcome(self, transitions: list[Transition]) -> Analysis:
+    def _mark_alerts(self, transitions: list[Transition]) -> None:
+        """The one place an alerted severity is recorded: on the open episode and its copy."""
+        for transition in transitions:
+            reached = transition.reached
+            if reached is not None and self._alerts(reached):
+                self.tracker.mark_alerted(transition.episode, reached)
+                if reached not in transition.episode.alerted:
+                    transition.episode.alerted.append(reached)
+
+    def _outcome(self, transitions: list[Transition]) -> Detected:
         episodes: dict[str, Episode] = {}
         deliveries: list[Delivery] = []
         now = self._clock()
@@ -220,31 +231,12 @@ class Detection:
             # later copy must inherit what an earlier one alerted, or the stored episode loses it.
             earlier = episodes.get(episode.id)
             if earlier is not None:
-                episode.alerted += [s for s in earlier.alerted if s not in episode.alerted]
+                later = [s for s in episode.alerted if s not in earlier.alerted]
+                episode.alerted = [*earlier.alerted, *later]
             if reached is not None:
                 self._metrics.anomalies.labels(reached).inc()
                 if self._alerts(reached):
-                    self.tracker.mark_alerted(episode, reached)
-                    if reached not in episode.alerted:
-                        episode.alerted.append(reached)
-                    deliveries.append(delivery_for(episode, reached, now, _iso(now)))
+                    deliveries.append(delivery_for(episode, reached, now, rfc3339(now)))
             # Later transitions of the same episode in this batch carry its newest state.
             episodes[episode.id] = episode
-        return Analysis(list(episodes.values()), deliveries)
-
-
-async def build_detection(
-    settings: Settings, store: Store, windows: Windows, metrics: Metrics
-) -> Detection:
-    dispatcher = AlertDispatcher(store, settings.alerts, metrics)
-    shared: SharedEpisodes | None = None
-    client = getattr(windows, "redis", None)  # the Redis windows' client, which they close
-    if settings.windows.backend == "redis" and client is not None:
-        shared = SharedEpisodes(
-            client, settings.redis.key_prefix, settings.windows.seconds,
-            settings.windows.ttl_seconds,
-        )  # fmt: skip
-    return Detection(
-        settings=settings, store=store, windows=windows, dispatcher=dispatcher, metrics=metrics,
-        shared=shared,
-    )  # fmt: skip
+        return Detected(list(episodes.values()), deliveries)

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 import structlog
 
+from signals.errors import JournalLocked
 from signals.journal.active import ActiveSegment
-from signals.journal.errors import JournalError
 from signals.journal.position import START, JournalPosition
 from signals.journal.segments import content_size, list_segments, remove_leftovers, repair_tail
 
@@ -88,7 +88,7 @@ def _lock(directory: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise JournalError(
+        raise JournalLocked(
             errno.EBUSY, f"journal directory {directory} is in use by another process"
         ) from None
     return fd

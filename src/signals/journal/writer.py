@@ -38,7 +38,7 @@ from types import TracebackType
 
 import structlog
 
-from signals.journal.errors import JournalClosed, JournalError
+from signals.errors import JournalClosed, JournalError
 from signals.journal.maintenance import Maintenance
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import read_committed

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from signals.errors import DatasetError
 from signals.labels import Sentiment
 from signals.sentiment.classifier import Classifier
 from signals.sentiment.lexicon import LABELS
@@ -47,10 +48,6 @@ class Report(msgspec.Struct, frozen=True):
     # confusion[expected][predicted] = count
     confusion: dict[Sentiment, dict[Sentiment, int]]
     misses: list[Miss]
-
-
-class DatasetError(ValueError):
-    """The labelled file cannot be read; the message names the file and line."""
 
 
 _decoder = msgspec.json.Decoder(Example)

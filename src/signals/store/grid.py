@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from signals.instants import MICROS_PER_SECOND, from_us
 from signals.labels import SENTIMENTS, SEVERITIES
 from signals.records.episode import Episode
 from signals.store.base import AnomalyBucket, Bucket, Stats, TopUser
-from signals.store.instant import MICROS_PER_SECOND, from_us
 
 MAX_BUCKETS = 10_000
 

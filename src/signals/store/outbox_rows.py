@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
+from signals.instants import to_us
 from signals.records.delivery import Attempt, Delivery
-from signals.store.instant import to_us
 
 _encoder = msgspec.json.Encoder()
 _attempts = msgspec.json.Decoder(list[Attempt])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from signals.store.instant import MICROS_PER_SECOND
+from signals.instants import MICROS_PER_SECOND
 
 COUNT_LEVELS = (3600, 900, 60)
 USER_LEVELS = (86400, 3600)

@@ -18,13 +18,13 @@ from tests.integrity.alerts.alerts_support import (
 )
 from tests.integrity.alerts.webhook_receiver import WebhookReceiver, free_port
 
+from signals.instants import from_us
 from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.alerts.outbox import delivery_for
 from signals.metrics import Metrics
 from signals.records.delivery import Delivery
 from signals.settings import AlertsSettings, Secret
 from signals.store.base import Batch
-from signals.store.instant import from_us
 from signals.store.sqlite.store import SqliteStore
 
 

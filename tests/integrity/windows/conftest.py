@@ -49,5 +49,7 @@ async def make_windows(backend: str, request: pytest.FixtureRequest) -> AsyncIte
     yield make
     for windows in made:
         await windows.aclose()
+        if isinstance(windows, RedisWindows):
+            await windows.client.aclose()  # the windows borrow it
     if url:
         await drop_keys(url, prefix)

@@ -6,11 +6,13 @@ import pytest
 from tests.integrity.windows.samples import BASE
 from tests.support.redis_server import RedisProcess, drop_keys, free_port, unique_prefix
 
+from signals.errors import DependencyUnavailable
 from signals.integrity.windows.base import WindowEvent
-from signals.integrity.windows.factory import WindowsUnavailable, open_windows
+from signals.integrity.windows.factory import open_windows
 from signals.integrity.windows.fallback import FallbackWindows
 from signals.integrity.windows.memory import MemoryWindows
 from signals.metrics import Metrics
+from signals.redis_client import open_redis
 from signals.settings import RedisSettings, Settings, WindowsSettings
 from signals.urls import masked_url
 
@@ -31,21 +33,24 @@ async def test_memory_is_the_default_backend() -> None:
 
 async def test_a_reachable_redis_gives_redis_windows_with_a_fallback(redis_url: str) -> None:
     prefix = unique_prefix()
-    windows = await open_windows(redis_settings(redis_url, prefix), Metrics())
+    settings = redis_settings(redis_url, prefix)
+    client = await open_redis(settings.redis)
+    windows = await open_windows(settings, Metrics(), client)
     try:
         assert isinstance(windows, FallbackWindows)
         assert windows.status == "ok"
         assert await windows.add([WindowEvent("u", "t", "e", BASE)] * 2) == [1, 1]
-        assert await windows.redis.ping()  # the client others may share
-    finally:
         await windows.aclose()
+        assert await client.ping()  # borrowed, not closed: others share it
+    finally:
+        await client.aclose()
         await drop_keys(redis_url, prefix)
 
 
 async def test_an_unreachable_redis_stops_the_start_naming_the_url_without_its_password() -> None:
     port = free_port()  # nothing listens there
-    with pytest.raises(WindowsUnavailable) as caught:
-        await open_windows(redis_settings(f"redis://ops:s3cret@127.0.0.1:{port}/2"), Metrics())
+    with pytest.raises(DependencyUnavailable) as caught:
+        await open_redis(redis_settings(f"redis://ops:s3cret@127.0.0.1:{port}/2").redis)
     message = str(caught.value)
     assert message.startswith(f"cannot reach Redis at redis://ops:***@127.0.0.1:{port}/2: ")
     assert "s3cret" not in message
@@ -55,8 +60,8 @@ async def test_an_unreachable_redis_stops_the_start_naming_the_url_without_its_p
 async def test_a_wrong_password_stops_the_start_without_showing_it() -> None:
     with RedisProcess(args=["--requirepass", "right-one"]) as server:
         url = f"redis://:wr%40ng-one@127.0.0.1:{server.port}/0"
-        with pytest.raises(WindowsUnavailable) as caught:
-            await open_windows(redis_settings(url), Metrics())
+        with pytest.raises(DependencyUnavailable) as caught:
+            await open_redis(redis_settings(url).redis)
     message = str(caught.value)
     assert f"redis://:***@127.0.0.1:{server.port}/0" in message
     assert "ng-one" not in message  # neither wr%40ng-one nor wr@ng-one
@@ -65,14 +70,17 @@ async def test_a_wrong_password_stops_the_start_without_showing_it() -> None:
 async def test_the_right_password_opens() -> None:
     with RedisProcess(args=["--requirepass", "right-one"]) as server:
         url = f"redis://:right-one@127.0.0.1:{server.port}/0"
-        windows = await open_windows(redis_settings(url), Metrics())
+        settings = redis_settings(url)
+        client = await open_redis(settings.redis)
+        windows = await open_windows(settings, Metrics(), client)
         assert await windows.add([WindowEvent("u", "t", "e", BASE)]) == [1]
         await windows.aclose()
+        await client.aclose()
 
 
 async def test_a_url_redis_cannot_use_stops_the_start() -> None:
-    with pytest.raises(WindowsUnavailable, match=r"^cannot reach Redis at http://h:\*\*\*@x/: "):
-        await open_windows(redis_settings("http://h:pw@x/"), Metrics())
+    with pytest.raises(DependencyUnavailable, match=r"^cannot reach Redis at http://h:\*\*\*@x/: "):
+        await open_redis(redis_settings("http://h:pw@x/").redis)
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,10 @@ class Rig:
             url=server.url, clock=self.clock,
         )  # fmt: skip
 
+    async def close(self) -> None:
+        await self.windows.aclose()
+        await self.primary.client.aclose()  # the windows borrow it
+
     def status(self) -> WindowsStatus:
         return self.windows.status  # a call, so a type checker does not pin it after one assert
 
@@ -92,7 +96,7 @@ async def logs() -> AsyncIterator[Logs]:
 async def rig(server: RedisProcess, logs: Logs) -> AsyncIterator[Rig]:
     rig = Rig(server)
     yield rig
-    await rig.windows.aclose()
+    await rig.close()
 
 
 async def test_redis_killed_mid_run_then_restarted(rig: Rig, logs: Logs) -> None:
@@ -172,4 +176,4 @@ async def test_a_hung_redis_times_out_into_memory(server: RedisProcess, logs: Lo
         assert rig.status() == "ok"
     finally:
         server.resume()
-        await rig.windows.aclose()
+        await rig.close()

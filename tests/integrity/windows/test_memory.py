@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.integrity.windows.samples import BASE
 
+from signals.instants import micros
 from signals.integrity.windows.base import WindowEvent
 from signals.integrity.windows.memory import EVICT_PER_BATCH, SMALL_WINDOW, MemoryWindows
-from signals.integrity.windows.micros import micros
 from signals.settings import WindowsSettings
 
 

@@ -10,8 +10,8 @@ import redis.asyncio
 from tests.integrity.windows.samples import BASE, TRICKY_USERS
 from tests.support.redis_server import RedisProcess, drop_keys, unique_prefix
 
+from signals.instants import micros
 from signals.integrity.windows.base import WindowEvent
-from signals.integrity.windows.micros import micros
 from signals.integrity.windows.redis import RedisWindows
 from signals.settings import WindowsSettings
 
@@ -27,6 +27,11 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
 
 def windows_at(url: str, prefix: str) -> RedisWindows:
     return RedisWindows(redis.asyncio.from_url(url, socket_timeout=5), SETTINGS, prefix)
+
+
+async def close(windows: RedisWindows) -> None:
+    await windows.aclose()
+    await windows.client.aclose()  # the windows borrow it
 
 
 async def evalsha_calls(client: redis.asyncio.Redis) -> int:
@@ -53,8 +58,8 @@ async def test_two_clients_sharing_redis_see_the_combined_count(
         results = await asyncio.gather(caller(first, "x"), caller(second, "y"))
         assert sorted(results[0] + results[1]) == list(range(1, 201))
     finally:
-        await first.aclose()
-        await second.aclose()
+        await close(first)
+        await close(second)
 
 
 async def test_keys_live_under_the_prefix_with_the_ttl_and_microsecond_scores(
@@ -70,7 +75,7 @@ async def test_keys_live_under_the_prefix_with_the_ttl_and_microsecond_scores(
         assert 0 < await client.pttl(key) <= SETTINGS.ttl_seconds * 1000
         assert await client.zrange(key, 0, -1, withscores=True) == [(b"e1", micros(BASE))]
     finally:
-        await windows.aclose()
+        await close(windows)
         await client.aclose()
 
 
@@ -79,7 +84,7 @@ async def test_keys_are_distinct_for_every_user_id() -> None:
     pairs = [(user, kind) for user in TRICKY_USERS for kind in ("t", "t.x", "x")]
     pairs += [("a:1:b", "t"), ("a", "1:b:t"), ("\ud800", "t"), ("\ud801", "t")]
     assert len({windows.key(user, kind) for user, kind in pairs}) == len(pairs)
-    await windows.aclose()
+    await close(windows)
 
 
 async def test_a_batch_is_one_script_call_per_2000_events() -> None:
@@ -97,7 +102,7 @@ async def test_a_batch_is_one_script_call_per_2000_events() -> None:
             await windows.add([WindowEvent("u", "t", f"f{n}", BASE) for n in range(4500)])
             assert await evalsha_calls(client) == before + 1 + 3
         finally:
-            await windows.aclose()
+            await close(windows)
             await client.aclose()
 
 
@@ -111,5 +116,5 @@ async def test_the_script_is_loaded_again_after_redis_forgets_it() -> None:
             await client.script_flush()
             assert await windows.add([WindowEvent("u", "t", "b", BASE)]) == [2]
         finally:
-            await windows.aclose()
+            await close(windows)
             await client.aclose()

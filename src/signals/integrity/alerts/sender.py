@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import httpx
 
+from signals.instants import rfc3339
 from signals.integrity.alerts.signing import signed_headers
 from signals.records.delivery import Attempt, Delivery
-from signals.store.instant import from_us
 
 
 def check_url(url: str) -> None:
@@ -96,7 +96,7 @@ class WebhookSender:
         if status_code is not None and not is_success(status_code):
             error = f"HTTP {status_code}"
         return Attempt(
-            at=from_us(round(started * 1_000_000)),
+            at=rfc3339(started),
             status_code=status_code,
             error=error,
             duration_ms=round((time.perf_counter() - began) * 1000, 3),

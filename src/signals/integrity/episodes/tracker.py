@@ -28,6 +28,7 @@ import msgspec
 from msgspec import Struct
 
 from signals.events import parse_instant
+from signals.instants import from_us, micros, us_of
 from signals.integrity.episodes.severity import severity_for
 from signals.labels import SEVERITY_RANK, Severity
 from signals.records.episode import Episode
@@ -45,14 +46,9 @@ class Transition(Struct, frozen=True, kw_only=True):
     reached: Severity | None = None
 
 
-def _micros(seconds: float) -> int:
-    # integer microseconds, so "a full window old" is decided exactly at the boundary
-    return round(seconds * 1_000_000)
-
-
 def _plus_seconds(instant: str, seconds: float) -> str:
-    later = parse_instant(instant).astimezone(UTC) + timedelta(microseconds=_micros(seconds))
-    return later.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    # integer microseconds, so "a full window old" is decided exactly at the boundary
+    return from_us(us_of(parse_instant(instant)) + micros(seconds))
 
 
 def _copy(episode: Episode) -> Episode:
@@ -79,7 +75,7 @@ class EpisodeTracker:
         new_id: Callable[[], str],
     ) -> None:
         self._window_seconds = window_seconds
-        self._window = _micros(window_seconds)
+        self._window = micros(window_seconds)
         self._threshold_for = threshold_for
         self._new_id = new_id
         self._open: OrderedDict[tuple[str, str], _Open] = OrderedDict()
@@ -127,7 +123,7 @@ class EpisodeTracker:
 
     def stale(self, now: float) -> list[tuple[str, str]]:
         """The keys whose episode `sweep(now)` would close."""
-        horizon = _micros(now) - self._window
+        horizon = micros(now) - self._window
         return list(
             itertools.takewhile(lambda key: self._open[key].last_seen <= horizon, self._open)
         )
@@ -144,7 +140,7 @@ class EpisodeTracker:
     ) -> list[Transition]:
         """The transitions one event causes, given its key's window count after adding it."""
         key = (user_id, signal_type)
-        now = _micros(at)
+        now = micros(at)
         transitions = []
         entry = self._open.get(key)
         if entry is not None and now - entry.last_seen >= self._window:
@@ -193,7 +189,7 @@ class EpisodeTracker:
 
     def sweep(self, now: float) -> list[Transition]:
         """Close the episodes whose last anomalous event is at least a window before `now`."""
-        horizon = _micros(now) - self._window
+        horizon = micros(now) - self._window
         closed = []
         while self._open:
             key, entry = next(iter(self._open.items()))

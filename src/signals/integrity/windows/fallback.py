@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Sequence
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signals.integrity.windows.base import WindowEvent, WindowsStatus
@@ -64,11 +63,6 @@ class FallbackWindows:
     @property
     def status(self) -> WindowsStatus:
         return "degraded" if self._degraded else "ok"
-
-    @property
-    def redis(self) -> Redis:
-        """The Redis client, for others that share it; `aclose` here closes it."""
-        return self._primary.redis
 
     async def add(self, events: Sequence[WindowEvent]) -> list[int]:
         while True:

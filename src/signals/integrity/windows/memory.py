@@ -19,8 +19,9 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from signals.instants import MICROS_PER_SECOND as MICROS
+from signals.instants import micros
 from signals.integrity.windows.base import WindowEvent, WindowsStatus
-from signals.integrity.windows.micros import MICROS, micros
 from signals.settings import WindowsSettings
 
 # Up to this many live events a key's ids are searched in their list; past it a set answers, so

@@ -6,7 +6,7 @@ time, so a replayed event is not counted twice), ZCARD counts, PEXPIRE lets an i
 A script runs atomically, so processes sharing Redis get exact counts, and a batch of up to
 `MAX_SCRIPT_EVENTS` events is one round trip (larger batches take one per that many).
 
-Scores are integer microseconds (see `signals.integrity.windows.micros`). Keys are
+Scores are integer microseconds (see `signals.instants`). Keys are
 `{prefix}:w:{len(user_id)}:{user_id}:{signal_type}`: the length makes the split between user id
 and signal type unambiguous, so no user id (colons, spaces, any Unicode, any length) can collide
 with another key. Every key of a batch goes in one script call, so this needs a single Redis
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
+from signals.instants import micros
 from signals.integrity.windows.base import WindowEvent, WindowsStatus
-from signals.integrity.windows.micros import micros
 from signals.settings import WindowsSettings
 
 # Bounds how long one script holds Redis (a few milliseconds) when a caller hands in a huge batch.
@@ -53,7 +53,7 @@ def _encode(text: str) -> bytes:
 
 
 class RedisWindows:
-    """Windows in Redis; takes ownership of `client` and closes it in `aclose`."""
+    """Windows in Redis, through a client it borrows (the composition root closes it)."""
 
     def __init__(self, client: Redis, settings: WindowsSettings, key_prefix: str):
         self._client = client
@@ -67,8 +67,8 @@ class RedisWindows:
         return "ok"
 
     @property
-    def redis(self) -> Redis:
-        """The client, for others that share this Redis (it stays owned, and closed, here)."""
+    def client(self) -> Redis:
+        """The borrowed client (its owner closes it)."""
         return self._client
 
     def key(self, user_id: str, signal_type: str) -> bytes:
@@ -94,4 +94,4 @@ class RedisWindows:
         return counts
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: the client is borrowed."""

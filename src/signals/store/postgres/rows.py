@@ -16,9 +16,9 @@ from typing import Any
 import msgspec
 
 from signals.events import Record, record_decoder, record_encoder
+from signals.instants import to_us
 from signals.records.delivery import Attempt
 from signals.records.episode import Episode
-from signals.store.instant import to_us
 
 _attempts = msgspec.json.Decoder(list[Attempt])
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from signals.errors import SchemaTooNew
+
 # What the store's helpers run statements on: a connection, or one borrowed from the pool.
 PgConnection = asyncpg.Connection | PoolConnectionProxy
 
@@ -110,10 +112,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer version of `signals` than this one."""
 
 
 async def schema_version(conn: PgConnection) -> int:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from signals.instants import MICROS_PER_SECOND
 from signals.store.base import Stats, TopUser
 from signals.store.grid import BucketGrid, assemble
-from signals.store.instant import MICROS_PER_SECOND
 from signals.store.postgres.rollup import COUNT_TABLES, USER_TABLES
 from signals.store.postgres.rows import EPISODE_COLUMNS, episode_from_row
 from signals.store.postgres.schema import PgConnection

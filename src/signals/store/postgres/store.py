@@ -31,6 +31,7 @@ from typing import Any, Self
 import asyncpg
 import structlog
 
+from signals.errors import DependencyUnavailable
 from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.records.delivery import Delivery
@@ -76,14 +77,6 @@ STATEMENT_TIMEOUT_SECONDS = 60.0
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 
-class StoreUnavailable(RuntimeError):
-    """PostgreSQL cannot be reached or refuses the connection; `url` has no password in it."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"cannot open the PostgreSQL store at {url}: {reason}")
-        self.url = url
-
-
 class PostgresStore:
     """`Store` on a PostgreSQL database. Open with `await PostgresStore.open(url)`, close with
     `aclose`. `batch_max` is how many rows `export` reads per query (its memory bound);
@@ -95,8 +88,8 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, url: str, *, batch_max: int = 2000, pool_size: int = 4) -> PostgresStore:
-        """Connect and migrate. Raises StoreUnavailable when the server cannot be used, and
-        `postgres_schema.SchemaTooNew` for a database a newer `signals` wrote."""
+        """Connect and migrate. Raises DependencyUnavailable when the server cannot be used, and
+        `SchemaTooNew` for a database a newer `signals` wrote."""
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
         if pool_size < 1:
@@ -110,16 +103,18 @@ class PostgresStore:
                 command_timeout=STATEMENT_TIMEOUT_SECONDS,
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailable(masked_url(url), f"{type(exc).__name__}: {exc}") from None
+            raise DependencyUnavailable(
+                "PostgreSQL", masked_url(url), f"{type(exc).__name__}: {exc}"
+            ) from None
         except ValueError as exc:  # asyncpg's word for an unparsable DSN
-            raise StoreUnavailable(masked_url(url), str(exc)) from None
+            raise DependencyUnavailable("PostgreSQL", masked_url(url), str(exc)) from None
         try:
             async with pool.acquire() as conn:
                 version = await migrate(conn)
         except asyncpg.PostgresError as exc:
             await pool.close()
             reason = f"schema migration failed: {type(exc).__name__}: {exc}"
-            raise StoreUnavailable(masked_url(url), reason) from exc
+            raise DependencyUnavailable("PostgreSQL", masked_url(url), reason) from exc
         except BaseException:
             await pool.close()
             raise

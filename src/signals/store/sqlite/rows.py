@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 
 from signals.events import MetadataValue, Record
+from signals.instants import to_us
 from signals.labels import Severity
 from signals.records.delivery import Attempt
 from signals.records.episode import Episode
-from signals.store.instant import to_us
 
 _encoder = msgspec.json.Encoder()
 _strings = msgspec.json.Decoder(list[str])

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from signals.errors import SchemaTooNew
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE events (
@@ -125,10 +127,6 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
 )
-
-
-class SchemaTooNew(RuntimeError):
-    """The database was written by a newer version of `signals` than this one."""
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

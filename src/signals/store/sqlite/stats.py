@@ -15,9 +15,9 @@ import heapq
 
 import aiosqlite
 
+from signals.instants import MICROS_PER_SECOND
 from signals.store.base import Stats, TopUser
 from signals.store.grid import BucketGrid, assemble
-from signals.store.instant import MICROS_PER_SECOND
 from signals.store.rollup import COUNT_LEVELS, RAW, STRESSED, USER_LEVELS, Segment, plan
 from signals.store.settled import SettledTotals, Totals
 from signals.store.sqlite.rollup import COUNT_TABLES, USER_TABLES

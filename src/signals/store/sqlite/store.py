@@ -40,11 +40,11 @@ import aiosqlite
 import structlog
 
 from signals.events import Record
+from signals.instants import to_us
 from signals.journal.position import JournalPosition
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
-from signals.store.instant import to_us
 from signals.store.outbox_rows import delivery_row
 from signals.store.settled import SettledTotals
 from signals.store.sqlite.listings import (
