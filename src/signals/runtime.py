@@ -36,7 +36,7 @@ from starlette.applications import Starlette
 from signals.accept.backlog import Backlog
 from signals.accept.idempotency import IdempotencyIndex
 from signals.accept.intake import Intake
-from signals.accept.pipeline import Handoff, Pipeline
+from signals.accept.pipeline import Pipeline
 from signals.auth.wiring import guards_for
 from signals.errors import FilesUnusable, PortUnavailable
 from signals.ingest.app import build_ingest_app
@@ -48,6 +48,7 @@ from signals.integrity.app import build_integrity_app
 from signals.integrity.consumer import Consumer, catch_up
 from signals.integrity.detection import Detection
 from signals.integrity.episodes.redis_state import SharedEpisodes
+from signals.integrity.handoff import Handoff
 from signals.integrity.history import AnomalyHistory
 from signals.integrity.windows.base import Windows
 from signals.integrity.windows.factory import open_windows

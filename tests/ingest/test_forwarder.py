@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from tests.durability.router_receiver import RouterReceiver
 
-from signals.ingest.forwarder import Forwarder, backoff, checkpoint_name
+from signals.ingest.forwarder import Forwarder, checkpoint_name
 from signals.journal import START, Journal, JournalPosition
 from signals.metrics import Metrics
 from signals.settings import JournalSettings, RouterSettings
@@ -205,10 +205,3 @@ async def test_a_line_it_cannot_read_stops_nothing_else_and_shows_in_readiness(r
         assert check["status"] == "degraded"
         assert check["last_error"].startswith("DecodeError")
     assert rig.receiver.attempts == 0
-
-
-@pytest.mark.parametrize("attempt", [0, 1, 5, 40])
-def test_backoff_is_capped_and_keeps_a_floor(attempt: int) -> None:
-    ceiling = min(2.0, 0.1 * 2**attempt)
-    for _ in range(50):
-        assert ceiling / 2 <= backoff(attempt, cap=2.0) <= ceiling

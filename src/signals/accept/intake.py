@@ -87,17 +87,19 @@ class Intake:
         media_type = require_media_type(request, media)
         return media_type, await read_body(request, self._settings.max_body_bytes)
 
+    def _refusal(self, exc: MalformedJSON | InvalidEvent, message: str) -> ApiError:
+        """The envelope for a body that is not JSON (400) or not events (422), counted."""
+        if isinstance(exc, MalformedJSON):
+            self._metrics.rejections.labels("malformed_json").inc()
+            return ApiError(400, f"malformed JSON: {exc}")
+        self._metrics.rejections.labels("validation_failed").inc()
+        return ApiError(422, message, details=[msgspec.structs.asdict(p) for p in exc.problems])
+
     def _decode_one(self, body: bytes | msgspec.Raw) -> Event:
         try:
             return decode_event(body, self._settings.max_text_chars)
-        except MalformedJSON as exc:
-            self._metrics.rejections.labels("malformed_json").inc()
-            raise ApiError(400, f"malformed JSON: {exc}") from None
-        except InvalidEvent as exc:
-            self._metrics.rejections.labels("validation_failed").inc()
-            raise ApiError(
-                422, "invalid event", details=[msgspec.structs.asdict(p) for p in exc.problems]
-            ) from None
+        except (MalformedJSON, InvalidEvent) as exc:
+            raise self._refusal(exc, "invalid event") from None
 
     async def _accept(self, records: list[Record], generated: list[bool]) -> list[Any]:
         try:
@@ -153,16 +155,8 @@ class Intake:
             items: list[bytes | msgspec.Raw] = (
                 list(split_ndjson(body)) if media == NDJSON else list(split_array(body))
             )
-        except MalformedJSON as exc:
-            self._metrics.rejections.labels("malformed_json").inc()
-            raise ApiError(400, f"malformed JSON: {exc}") from None
-        except InvalidEvent as exc:
-            self._metrics.rejections.labels("validation_failed").inc()
-            raise ApiError(
-                422,
-                "a batch is an array of events",
-                details=[msgspec.structs.asdict(p) for p in exc.problems],
-            ) from None
+        except (MalformedJSON, InvalidEvent) as exc:
+            raise self._refusal(exc, "a batch is an array of events") from None
         if len(items) > self._settings.max_batch:
             self._metrics.rejections.labels("payload_too_large").inc()
             raise ApiError(

@@ -2,7 +2,7 @@
 
     request ─> Pipeline.accept ─> IdempotencyIndex.claim ─> Backlog.reserve ─> Journal.append
                                                                                    │ (group commit)
-    Consumer <─ Handoff.queue <─ Handoff.on_commit (called by the journal writer, in journal order)
+    integrity Consumer <─ Handoff (`signals.integrity.handoff`, the journal's commit callback)
 
 A record is answered only after the journal made it durable; it reaches the consumer through the
 journal's commit callback, so the queue's order is the journal's order even when the request that
@@ -12,7 +12,6 @@ wrote it was cancelled meanwhile.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
@@ -33,42 +32,15 @@ class Overloaded(Exception):
     """The backlog stayed full for the whole wait: nothing was written."""
 
 
-class Accepted(NamedTuple):
+class Answered(NamedTuple):
+    """What a request learns of one record: its answer, and whether it was a duplicate."""
+
     answer: Answer
     duplicate: bool
 
 
-class Committed(NamedTuple):
-    """Records the journal made durable, with the position just after them."""
-
-    records: list[Record]
-    position: JournalPosition
-    enqueued_at: float  # monotonic, for the consumer lag
-
-
 class JournalWriter(Protocol):
     async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition: ...
-
-
-class Handoff:
-    """The queue from the journal's commit callback to the consumer; `None` ends it."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Committed | None] = asyncio.Queue()
-
-    def on_commit(self, payload: object, position: JournalPosition) -> None:
-        assert isinstance(payload, list)
-        self.queue.put_nowait(Committed(payload, position, time.monotonic()))
-
-    def close(self) -> None:
-        self.queue.put_nowait(None)
-
-    def oldest_enqueued(self) -> float | None:
-        """When the oldest waiting batch was committed (monotonic), None when none waits."""
-        for item in self.queue._queue:  # type: ignore[attr-defined]  # asyncio.Queue's deque
-            if item is not None:
-                return float(item.enqueued_at)
-        return None
 
 
 def answer_of(record: Record) -> Answer:
@@ -97,7 +69,7 @@ class Pipeline:
 
     async def accept(
         self, records: Sequence[Record], generated: Sequence[bool] | None = None
-    ) -> list[Accepted]:
+    ) -> list[Answered]:
         """Make `records` durable (each id at most once) and answer each, in order.
 
         `generated[i]` says record i's id was made by this server just now: nobody can have
@@ -122,9 +94,9 @@ class Pipeline:
         accepted = []
         for slot in slots:
             if isinstance(slot, Record):
-                accepted.append(Accepted(answer_of(slot), duplicate=False))
+                accepted.append(Answered(answer_of(slot), duplicate=False))
             else:
-                accepted.append(Accepted(await self._earlier(*slot), duplicate=True))
+                accepted.append(Answered(await self._earlier(*slot), duplicate=True))
         if len(fresh) < len(records):
             self._metrics.duplicates.inc(len(records) - len(fresh))
         return accepted

@@ -4,9 +4,10 @@ It is a consumer of the journal, not of requests: it tails the journal from its 
 (`router:<instance>`, kept in the store), so a down, failing or hanging router only makes its lag
 grow; ingest never waits for it. Records are sent one per request (`router.batch_size = 1`, a
 JSON object) or as JSON arrays of up to `batch_size`, with the first record's `X-Request-ID`.
-A failed send (refused, timed out, non-2xx) is retried, the same batch again, with capped
-exponential backoff and jitter, until it succeeds; so is a failure of the forwarder itself
-(a segment it cannot read), from the last record the router took. Nothing is ever skipped.
+A failed send (refused, timed out, non-2xx) is retried, the same batch again, with stamina's capped
+exponential backoff and jitter (`signals.retrying`), until it succeeds; so is a failure of the
+forwarder itself (a segment it cannot read), from the last record the router took. Nothing is ever
+skipped.
 
 The checkpoint is saved at most every `CHECKPOINT_SECONDS` while records flow, within that time
 once they stop, and at shutdown; after a crash the records since the last save are sent again
@@ -21,9 +22,8 @@ scrape) and `signals_router_requests_total` by outcome.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +35,7 @@ from signals.events import epoch_seconds
 from signals.journal.position import START, JournalPosition
 from signals.journal.writer import Journal
 from signals.metrics import Metrics
+from signals.retrying import retry_until_stopped
 from signals.settings import RouterSettings
 from signals.store.base import Store
 
@@ -62,14 +63,8 @@ class _Head(msgspec.Struct):
 _head_decoder = msgspec.json.Decoder(_Head)
 
 
-def backoff(attempt: int, cap: float, first: float = FIRST_BACKOFF_SECONDS) -> float:
-    """Exponential in the attempt number, capped, jittered in the upper half of the ceiling.
-
-    Not the full jitter of `signals.integrity.alerts.backoff`: one forwarder per process has no
-    herd to spread out, and the floor keeps it from hammering a router that is down.
-    """
-    ceiling = min(cap, first * 2.0 ** min(attempt, 30))
-    return ceiling / 2 + random.random() * ceiling / 2  # jitter, not security
+class RouterRefused(Exception):
+    """The router did not take a delivery: refused, an error status, or no answer in time."""
 
 
 class Forwarder:
@@ -150,22 +145,26 @@ class Forwarder:
         return details
 
     async def _run(self) -> None:
-        attempt = 0
-        while not self._stopping.is_set():
-            started_at = self.position
+        async def forward() -> None:
             try:
                 await self._forward()
-                return
             except Exception as exc:
                 # A bug or an unreadable segment must not silently end forwarding for good.
-                attempt = 0 if self.position != started_at else attempt
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                if attempt % 100 == 0:
+                if self.failures % 100 == 1:
                     log.exception("router forwarder failed; resuming from its position")
-            if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
-                return
-            attempt += 1
+                raise
+
+        await self._retry(forward, Exception)
+
+    async def _retry(
+        self, attempt: Callable[[], Awaitable[None]], retry_on: type[Exception]
+    ) -> bool:
+        return await retry_until_stopped(
+            attempt, retry_on=retry_on, stopping=self._stopping,
+            first_wait=FIRST_BACKOFF_SECONDS, max_wait=self._settings.max_backoff_seconds,
+        )  # fmt: skip
 
     async def _forward(self) -> None:
         """Deliver everything after `position`, then wait for more; return once stopping."""
@@ -217,21 +216,21 @@ class Forwarder:
         else:
             body = b"[" + b",".join(line for line, _ in batch) + b"]"
         headers = {"content-type": "application/json", "x-request-id": head.request_id}
-        attempt = 0
-        while not self._stopping.is_set():
+
+        async def send() -> None:
             outcome = await self._post(body, headers)
             self._metrics.router_outcomes.labels(outcome).inc()
-            if outcome == "delivered":
-                if self.failures:
-                    log.info("router delivery recovered", failed_attempts=self.failures)
-                self.failures = 0
-                self.position = batch[-1][1]
-                return True
-            self._failed(outcome)
-            if not await self._pause(backoff(attempt, self._settings.max_backoff_seconds)):
-                return False
-            attempt += 1
-        return False
+            if outcome != "delivered":
+                self._failed(outcome)
+                raise RouterRefused(outcome)
+
+        if not await self._retry(send, RouterRefused):
+            return False
+        if self.failures:
+            log.info("router delivery recovered", failed_attempts=self.failures)
+        self.failures = 0
+        self.position = batch[-1][1]
+        return True
 
     def _failed(self, error: str) -> None:
         self.failures += 1
@@ -243,15 +242,6 @@ class Forwarder:
                 consecutive_failures=self.failures,
                 lag_seconds=round(self.lag_seconds(), 3),
             )
-
-    async def _pause(self, seconds: float) -> bool:
-        """Sleep `seconds` unless stopping first; False when stopping."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._stopping.wait()
-        except TimeoutError:
-            return True
-        return False
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> str:
         try:

@@ -20,18 +20,20 @@ from pathlib import Path
 import structlog
 
 from signals.accept.backlog import Backlog
-from signals.accept.pipeline import Committed, Handoff
 from signals.events import Record
 from signals.integrity.detection import Detection
+from signals.integrity.handoff import Committed, Handoff
 from signals.journal.position import START, JournalPosition
 from signals.journal.records import decode_record
 from signals.metrics import Metrics
+from signals.retrying import retry_forever
 from signals.store.base import Batch, Store
 
 log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 0.5
 LINGER_SECONDS = 0.01
+FIRST_RETRY_SECONDS = 0.05
 MAX_RETRY_SECONDS = 5.0
 
 
@@ -138,15 +140,16 @@ class Consumer:
             self._detection.committed(detected)
 
     async def _apply(self, batch: Batch) -> None:
-        delay = 0.05
-        while True:
+        """Store `batch`, retrying until the store takes it: nothing is ever skipped."""
+
+        async def attempt() -> None:
             try:
                 await self._store.apply(batch)
-                return
             except Exception:
                 log.exception("store write failed; retrying", records=len(batch.records))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_SECONDS)
+                raise
+
+        await retry_forever(attempt, first_wait=FIRST_RETRY_SECONDS, max_wait=MAX_RETRY_SECONDS)
 
     def lag_seconds(self) -> float:
         oldest = self.oldest_pending
