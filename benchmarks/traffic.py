@@ -16,7 +16,7 @@ import random
 
 import msgspec
 
-from signals.simulate import MESSAGES
+from signals.simulate.corpus import MESSAGES
 
 SIGNAL_TYPES = ("chat", "chat", "chat", "search", "tool_call", "feedback", "login", "escalation")
 TEXT_MIN, TEXT_MAX = 100, 200

@@ -136,3 +136,26 @@ def test_second_signal_forces_a_fast_exit_without_losing_acknowledged(tmp_path: 
     service.process.send_signal(signal.SIGTERM)
     assert service.process.wait(30) == 0, service.logs()
     assert acked <= set(journal_ids(service.data_dir))
+
+
+def test_a_damaged_journal_line_stops_the_start_naming_file_and_offset(tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path).start()
+    asyncio.run(post_many(service.ingest, 5, "d"))
+    service.stop()
+    [segment] = sorted((service.data_dir / "journal").glob("segment-*.jsonl"))
+    lines = segment.read_bytes().splitlines(keepends=True)
+    damaged_at = len(lines[0])
+    lines[1] = b'{"user_id": "x", "this is not a record\n'  # complete line, mid-segment
+    segment.write_bytes(b"".join(lines))
+    (service.data_dir / "signals.db").unlink()  # the store rebuilds from the journal
+    config = write_settings(tmp_path / "again.toml", {
+        "data_dir": str(service.data_dir),
+        "ingest": {"port": free_port()}, "integrity": {"port": free_port()},
+    })  # fmt: skip
+    result = run_serve(config, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output
+    [line] = [line for line in output.splitlines() if "is damaged at byte" in line]
+    assert str(segment) in line and f"byte {damaged_at}" in line
+    assert f"truncate -s {damaged_at}" in line

@@ -20,7 +20,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from signals.errors import UsageError
-from signals.simulate import MESSAGES, SimulationSummary, format_summary, simulate
+from signals.simulate.corpus import MESSAGES
+from signals.simulate.run import simulate
+from signals.simulate.summary import SimulationSummary, format_summary
 
 LABEL_OF_TEXT = {text: label for label, texts in MESSAGES.items() for text in texts}
 

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(path: str | None) -> Settings:
     settings = load(path)
-    from signals.auth.exposure import check_exposure  # noqa: PLC0415  # only with settings
+    from signals.auth.exposure import check_exposure
 
     problems = check_exposure(settings)
     if problems:
@@ -71,7 +71,7 @@ def _settings(path: str | None) -> Settings:
 
 
 def _check_config(settings: Settings) -> int:
-    from signals.sentiment import Classifier, LexiconError  # noqa: PLC0415
+    from signals.sentiment import Classifier, LexiconError
 
     try:
         Classifier(settings.sentiment)  # overrides are checked against the shipped lexicon
@@ -82,13 +82,13 @@ def _check_config(settings: Settings) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from signals.auth.exposure import startup_warnings  # noqa: PLC0415
-    from signals.runtime import serve  # noqa: PLC0415  # keeps `signals keygen` light
+    from signals.auth.exposure import startup_warnings
+    from signals.runtime import serve
 
     for warning in startup_warnings(settings):
         log.warning(warning)
     try:
-        import uvloop  # noqa: PLC0415
+        import uvloop
 
         uvloop.run(serve(settings))
     except ImportError:
@@ -97,7 +97,7 @@ def _serve(settings: Settings) -> int:
 
 
 def _replay(settings: Settings) -> int:
-    from signals.replay import replay  # noqa: PLC0415
+    from signals.replay import replay
 
     stored, total = asyncio.run(replay(settings))
     log.info("replay finished", journal_records=total, newly_stored=stored)
@@ -105,7 +105,7 @@ def _replay(settings: Settings) -> int:
 
 
 def _keygen(name: str, scopes: str) -> int:
-    from signals.auth.keys import keygen  # noqa: PLC0415
+    from signals.auth.keys import keygen
 
     key, stanza = keygen(name, [scope.strip() for scope in scopes.split(",") if scope.strip()])
     sys.stdout.write(f"{key}\n\n{stanza}\n")
@@ -113,7 +113,8 @@ def _keygen(name: str, scopes: str) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from signals.simulate import format_summary, simulate  # noqa: PLC0415
+    from signals.simulate.run import simulate
+    from signals.simulate.summary import format_summary
 
     summary = asyncio.run(
         simulate(
@@ -130,8 +131,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(path: Path, settings: Settings) -> int:
-    from signals.sentiment import Classifier  # noqa: PLC0415
-    from signals.sentiment.evaluate import evaluate, format_report  # noqa: PLC0415
+    from signals.sentiment import Classifier
+    from signals.sentiment.evaluate import evaluate, format_report
 
     sys.stdout.write(format_report(evaluate(path, Classifier(settings.sentiment))) + "\n")
     return EXIT_OK

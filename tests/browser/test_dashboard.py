@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
 from tests.support.service import ServiceProcess
 
 from signals.auth.keys import digest
-from signals.simulate import MESSAGES
+from signals.simulate.corpus import MESSAGES
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ async def open_store(settings: Settings) -> Store:
             settings.store.url, batch_max=settings.store.batch_max,
             pool_size=settings.store.pool_size,
         )  # fmt: skip
-    from signals.store.sqlite.store import SqliteStore  # noqa: PLC0415
+    from signals.store.sqlite.store import SqliteStore  # noqa: PLC0415  # each backend loads on use
 
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     return await SqliteStore.open(settings.sqlite_path, batch_max=settings.store.batch_max)

@@ -1,0 +1,86 @@
+"""What simulated users say and do: texts by sentiment, signal types and their mixes, agents."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, ...]] = {
+    "stressed": (
+        "This is the third time the payment failed and my rent is due tomorrow. Fix it now.",
+        "The deploy broke production and customers are screaming at us. I need help right away!",
+        "I'm so frustrated, I've been on hold for an hour and nobody can find my refund.",
+        "My flight got cancelled and I'm stuck at the airport with two kids. This is a nightmare.",
+        "Why does the app keep logging me out?? I've reset my password four times today.",
+        "I'm really anxious, my appointment was cancelled again and my medication runs out Friday.",
+        "There are charges on my card I don't recognise and I can't reach anyone. I'm panicking.",
+        "Oh great, another 'unexpected error'. Exactly what I needed an hour before the demo.",
+        "Sorry to push, but this is urgent: the client threatens to cancel the contract today.",
+        "The build has been red all morning and my manager keeps asking why. I'm losing my mind.",
+        "I've explained this five times already. Stop sending me the same useless article!",
+        "The hotel has no record of my booking and it's midnight. This is unacceptable!",
+        "I am furious. You charged me twice and the support chat just closed on me.",
+        "Everything I submitted is gone after the update. Weeks of work, gone. Unbelievable.",
+        "I'm terrified I missed the deadline for my claim, the portal has been down all day.",
+    ),
+    "uncertain": (
+        "I'm not sure which plan I should pick, is the basic one enough for a team of five?",
+        "Hmm, I don't get it. Do I run the migration before or after the upgrade?",
+        "Not sure what 'pending authorisation' means on my statement.",
+        "Maybe I should rebook the later flight? I can't tell if the connection is too tight.",
+        "Sorry if this is a silly question, but what's the difference between merge and rebase?",
+        "I think I need a referral for the specialist but I'm not certain. Do I?",
+        "Which of these two error messages is the real problem? I can't figure it out.",
+        "I'm confused about the fees, does the transfer cost something or not?",
+        "Should I restart the router first or call the provider? Not really sure what to try.",
+        "I might have entered the wrong date of birth, I'm not sure how to check.",
+        "Wait, does this cancel the whole order or only the one item? I'm unsure.",
+        "I'm a bit lost with the setup guide, step 4 says to add a key but where exactly?",
+        "Is the test flaky, or did I break something? I honestly don't know.",
+        "I'm unsure whether my insurance covers this visit. How would I find out?",
+        "Perhaps I'm reading it wrong, but the invoice total doesn't seem to match?",
+    ),
+    "positive": (
+        "Thank you so much, the refund came through this morning!",
+        "That fixed it, the tests are green again. Great suggestion!",
+        "Perfect, the new seat is booked and even has extra legroom. Thanks!",
+        "Wow, the appointment reminder is really handy, much appreciated.",
+        "Brilliant, the card is unblocked and it works at the shop again.",
+        "Thanks, that's a relief. I was worried the transfer was lost.",
+        "Love the new dashboard, it's so much easier to find my invoices.",
+        "Not bad at all, the refactor you proposed is cleaner than mine.",
+        "Excellent service today, the agent sorted out my visa letter in minutes.",
+        "Great news, the printer is back online. Thank you!",
+        "This is exactly what I needed, the query runs in under a second now. Awesome.",
+        "Awesome, my prescription renewal went through without a hitch.",
+        "Thanks for the quick answer! Also, please set my status to away.",
+        "Really happy with how easy the upgrade was, well done.",
+        "Cheers, the hotel confirmed the late checkout. You saved my day, thanks!",
+    ),
+    "neutral": (
+        "What's the routing number for the downtown branch?",
+        "Show me flights from Lisbon to Berlin next Friday morning.",
+        "Reset the staging database and rerun the seed script.",
+        "Book a follow-up appointment with Dr. Patel for next Tuesday.",
+        "How many vacation days do I have left this year?",
+        "Update my shipping address to 14 Market Street.",
+        "List the open tickets assigned to the networking team.",
+        "Kill all the zombie processes on the build server.",
+        "Convert 250 euros to US dollars.",
+        "What are the visiting hours at the clinic on weekends?",
+        "Export last month's transactions as a CSV file.",
+        "Run the stress test against the payments service at 200 requests per second.",
+        "Set my timezone to UTC.",
+        "Add a unit test for the date parser.",
+        "When does the pharmacy close today?",
+    ),
+}
+
+# signal type -> (share of traffic, sentiment weights in SENTIMENTS order)
+SIGNAL_TYPES: dict[str, tuple[float, tuple[float, float, float, float]]] = {
+    "chat": (0.42, (0.22, 0.22, 0.20, 0.36)),
+    "search": (0.16, (0.05, 0.25, 0.05, 0.65)),
+    "tool_call": (0.16, (0.08, 0.12, 0.05, 0.75)),
+    "feedback": (0.10, (0.30, 0.05, 0.50, 0.15)),
+    "login": (0.09, (0.05, 0.05, 0.05, 0.85)),
+    "escalation": (0.07, (0.75, 0.15, 0.00, 0.10)),
+}
+AGENTS = ("support-bot", "coding-assistant", "travel-assistant", "bank-assistant", "care-scheduler")
+CHANNELS = ("web", "mobile", "api")
