@@ -83,7 +83,7 @@ def _check_config(settings: Settings) -> int:
 
 def _serve(settings: Settings) -> int:
     from signals.auth.exposure import startup_warnings
-    from signals.runtime import serve
+    from signals.serve import serve
 
     for warning in startup_warnings(settings):
         log.warning(warning)

@@ -1,1 +1,3 @@
-"""The ingest port (8000): events in, history and the dashboard out."""
+"""The ingest side: the port (8000) that takes agents' events and serves their history, stats
+and the dashboard (`app`, `history`), and the router forwarder that tails the journal
+(`forwarder`)."""

@@ -1,1 +1,3 @@
-"""Signed webhook alerts (SPEC §5): the outbox entry and its delivery."""
+"""Signed webhook alerts: the outbox entry (`outbox`), Standard Webhooks signing (`signing`), one
+attempt (`sender`), the dispatcher that claims and sends due deliveries (`dispatcher`), and the
+full-jitter delays kept with each delivery (`backoff`)."""

@@ -1,1 +1,2 @@
-"""Anomaly detection: the pure decision (`detector`) and episode transitions (`episodes`)."""
+"""Anomaly episodes: the severity of a count (`severity`), the pure episode transitions
+(`tracker`), and the episode state instances share through Redis (`redis_state`)."""
