@@ -57,6 +57,12 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
             registry=r,
         )
+        self.journal_unavailable = Gauge(
+            "signals_journal_unavailable",
+            "1 while the journal refuses appends: its last group write or fsync failed, or its "
+            "writer stopped.",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "signals_queue_depth", "Events journaled but not yet consumed.", registry=r
         )
