@@ -1,4 +1,4 @@
-"""The event a client sends and the record `signals` keeps (SPEC §2).
+"""The event a client sends and the record `signals` keeps (docs/api.md).
 
 Validation is msgspec's: one typed decode rejects unknown fields, wrong types and broken
 constraints, and its error names the path. The few rules that depend on settings (text length) or

@@ -1,4 +1,4 @@
-"""The Prometheus instruments (SPEC §8), in a registry of their own per service instance.
+"""The Prometheus instruments (docs/monitoring.md), in a registry of their own per service instance.
 
 A registry per instance rather than the global one, so tests can build several services in one
 process. Labels are bounded: routes are templates, signal types beyond `MAX_SIGNAL_TYPES` share

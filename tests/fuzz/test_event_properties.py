@@ -1,4 +1,4 @@
-"""Properties of the event validator (SPEC §2): every valid event is accepted and survives the
+"""Properties of the event validator (docs/api.md): every valid event is accepted and survives the
 journal's encoding unchanged; one broken rule is always refused, naming the field it broke.
 
 Each rule has its own mutation of an otherwise valid event. The same holds item by item on the
