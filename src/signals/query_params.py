@@ -63,7 +63,8 @@ class QueryParams:
         value = self.query.get("limit")
         if value is None:
             return default
-        if not value.isdigit() or not 1 <= int(value) <= maximum:
+        # isdigit() alone also takes other scripts' digits, which int() reads
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
             self.problem("limit", f"must be an integer from 1 to {maximum}")
             return default
         return int(value)

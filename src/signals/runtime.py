@@ -18,6 +18,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ from signals.store.factory import open_store
 
 log = structlog.get_logger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# The dashboard is package data: pip installs a wheel's files on disk, where StaticFiles reads them.
+WEB_DIR = Path(str(resources.files("signals") / "web"))
 
 
 def instance_id(data_dir: Path) -> str:

@@ -180,7 +180,8 @@ async def test_failed_group_is_cut_off_and_the_journal_goes_on(
     directory: Path, file_size_limit: None
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    journal = await Journal.open(directory, JournalSettings())
+    metrics = Metrics()
+    journal = await Journal.open(directory, JournalSettings(), metrics=metrics)
     good = [line(i, 1000) for i in range(100)]
     await journal.append(good)
     before = journal.committed
@@ -196,8 +197,10 @@ async def test_failed_group_is_cut_off_and_the_journal_goes_on(
     assert size(directory / "segment-000000000001.jsonl") == before.offset
     assert any(entry["event"] == "journal.write_failed" for entry in logs)
     assert journal.stats.failed_groups >= 1
+    assert metrics.registry.get_sample_value("signals_journal_unavailable") == 1
     after = await journal.append([b"after"])
     assert after == JournalPosition(1, before.offset + len(b"after\n"))
+    assert metrics.registry.get_sample_value("signals_journal_unavailable") == 0
     await journal.aclose()
     assert file_lines(directory) == [*good, b"after"]
 

@@ -1,5 +1,5 @@
 """The auth guard: a pure-ASGI middleware that lets a request through only with a key that has
-the scope its method and path need (SPEC §7).
+the scope its method and path need (docs/security.md).
 
 Order per request: open path -> through. Address over its failure limit -> 429 (even with a
 valid key). No key -> 401, unknown key -> 401, key without the scope -> 403; each counts as a

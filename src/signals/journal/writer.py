@@ -221,6 +221,10 @@ class Journal:
             return JournalClosed("journal writer stopped unexpectedly")
         return JournalClosed("journal is closed")
 
+    def _set_unavailable(self, unavailable: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.journal_unavailable.set(1 if unavailable else 0)
+
     def _active_number(self) -> int:
         return self._active.number
 
@@ -242,6 +246,7 @@ class Journal:
                     await self._rotate(loop)
         except Exception:
             log.exception("journal.writer_failed")  # /ready turns false; aclose re-raises it
+            self._set_unavailable(True)
             raise
         finally:
             # However the loop ended, nobody may wait forever on an append or on new data.
@@ -262,6 +267,7 @@ class Journal:
             )
         except OSError as exc:
             self.stats.failed_groups += 1
+            self._set_unavailable(True)
             log.error("journal.write_failed", error=str(exc), appends=len(group))
             for item in group:
                 if not item.future.done():
@@ -271,6 +277,7 @@ class Journal:
             at += len(item.data) + 1
             item.position = JournalPosition(segment, at)
         self._committed = group[-1].position
+        self._set_unavailable(False)
         self.stats.appends += len(group)
         self.stats.groups += 1
         if self._fsync_each_group:

@@ -1,4 +1,5 @@
-"""Which episode transitions raise an alert, and the outbox entry each one becomes (SPEC §5).
+"""Which episode transitions raise an alert, and the outbox entry each one becomes
+(docs/semantics.md).
 
 One webhook per episode and severity at or above `alerts.min_severity`: with "warning", an
 episode that opens at warning and escalates to critical raises two; with "critical", one.
