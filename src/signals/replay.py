@@ -41,7 +41,8 @@ from signals.store.factory import open_store
 async def replay(settings: Settings, progress: Progress | None = None) -> tuple[int, int]:
     """Returns (records newly stored, records read from the journal).
 
-    `progress` reports as it goes (by default: a live line on a terminal, else log lines).
+    `progress` (entered here) reports as it goes; by default a live line on a terminal, else
+    log lines.
     Raises `FilesUnusable` when there is no journal, `JournalLocked` while the service holds it.
     """
     directory = settings.data_path / "journal"
