@@ -372,12 +372,37 @@ def row_texts(page: Page, selector: str) -> list[str]:
     return texts
 
 
+def check_the_delivery(page: Page, receiver: WebhookReceiver, delivery_id: str) -> None:
+    """The delivery's row shows it delivered, after a refused attempt and an accepted one."""
+    delivery = f"#table-deliveries tbody tr[data-delivery-id='{delivery_id}']"
+
+    def delivered() -> bool:
+        rows = page.locator(delivery)
+        return rows.count() == 1 and "delivered" in rows.inner_text()
+
+    wait_for(delivered, "the delivery to show as delivered")
+    shown = page.locator(delivery)
+    assert f"{DRILL_USER} · search" in shown.inner_text()
+    assert "critical" in shown.locator(".badge-critical").inner_text()
+    attempts = shown.locator("ol.attempts li")
+    assert attempts.count() == 2
+    assert "HTTP 500" in attempts.nth(0).inner_text()
+    assert "204 OK" in attempts.nth(1).inner_text()
+    assert shown.locator("ol.attempts").get_attribute("aria-label") == "2 attempts"
+    assert receiver.ids().count(delivery_id) == 2
+
+
 def test_an_anomaly_shows_its_events_and_a_delivery_its_attempts(
     browser: Browser, service: ServiceProcess, receiver: WebhookReceiver
 ) -> None:
     page, watch = open_dashboard(browser, service.ingest + "/", 1280, 900)
-    stats_requests: list[float] = []
-    page.on("request", lambda r: "/v1/stats" in r.url and stats_requests.append(time.monotonic()))
+    stats_requests: list[str] = []
+
+    def note(request: Request) -> None:
+        if "/v1/stats" in request.url:
+            stats_requests.append(request.url)
+
+    page.on("request", note)
     opened_at = time.monotonic()
     with httpx.Client(base_url=service.ingest, timeout=10) as client:
         for n in range(16):  # > 10: the 11th opens the episode; >= 15: critical, so alerted
@@ -411,22 +436,7 @@ def test_an_anomaly_shows_its_events_and_a_delivery_its_attempts(
     assert len(row_texts(page, "#table-episode-events tbody tr[data-event-id]")) == 6
 
     # The critical alert's delivery: refused once by the receiver, then delivered.
-    delivery = f"#table-deliveries tbody tr[data-delivery-id='msg_{episode_id}_critical']"
-
-    def delivered() -> bool:
-        rows = page.locator(delivery)
-        return rows.count() == 1 and "delivered" in rows.inner_text()
-
-    wait_for(delivered, "the delivery to show as delivered")
-    shown = page.locator(delivery)
-    assert f"{DRILL_USER} · search" in shown.inner_text()
-    assert "critical" in shown.locator(".badge-critical").inner_text()
-    attempts = shown.locator("ol.attempts li")
-    assert attempts.count() == 2
-    assert "HTTP 500" in attempts.nth(0).inner_text()
-    assert "204 OK" in attempts.nth(1).inner_text()
-    assert shown.locator("ol.attempts").get_attribute("aria-label") == "2 attempts"
-    assert receiver.ids().count(f"msg_{episode_id}_critical") == 2
+    check_the_delivery(page, receiver, f"msg_{episode_id}_critical")
 
     # The anomaly, its events and the deliveries, as the README shows them.
     page.evaluate("document.getElementById('anomalies-title').scrollIntoView()")
