@@ -34,7 +34,7 @@ from signals.events import (
     UserId,
 )
 from signals.http import STATUS_CODES, ErrorEnvelope
-from signals.ingest.history import RANGES
+from signals.ingest.history import RANGES, RECENT_DELIVERIES
 from signals.labels import SENTIMENTS, SEVERITIES
 from signals.records.delivery import DELIVERY_STATUSES, Delivery
 from signals.records.episode import Episode
@@ -110,7 +110,14 @@ def _schemas(limits: IngestSettings) -> Json:
     )
     schemas["ErrorBody"]["properties"]["code"]["enum"] = sorted(set(STATUS_CODES.values()))
     schemas["Stats"]["properties"]["range"] = {"enum": list(RANGES)}
-    schemas["Stats"]["required"].append("range")
+    schemas["Stats"]["properties"]["recent_deliveries"] = {
+        "type": "array",
+        "items": _ref("Delivery"),
+        "maxItems": RECENT_DELIVERIES,
+        "description": "the newest webhook deliveries, whatever the range, as GET /v1/alerts on "
+        "the integrity port lists them",
+    }
+    schemas["Stats"]["required"] += ["range", "recent_deliveries"]
     schemas["EventBatch"] = {
         "type": "array",
         "items": _ref("Event"),
