@@ -179,6 +179,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             checkpoint_name=checkpoint,
             batch_max=settings.store.batch_max,
             detection=detection,
+            on_stored=lambda records: index.stored(record.event_id for record in records),
         )
         consumer.position = position
         journal.register_consumer("store", lambda: consumer.position)

@@ -2,6 +2,12 @@
 
 App factories take their collaborators as arguments and create nothing themselves, so a test can
 build either app around real parts, and the runtime owns every resource.
+
+One request passes, outside in: `RequestContext` (request id, security headers, latency, the
+envelope of an unhandled error) -> CORS, when configured -> the guards -> `FastRoutes` (event
+POSTs straight to their `JsonEndpoint`) -> Starlette (its error and exception middleware, the
+routing table) for everything else. Each layer is pure ASGI; a span or another check wraps
+`RequestContext` or joins the guards.
 """
 
 from __future__ import annotations
@@ -17,26 +23,35 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from signals.auth.headers import SecurityHeaders
+from signals.endpoints import FastRoutes
 from signals.http import EXCEPTION_HANDLERS, JSONResponse, RequestContext
 from signals.metrics import Metrics
 from signals.probes import Probes
 
 
 class _App(Starlette):
-    """A Starlette app whose request context and security headers sit outside its error
-    middleware, so a 500 also carries `X-Request-ID` and the headers."""
+    """A Starlette app whose own middleware (errors, exceptions, routing) is the innermost part
+    of the stack in the module docstring: the request context and the guards sit outside it, so
+    a 500 also carries `X-Request-ID` and the headers, and event POSTs skip Starlette."""
 
-    def __init__(self, *, metrics: Metrics, port_name: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        port_name: str,
+        outer: Sequence[Middleware],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._metrics = metrics
         self._port_name = port_name
+        self._outer = list(outer)
 
     def build_middleware_stack(self) -> ASGIApp:
-        inner = super().build_middleware_stack()
-        return RequestContext(
-            SecurityHeaders(inner), metrics=self._metrics, port_name=self._port_name
-        )
+        app: ASGIApp = FastRoutes(super().build_middleware_stack(), self.routes)
+        for cls, args, kwargs in reversed(self._outer):
+            app = cls(app, *args, **kwargs)
+        return RequestContext(app, metrics=self._metrics, port_name=self._port_name)
 
 
 def make_app(
@@ -73,7 +88,7 @@ def make_app(
     return _App(
         metrics=metrics,
         port_name=port_name,
+        outer=middleware,
         routes=[*routes, *common],
-        middleware=middleware,
         exception_handlers=dict(EXCEPTION_HANDLERS),
     )

@@ -1,9 +1,10 @@
 """The idempotency horizon, through what a request can learn of an id: free, being written (wait
-for it), answered, or warmed from the store (ask the store).
+for it), answered, or known to the filter (ask the store).
 
-The horizon's bounds are the index's promise, so the tests that pass them use tiny bounds; the
-tests within the horizon use bounds no test comes near. `learn` is the one place that reads how
-the index hands out an answer, so a different layout of the index changes that helper only.
+The horizon's bounds are the index's promise, so the tests that pass them use tiny bounds and a
+clock the test moves; the tests within the horizon use bounds no test comes near. `learn` is the
+one place that reads how the index hands out an answer, so a different layout of the index
+changes that helper only.
 """
 
 from __future__ import annotations
@@ -13,16 +14,26 @@ from typing import Literal
 
 import pytest
 
-from signals.accept.idempotency import Answer, IdempotencyIndex
+from signals.accept.idempotency import ASK_STORE, Answer, IdempotencyIndex
 
 FREE: Literal["free"] = "free"  # never seen, or past the horizon: the request writes it
-ASK_STORE: Literal["ask the store"] = "ask the store"  # warmed at start, answer not in memory
+STORE: Literal["ask the store"] = "ask the store"  # the filter holds it: the store answers
 
 Learned = Answer | Literal["free", "ask the store"]
 
 
-def index(max_ids: int = 1000, horizon_seconds: float = 3600.0) -> IdempotencyIndex:
-    return IdempotencyIndex(max_ids, horizon_seconds)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def index(
+    max_ids: int = 1000, horizon_seconds: float = 3600.0, clock: Clock | None = None
+) -> IdempotencyIndex:
+    return IdempotencyIndex(max_ids, horizon_seconds, clock=clock or Clock())
 
 
 def answer(event_id: str, sentiment: str = "neutral") -> Answer:
@@ -34,12 +45,19 @@ async def learn(seen_by: IdempotencyIndex, event_id: str) -> Learned:
     seen = seen_by.lookup(event_id)
     if seen is None:
         return FREE
-    if seen.answer is None:
-        return ASK_STORE
-    if isinstance(seen.answer, asyncio.Future):
+    if seen is ASK_STORE:
+        return STORE
+    if isinstance(seen, asyncio.Future):
         async with asyncio.timeout(10):  # a claim nobody settles would hang the request
-            return await asyncio.shield(seen.answer)
-    return seen.answer
+            return await asyncio.shield(seen)
+    return seen
+
+
+def written(seen: IdempotencyIndex, *event_ids: str) -> None:
+    """Journaled, then stored, as the pipeline and the consumer report them."""
+    for event_id in event_ids:
+        seen.settle(answer(event_id))
+    seen.stored(event_ids)
 
 
 async def test_a_claimed_id_is_no_longer_free_and_its_settled_answer_is_remembered() -> None:
@@ -90,62 +108,101 @@ async def test_ids_this_server_generated_are_remembered_once_written() -> None:
     assert await learn(seen, "generated-too") == FREE
 
 
-async def test_past_the_count_horizon_the_oldest_ids_are_free_again() -> None:
-    seen = index(max_ids=3)
-    for event_id in ["a", "b", "c", "d"]:
-        seen.settle(answer(event_id))
-    assert await learn(seen, "a") == FREE
-    assert [await learn(seen, event_id) for event_id in ["b", "c", "d"]] == [
-        answer("b"),
-        answer("c"),
-        answer("d"),
-    ]
-    assert len(seen) == 3
-
-
-async def test_claims_count_toward_the_horizon_too() -> None:
-    seen = index(max_ids=2)
+async def test_once_stored_an_id_is_left_to_the_store_and_its_answer_leaves_memory() -> None:
+    seen = index()
     seen.settle(answer("a"))
-    seen.claim("b")
-    seen.claim("c")
-    assert await learn(seen, "a") == FREE
-    assert len(seen) == 2
+    seen.settle(answer("b"))
+    assert seen.live == 2
+    seen.stored(["a"])
+    assert await learn(seen, "a") == STORE
+    assert await learn(seen, "b") == answer("b")
+    assert seen.live == 1
+
+
+async def test_a_claim_the_store_already_holds_gets_the_stored_answer() -> None:
+    seen = index()
+    written(seen, "a")
+    claim = seen.claim("a")  # the pipeline claims an id the filter holds, then asks the store
+    waiter = asyncio.create_task(learn(seen, "a"))
+    await asyncio.sleep(0)
+    seen.found(answer("a", "positive"))
+    assert await waiter == answer("a", "positive")
+    assert await claim == answer("a", "positive")
+    assert seen.live == 0
+    assert await learn(seen, "a") == STORE
+
+
+async def test_the_newest_max_ids_are_remembered_and_twice_as_many_later_forgotten() -> None:
+    seen = index(max_ids=3)
+    written(seen, "a")
+    written(seen, "b", "c", "d")
+    assert await learn(seen, "a") == STORE  # three newer ids: still within the horizon
+    written(seen, "e", "f", "g")
+    assert await learn(seen, "a") == FREE  # six newer ids: forgotten
+    assert [await learn(seen, event_id) for event_id in "efg"] == [STORE] * 3
+
+
+async def test_answers_not_yet_stored_are_kept_whatever_the_horizon() -> None:
+    # A consumer that lags (the store is down) must not let a retry through: the answer stays
+    # until the store has the event. The backlog bound keeps this memory bounded.
+    seen = index(max_ids=3)
+    seen.claim("in-flight")
+    seen.settle(answer("unstored"))
+    written(seen, *"abcdefgh")
+    assert await learn(seen, "unstored") == answer("unstored")
+    assert seen.lookup("in-flight") is not None
 
 
 async def test_past_the_age_horizon_an_id_is_free_again_and_not_kept_in_memory() -> None:
-    seen = index(horizon_seconds=0.001)
-    seen.settle(answer("a"))
-    seen.settle(answer("b"))
-    await asyncio.sleep(0.02)  # well past the horizon: the forgetting is what is asserted
-    seen.settle(answer("c"))
-    # Aged-out ids go even if nobody asks for them again: memory holds the horizon only.
+    clock = Clock()
+    seen = index(horizon_seconds=60, clock=clock)
+    written(seen, "a", "b")
+    clock.now += 59
+    assert await learn(seen, "a") == STORE
+    clock.now += 2  # a and b are 61 s old
+    written(seen, "c")
     assert len(seen) == 1
     assert await learn(seen, "a") == FREE
     assert await learn(seen, "b") == FREE
-    assert await learn(seen, "c") == answer("c")
+    assert await learn(seen, "c") == STORE
 
 
-async def test_warmed_ids_are_seen_and_their_answer_is_left_to_the_store() -> None:
+async def test_an_idle_index_forgets_everything_past_the_age_horizon() -> None:
+    clock = Clock()
+    seen = index(horizon_seconds=60, clock=clock)
+    written(seen, "a")
+    clock.now += 61
+    assert await learn(seen, "a") == FREE
+    assert len(seen) == 0
+
+
+async def test_warmed_ids_are_left_to_the_store() -> None:
     seen = index()
     seen.warm(["c", "b", "a"])  # newest first, as the store lists them
-    assert [await learn(seen, event_id) for event_id in ["a", "b", "c"]] == [ASK_STORE] * 3
+    assert [await learn(seen, event_id) for event_id in ["a", "b", "c"]] == [STORE] * 3
     assert await learn(seen, "d") == FREE
-    # Once the store answered, the answer is remembered.
-    seen.settle(answer("b"))
-    assert await learn(seen, "b") == answer("b")
+    assert seen.live == 0
 
 
 async def test_warming_more_ids_than_the_horizon_keeps_the_newest() -> None:
     seen = index(max_ids=3)
     seen.warm(["e", "d", "c", "b", "a"])
     assert [await learn(seen, event_id) for event_id in ["a", "b"]] == [FREE, FREE]
-    assert [await learn(seen, event_id) for event_id in ["c", "d", "e"]] == [ASK_STORE] * 3
+    assert [await learn(seen, event_id) for event_id in ["c", "d", "e"]] == [STORE] * 3
 
 
-async def test_warmed_ids_age_out_oldest_first() -> None:
+async def test_warmed_ids_count_toward_the_horizon_like_the_others() -> None:
     seen = index(max_ids=3)
     seen.warm(["c", "b", "a"])
-    seen.settle(answer("new"))
+    written(seen, "new-1", "new-2", "new-3")
+    assert await learn(seen, "a") == STORE
+    written(seen, "new-4", "new-5", "new-6")
     assert await learn(seen, "a") == FREE
-    assert [await learn(seen, event_id) for event_id in ["b", "c"]] == [ASK_STORE] * 2
-    assert await learn(seen, "new") == answer("new")
+
+
+async def test_the_filter_rarely_takes_an_unseen_id_for_a_known_one() -> None:
+    # A false "maybe" costs one store query; the filter is sized for well under 1 in 1000.
+    seen = index(max_ids=10_000)
+    written(seen, *(f"seen-{n}" for n in range(10_000)))
+    maybes = sum(seen.lookup(f"unseen-{n}") is ASK_STORE for n in range(20_000))
+    assert maybes < 100

@@ -21,9 +21,15 @@ class Backlog:
         self.used = 0
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
-    async def reserve(self, count: int, wait_seconds: float) -> None:
+    def try_reserve(self, count: int) -> bool:
+        """Reserve room now if there is some and nobody waits for it; False otherwise."""
         if not self._waiters and self._fits(count):
             self.used += count
+            return True
+        return False
+
+    async def reserve(self, count: int, wait_seconds: float) -> None:
+        if self.try_reserve(count):
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (count, waiter)

@@ -1,22 +1,41 @@
-"""The idempotency horizon: event ids seen recently, so a retried event is answered, not rewritten.
+"""The idempotency horizon: the event ids seen recently, so a retry is answered, not rewritten.
 
-Bounded by count (`ingest.dedupe_max_ids`) and age (`ingest.dedupe_horizon_seconds`), oldest
-evicted first. An id is claimed before its event is journaled, so two concurrent requests with
-the same id cannot both write it: the second waits for the first and answers as a duplicate.
-Ids warmed from the store at start carry no answer; their answer is read back from the store.
+Two parts, so that a million ids cost a few megabytes instead of hundreds:
+
+- `live`: the ids in flight and the ids journaled but not yet stored, each with its future or its
+  answer. An id is claimed (a future) before its event is journaled, so concurrent requests with
+  one id cannot both write it: the later ones wait for the first and answer as duplicates. Once
+  the journal has it the answer replaces the future, and once the store has it (`stored`, from
+  the consumer) it leaves: from then on the store's unique index answers for it. `live` is
+  bounded by the backlog (`ingest.queue_size`), not by the horizon.
+- a filter over every id in the horizon: Bloom filters, one per generation of up to
+  `dedupe_max_ids` ids, in bit arrays. A filter never misses an id it holds, and is wrong the
+  other way for well under one id in a thousand: `lookup` says `ASK_STORE` for an id it may hold,
+  and the pipeline asks the store, which has it or not (a stale "maybe" costs one query). A
+  generation is retired once it holds `dedupe_max_ids` ids or its oldest id is older than
+  `dedupe_horizon_seconds`, and forgotten once its newest id is that old or a newer generation
+  is retired too. So an id is remembered for at least its horizon (the newest `dedupe_max_ids`
+  ids, within `dedupe_horizon_seconds`) and forgotten after at most twice that.
+
+Ids warmed from the store at start enter the filter only: their answer is in the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
-from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Final, Literal
 
 import msgspec
 
+# Bits per id a generation holds, and probes per id. 32 bits with 3 probes: about 0.06% of
+# unknown ids look known while a generation is full, 4 MiB per generation for a million ids.
+BITS_PER_ID = 32
+PROBES = 3
 
-# Up to a million entries live for a day: untracked by the garbage collector (gc=False, cues as
-# a tuple of strings), so full collections do not walk the whole horizon again and again.
+
 class Answer(msgspec.Struct, frozen=True, gc=False):
     """What a duplicate is answered with: the original acceptance."""
 
@@ -26,68 +45,148 @@ class Answer(msgspec.Struct, frozen=True, gc=False):
     received_at: str
 
 
-class Seen(msgspec.Struct, frozen=True, gc=False):
-    at: float  # monotonic time it entered the horizon
-    answer: Answer | asyncio.Future[Answer] | None  # None: warmed id, ask the store
+class _Verdict(enum.Enum):
+    ASK_STORE = "ask the store"
+
+
+ASK_STORE: Final = _Verdict.ASK_STORE
+Seen = Answer | asyncio.Future[Answer] | Literal[_Verdict.ASK_STORE]
+
+
+class _Generation:
+    """One Bloom filter and the times of its first and newest id."""
+
+    __slots__ = ("bits", "count", "first_at", "last_at")
+
+    def __init__(self, size_bytes: int, now: float) -> None:
+        self.bits = bytearray(size_bytes)
+        self.count = 0
+        self.first_at = now
+        self.last_at = now
 
 
 class IdempotencyIndex:
-    def __init__(self, max_ids: int, horizon_seconds: float) -> None:
+    def __init__(
+        self,
+        max_ids: int,
+        horizon_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._max_ids = max_ids
         self._horizon = horizon_seconds
-        self._seen: OrderedDict[str, Seen] = OrderedDict()
+        self._clock = clock
+        bits = 1 << max(16, (max_ids * BITS_PER_ID - 1).bit_length())
+        self._mask = bits - 1
+        self._size = bits // 8
+        self._current = _Generation(self._size, clock())
+        self._previous: _Generation | None = None
+        self._live: dict[str, Answer | asyncio.Future[Answer]] = {}
 
     def __len__(self) -> int:
-        return len(self._seen)
+        """How many ids the filter holds (each generation's count; ids past the horizon too
+        until their generation is dropped)."""
+        self._expire(self._clock())
+        previous = self._previous.count if self._previous is not None else 0
+        return self._current.count + previous
+
+    @property
+    def live(self) -> int:
+        """Ids claimed, or journaled and not yet stored."""
+        return len(self._live)
 
     def lookup(self, event_id: str) -> Seen | None:
-        seen = self._seen.get(event_id)
-        if seen is not None and time.monotonic() - seen.at > self._horizon:
-            del self._seen[event_id]
-            return None
-        return seen
+        """The id's future or answer while live; ASK_STORE if the filter may hold it (the store
+        says whether it does); None for an id never seen within the horizon."""
+        live = self._live.get(event_id)
+        if live is not None:
+            return live
+        return ASK_STORE if self._may_hold(event_id) else None
 
     def claim(self, event_id: str) -> asyncio.Future[Answer]:
-        """Reserve an unseen id; settle the returned future with `settle` or `release`."""
+        """Reserve an id; settle the returned future with `settle`, `found` or `release`."""
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._put(event_id, Seen(time.monotonic(), future))
+        self._live[event_id] = future
         return future
 
     def settle(self, answer: Answer) -> None:
-        """The id's event is durable: answer its waiters, or enter it if it was never claimed
-        (an id this server generated, which nobody could have sent before)."""
-        seen = self._seen.get(answer.event_id)
-        if seen is None:
-            self._put(answer.event_id, Seen(time.monotonic(), answer))
-            return
-        if isinstance(seen.answer, asyncio.Future) and not seen.answer.done():
-            seen.answer.set_result(answer)
-        self._seen[answer.event_id] = Seen(seen.at, answer)
+        """The id's event is journaled: answer its waiters and keep the answer until `stored`.
+        An id that was never claimed (one this server generated, which nobody could have sent
+        before) is entered the same way."""
+        event_id = answer.event_id
+        live = self._live.get(event_id)
+        if isinstance(live, asyncio.Future) and not live.done():
+            live.set_result(answer)
+        self._live[event_id] = answer
+        self._add(event_id)
+
+    def found(self, answer: Answer) -> None:
+        """A claimed id turned out to be stored already: its waiters get the stored answer, and
+        the store answers for it from now on."""
+        live = self._live.pop(answer.event_id, None)
+        if isinstance(live, asyncio.Future) and not live.done():
+            live.set_result(answer)
 
     def release(self, event_id: str, error: BaseException) -> None:
         """The claim failed (nothing was written): forget the id, fail whoever waits on it."""
-        seen = self._seen.pop(event_id, None)
-        if seen is not None and isinstance(seen.answer, asyncio.Future):
-            if not seen.answer.done():
-                seen.answer.set_exception(error)
-            # Retrieve it so an unawaited failure is not reported as never retrieved.
-            seen.answer.exception()
+        live = self._live.get(event_id)
+        if not isinstance(live, asyncio.Future):
+            return
+        del self._live[event_id]
+        if not live.done():
+            live.set_exception(error)
+        # Retrieve it so an unawaited failure is not reported as never retrieved.
+        live.exception()
+
+    def stored(self, event_ids: Iterable[str]) -> None:
+        """The store has these ids now: it answers for them from here on."""
+        live = self._live
+        for event_id in event_ids:
+            if type(live.get(event_id)) is Answer:
+                del live[event_id]
 
     def warm(self, event_ids: list[str]) -> None:
-        """Remember ids already stored (newest first, as the store lists them)."""
-        now = time.monotonic()
+        """Enter ids already stored (newest first, as the store lists them)."""
         for event_id in reversed(event_ids[: self._max_ids]):
-            if event_id not in self._seen:
-                self._put(event_id, Seen(now, None))
+            self._add(event_id)
 
-    def _put(self, event_id: str, seen: Seen) -> None:
-        self._seen[event_id] = seen
-        while len(self._seen) > self._max_ids:
-            self._seen.popitem(last=False)
-        # Age out from the old end; entries are in arrival order, so stop at the first young one.
-        limit = seen.at - self._horizon
-        while self._seen:
-            oldest = next(iter(self._seen.values()))
-            if oldest.at >= limit:
-                break
-            self._seen.popitem(last=False)
+    def _probes(self, event_id: str) -> tuple[int, int, int]:
+        # The str's own hash (SipHash, cached on the object, randomised per process) split in
+        # two for double hashing; the filter lives and dies with the process, like the hash.
+        digest = hash(event_id)
+        mask = self._mask
+        step = (digest >> 32) | 1
+        return digest & mask, (digest + step) & mask, (digest + 2 * step) & mask
+
+    def _add(self, event_id: str) -> None:
+        now = self._clock()
+        current = self._current
+        if current.count >= self._max_ids or now - current.first_at > self._horizon:
+            self._retire(now)
+            current = self._current
+        bits = current.bits
+        for bit in self._probes(event_id):
+            bits[bit >> 3] |= 1 << (bit & 7)
+        current.count += 1
+        current.last_at = now
+
+    def _retire(self, now: float) -> None:
+        self._previous = self._current if self._current.count else None
+        self._current = _Generation(self._size, now)
+
+    def _expire(self, now: float) -> None:
+        if self._previous is not None and now - self._previous.last_at > self._horizon:
+            self._previous = None
+        if self._current.count and now - self._current.last_at > self._horizon:
+            self._current = _Generation(self._size, now)
+
+    def _may_hold(self, event_id: str) -> bool:
+        self._expire(self._clock())
+        probes = self._probes(event_id)
+        for generation in (self._current, self._previous):
+            if generation is None or not generation.count:
+                continue
+            bits = generation.bits
+            if all(bits[bit >> 3] & (1 << (bit & 7)) for bit in probes):
+                return True
+        return False

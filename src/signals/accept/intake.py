@@ -1,7 +1,9 @@
 """Turning request bodies into durable records: the handlers both ports' POST endpoints share.
 
 `/v1/log` and `/v1/events` (one event), `/v1/log/batch` and `/v1/events` (an array, or NDJSON on
-the ingest port) and `/v1/validate` all validate the same way and answer the same shapes.
+the ingest port) and `/v1/validate` all validate the same way and answer the same shapes. Each
+is a `JsonEndpoint` (`signals.endpoints`): a handler here gets the ASGI scope, the media type
+and the body, and returns the status and what to answer.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Scope
 
 from signals.accept.pipeline import Overloaded, Pipeline
+from signals.endpoints import JsonEndpoint
 from signals.events import (
     Event,
     InvalidEvent,
@@ -25,7 +27,7 @@ from signals.events import (
     split_array,
     split_ndjson,
 )
-from signals.http import ApiError, JSONResponse, read_body, request_id_of, require_media_type
+from signals.http import ApiError, request_id_of
 from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
@@ -72,6 +74,11 @@ class Intake:
         self._classifier = classifier
         self._settings = settings
         self._metrics = metrics
+        limit = settings.max_body_bytes
+        self.log_one = JsonEndpoint(self._log_one, media=(JSON,), limit=limit)
+        self.log_batch = JsonEndpoint(self._log_batch, media=(JSON, NDJSON), limit=limit)
+        self.events = JsonEndpoint(self._events, media=(JSON,), limit=limit)
+        self.validate = JsonEndpoint(self._validate, media=(JSON,), limit=limit)
 
     def _record(self, event: Event, request_id: str, received_at: str) -> Record:
         result = self._classifier.classify(event.text)
@@ -82,10 +89,6 @@ class Intake:
             cues=list(result.cues),
             received_at=received_at,
         )
-
-    async def _body(self, request: Request, *media: str) -> tuple[str, bytes]:
-        media_type = require_media_type(request, media)
-        return media_type, await read_body(request, self._settings.max_body_bytes)
 
     def _refusal(self, exc: MalformedJSON | InvalidEvent, message: str) -> ApiError:
         """The envelope for a body that is not JSON (400) or not events (422), counted."""
@@ -108,47 +111,40 @@ class Intake:
             self._metrics.rejections.labels("overloaded").inc()
             raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
 
-    async def log_one(self, request: Request) -> Response:
-        _, body = await self._body(request, JSON)
-        return await self._single_from_body(request, body)
+    async def _log_one(self, scope: Scope, media: str, body: bytes) -> tuple[int, Accepted]:
+        return await self._single(scope, body)
 
-    async def log_batch(self, request: Request) -> Response:
-        media, body = await self._body(request, JSON, NDJSON)
-        items = self._split(media, body)
-        return await self._accept_items(request, items)
+    async def _log_batch(self, scope: Scope, media: str, body: bytes) -> tuple[int, BatchAccepted]:
+        return await self._accept_items(scope, self._split(media, body))
 
-    async def events(self, request: Request) -> Response:
+    async def _events(self, scope: Scope, media: str, body: bytes) -> tuple[int, Any]:
         """Integrity's `/v1/events`: one event, or a JSON array of them."""
-        _, body = await self._body(request, JSON)
         if not is_json_array(body):
-            return await self._single_from_body(request, body)
-        return await self._accept_items(request, self._split(JSON, body))
+            return await self._single(scope, body)
+        return await self._accept_items(scope, self._split(JSON, body))
 
-    async def _single_from_body(self, request: Request, body: bytes) -> Response:
+    async def _single(self, scope: Scope, body: bytes) -> tuple[int, Accepted]:
         event = self._decode_one(body)
-        record = self._record(event, request_id_of(request.scope), utc_now())
+        record = self._record(event, request_id_of(scope), utc_now())
         (result,) = await self._accept([record], [event.event_id is None])
         answer = result.answer
-        return JSONResponse(
-            Accepted(
-                answer.event_id,
-                answer.sentiment,
-                answer.sentiment_cues,
-                answer.received_at,
-                result.duplicate,
-            ),
-            status_code=200 if result.duplicate else 202,
+        accepted = Accepted(
+            answer.event_id,
+            answer.sentiment,
+            answer.sentiment_cues,
+            answer.received_at,
+            result.duplicate,
         )
+        return 200 if result.duplicate else 202, accepted
 
-    async def validate(self, request: Request) -> Response:
-        _, body = await self._body(request, JSON)
+    async def _validate(self, scope: Scope, media: str, body: bytes) -> tuple[int, Valid]:
         if is_json_array(body):
             _, rejected = self._decode_items(self._split(JSON, body))
             if rejected:
                 raise self._all_rejected(rejected, "invalid events")
         else:
             self._decode_one(body)
-        return JSONResponse(Valid(True))
+        return 200, Valid(True)
 
     def _split(self, media: str, body: bytes) -> list[bytes | msgspec.Raw]:
         try:
@@ -190,23 +186,22 @@ class Intake:
         details = [msgspec.structs.asdict(p) for item in rejected for p in item.errors]
         return ApiError(422, message, details=details)
 
-    async def _accept_items(self, request: Request, items: list[bytes | msgspec.Raw]) -> Response:
+    async def _accept_items(
+        self, scope: Scope, items: list[bytes | msgspec.Raw]
+    ) -> tuple[int, BatchAccepted]:
         events, rejected = self._decode_items(items)
         if rejected:
             self._metrics.rejections.labels("validation_failed").inc(len(rejected))
         if not events:
             raise self._all_rejected(rejected, "every event in the batch is invalid")
-        request_id = request_id_of(request.scope)
+        request_id = request_id_of(scope)
         received_at = utc_now()
         records = [self._record(event, request_id, received_at) for _, event in events]
         results = await self._accept(records, [event.event_id is None for _, event in events])
         duplicates = sum(1 for result in results if result.duplicate)
-        return JSONResponse(
-            BatchAccepted(
-                accepted=len(results) - duplicates,
-                duplicates=duplicates,
-                event_ids=[result.answer.event_id for result in results],
-                rejected=rejected,
-            ),
-            status_code=202,
+        return 202, BatchAccepted(
+            accepted=len(results) - duplicates,
+            duplicates=duplicates,
+            event_ids=[result.answer.event_id for result in results],
+            rejected=rejected,
         )

@@ -1,12 +1,13 @@
 """The durable accept path both ports share: claim ids, reserve room, journal, hand off.
 
-    request ─> Pipeline.accept ─> IdempotencyIndex.claim ─> Backlog.reserve ─> Journal.append
+    request ─> Pipeline.accept ─> IdempotencyIndex.claim ─> Backlog.reserve ─> Journal.submit
                                                                                    │ (group commit)
     integrity Consumer <─ Handoff (`signals.integrity.handoff`, the journal's commit callback)
 
 A record is answered only after the journal made it durable; it reaches the consumer through the
 journal's commit callback, so the queue's order is the journal's order even when the request that
-wrote it was cancelled meanwhile.
+wrote it was cancelled meanwhile. The consumer tells the index (`stored`) once the store has the
+records, and the store's unique index answers for them from then on.
 """
 
 from __future__ import annotations
@@ -14,18 +15,19 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 from typing import NamedTuple, Protocol
 
 import msgspec
 
 from signals.accept.backlog import Backlog, BacklogFull
-from signals.accept.idempotency import Answer, IdempotencyIndex
+from signals.accept.idempotency import ASK_STORE, Answer, IdempotencyIndex
 from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.metrics import Metrics
 from signals.store.base import Store
 
-_encoder = msgspec.json.Encoder()
+_encode = msgspec.json.Encoder().encode
 
 
 class Overloaded(Exception):
@@ -40,7 +42,9 @@ class Answered(NamedTuple):
 
 
 class JournalWriter(Protocol):
-    async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition: ...
+    def submit(
+        self, lines: Sequence[bytes], payload: object = None
+    ) -> asyncio.Future[JournalPosition]: ...
 
 
 def answer_of(record: Record) -> Answer:
@@ -75,80 +79,108 @@ class Pipeline:
         `generated[i]` says record i's id was made by this server just now: nobody can have
         sent it before, so it skips the lookup and the claim (and is remembered after commit).
         """
-        fresh: list[Record] = []
-        slots: list[Record | tuple[str, object]] = []
+        index = self._index
+        # Per record: None to write it, or the answer (or future) of an earlier copy.
+        earlier: list[Answer | asyncio.Future[Answer] | None] = []
+        asked: list[int] = []
         for i, record in enumerate(records):
             if generated is not None and generated[i]:
-                fresh.append(record)
-                slots.append(record)
+                earlier.append(None)
                 continue
-            seen = self._index.lookup(record.event_id)
-            if seen is None:
-                self._index.claim(record.event_id)
-                fresh.append(record)
-                slots.append(record)
+            seen = index.lookup(record.event_id)
+            if seen is None or seen is ASK_STORE:
+                index.claim(record.event_id)
+                if seen is ASK_STORE:
+                    asked.append(i)
+                earlier.append(None)
             else:
-                slots.append((record.event_id, seen.answer))
+                earlier.append(seen)
+        if asked:
+            await self._ask_store(records, earlier, asked)
+        fresh = [record for record, seen in zip(records, earlier, strict=True) if seen is None]
+        answers = [answer_of(record) for record in fresh]
         if fresh:
-            await self._write(fresh)
-        accepted = []
-        for slot in slots:
-            if isinstance(slot, Record):
-                accepted.append(Answered(answer_of(slot), duplicate=False))
+            await self._write(fresh, answers)
+        accepted: list[Answered] = []
+        new = iter(answers)
+        for seen in earlier:
+            if seen is None:
+                accepted.append(Answered(next(new), False))
             else:
-                accepted.append(Answered(await self._earlier(*slot), duplicate=True))
+                accepted.append(Answered(await self._earlier(seen), True))
         if len(fresh) < len(records):
             self._metrics.duplicates.inc(len(records) - len(fresh))
         return accepted
 
-    async def _write(self, fresh: list[Record]) -> None:
+    async def _ask_store(
+        self,
+        records: Sequence[Record],
+        earlier: list[Answer | asyncio.Future[Answer] | None],
+        asked: list[int],
+    ) -> None:
+        """The filter may hold these ids (claimed meanwhile, so a copy waits for the outcome):
+        the store says which it has, and those are answered with the stored record."""
         try:
-            await self._backlog.reserve(len(fresh), self._wait)
-        except BacklogFull as exc:
-            # A copy waiting on these claims is refused as this request is (503, retry later).
-            self._release(fresh, Overloaded(str(exc)))
-            raise Overloaded(str(exc)) from None
-        except BaseException:
-            # Cancelled while waiting for room: nothing was written, so the ids are free again,
-            # and a copy waiting on them is told to retry instead of waiting for ever.
-            self._release(fresh, Overloaded("the request that sent this event_id first gave up"))
+            found = await self._store.get_records([records[i].event_id for i in asked])
+        except BaseException as exc:
+            self._release(
+                [r for r, seen in zip(records, earlier, strict=True) if seen is None], exc
+            )
             raise
-        lines = [_encoder.encode(record) for record in fresh]
-        # Shielded: once the journal has the lines, their outcome settles the claims even if
-        # this request is cancelled (a client hanging up must not unclaim a written id).
-        write = asyncio.ensure_future(self._journal.append(lines, fresh))
-        write.add_done_callback(lambda done: self._settle(fresh, done))
+        for i in asked:
+            stored = found.get(records[i].event_id)
+            if stored is not None:
+                answer = answer_of(stored)
+                self._index.found(answer)
+                earlier[i] = answer
+
+    async def _write(self, fresh: list[Record], answers: list[Answer]) -> None:
+        if not self._backlog.try_reserve(len(fresh)):
+            try:
+                await self._backlog.reserve(len(fresh), self._wait)
+            except BacklogFull as exc:
+                # A copy waiting on these claims is refused as this request is (503, retry later).
+                self._release(fresh, Overloaded(str(exc)))
+                raise Overloaded(str(exc)) from None
+            except BaseException:
+                # Cancelled while waiting for room: nothing was written, so the ids are free
+                # again, and a copy waiting on them is told to retry instead of waiting for ever.
+                self._release(
+                    fresh, Overloaded("the request that sent this event_id first gave up")
+                )
+                raise
+        try:
+            write = self._journal.submit([_encode(record) for record in fresh], fresh)
+        except BaseException as exc:
+            self._release(fresh, exc)
+            self._backlog.release(len(fresh))
+            raise
+        # Once the journal has the lines, their outcome settles the claims even if this request
+        # is cancelled (a client hanging up must not unclaim a written id): the callback is the
+        # journal's future's, and the request only waits on a shield of it.
+        write.add_done_callback(partial(self._settle, fresh, answers))
         await asyncio.shield(write)
 
-    def _settle(self, fresh: list[Record], write: asyncio.Future[JournalPosition]) -> None:
-        if write.cancelled() or write.exception() is not None:
-            error = write.exception() if not write.cancelled() else asyncio.CancelledError()
-            assert error is not None
+    def _settle(
+        self, fresh: list[Record], answers: list[Answer], write: asyncio.Future[JournalPosition]
+    ) -> None:
+        error = asyncio.CancelledError() if write.cancelled() else write.exception()
+        if error is not None:
             self._release(fresh, error)
             self._backlog.release(len(fresh))
             return
-        counts: Counter[tuple[str, str]] = Counter()
-        for record in fresh:
-            self._index.settle(answer_of(record))
-            counts[record.signal_type, record.sentiment] += 1
-        for (signal_type, sentiment), count in counts.items():
-            self._metrics.events.labels(
-                self._metrics.signal_type_label(signal_type), sentiment
-            ).inc(count)
+        settle = self._index.settle
+        for answer in answers:
+            settle(answer)
+        counts = Counter((record.signal_type, record.sentiment) for record in fresh)
+        self._metrics.count_events(counts)
 
-    def _release(self, fresh: list[Record], error: BaseException) -> None:
-        for record in fresh:
+    def _release(self, records: list[Record], error: BaseException) -> None:
+        for record in records:
             self._index.release(record.event_id, error)
 
-    async def _earlier(self, event_id: str, answer: object) -> Answer:
-        if isinstance(answer, Answer):
-            return answer
-        if isinstance(answer, asyncio.Future):
-            return await asyncio.shield(answer)
-        # An id warmed from the store at start: its answer is the stored record.
-        stored = (await self._store.get_records([event_id])).get(event_id)
-        if stored is None:
-            raise LookupError(f"event {event_id} is in the idempotency horizon but not stored")
-        answer = answer_of(stored)
-        self._index.settle(answer)
-        return answer
+    async def _earlier(self, seen: Answer | asyncio.Future[Answer]) -> Answer:
+        if type(seen) is Answer:
+            return seen
+        assert isinstance(seen, asyncio.Future)
+        return await asyncio.shield(seen)

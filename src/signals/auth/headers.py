@@ -22,11 +22,24 @@ ALWAYS: tuple[tuple[bytes, bytes], ...] = (
 CSP: tuple[bytes, bytes] = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii"))
 
 
-def _is_dashboard(path: str) -> bool:
+def is_dashboard(path: str) -> bool:
     return path == "/" or path.startswith("/static/")
 
 
+def harden(headers: list[tuple[bytes, bytes]], *, dashboard: bool) -> list[tuple[bytes, bytes]]:
+    """`headers` with the security headers the app did not set itself."""
+    present = {name.lower(): value for name, value in headers}
+    headers = headers + [header for header in ALWAYS if header[0] not in present]
+    html = present.get(b"content-type", b"").lower().startswith(b"text/html")
+    if (html or dashboard) and CSP[0] not in present:
+        headers.append(CSP)
+    return headers
+
+
 class SecurityHeaders:
+    """The security headers as a middleware of their own. The service's apps get them from
+    `signals.http.RequestContext`, which adds them in the same pass as the request id."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -34,16 +47,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        dashboard = _is_dashboard(scope["path"])
+        dashboard = is_dashboard(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower(): value for name, value in headers}
-                headers += [header for header in ALWAYS if header[0] not in present]
-                html = present.get(b"content-type", b"").lower().startswith(b"text/html")
-                if (html or dashboard) and CSP[0] not in present:
-                    headers.append(CSP)
+                headers = harden(list(message.get("headers", [])), dashboard=dashboard)
                 message = {**message, "headers": headers}
             await send(message)
 

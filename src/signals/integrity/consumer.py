@@ -50,6 +50,7 @@ class Consumer:
         detection: Detection | None = None,
         clock: Callable[[], float] = time.time,
         linger_seconds: float = LINGER_SECONDS,
+        on_stored: Callable[[list[Record]], None] | None = None,
     ) -> None:
         self._handoff = handoff
         self._queue = handoff.queue
@@ -60,6 +61,7 @@ class Consumer:
         self._detection = detection
         self._clock = clock
         self._linger = linger_seconds
+        self._on_stored = on_stored
         self.position: JournalPosition = START
         self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
         # Read at each scrape: a consumer stuck retrying a store write sets nothing meanwhile,
@@ -123,6 +125,8 @@ class Consumer:
         )
         await self._apply(batch)
         self.position = items[-1].position
+        if self._on_stored is not None:
+            self._on_stored(records)
         self._backlog.release(len(records))
         self.oldest_pending = self._handoff.oldest_enqueued()
         if detected and self._detection:

@@ -139,6 +139,13 @@ class Journal:
 
     async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition:
         """Journal `lines` (each without its newline) together; return the position after them."""
+        return await self.submit(lines, payload)
+
+    def submit(
+        self, lines: Sequence[bytes], payload: object = None
+    ) -> asyncio.Future[JournalPosition]:
+        """`append` without a coroutine: the future the writer settles once the lines are
+        durable (or failed). Cancelling it does not take the lines back."""
         if not self._accepting:
             raise self._refusal()
         data = b"\n".join(lines)
@@ -148,7 +155,7 @@ class Journal:
         future: asyncio.Future[JournalPosition] = self._loop.create_future()
         self._pending.append(_Append(data, len(lines), payload, future))
         self._wake.set()
-        return await future
+        return future
 
     def read(self, start: JournalPosition = START) -> AsyncIterator[tuple[bytes, JournalPosition]]:
         """Each complete line after `start` up to `committed` as it is now, with the position
