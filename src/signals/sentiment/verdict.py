@@ -16,6 +16,10 @@ from signals.sentiment.lexicon import LABELS, NEUTRAL, POSITIVE, STRESSED, UNCER
 
 Hit = tuple[int, int, int, int, str]
 CONTRAST_MARK = -1
+# A cue that quotes a stretch of the text (a quotation, a topic and the feeling in it) quotes
+# at most this much of it, its two ends joined by " … ": every cue of a long quotation quotes
+# it, and the cues of a message must stay linear in its length.
+EXCERPT_CHARS = 64
 
 _QUESTION_WORDS = frozenset(
     [
@@ -68,7 +72,7 @@ def _unquote(hits: list[Hit], weights: list[float], padded: str) -> None:
             return
         opening, closing = pairs[pair]
         if opening < cue_start and label != NEUTRAL and weights[index]:
-            note = "neutral:" + padded[opening : closing + 1]
+            note = "neutral:" + excerpt(padded, opening, closing + 1)
             hits[index] = (start, end, NEUTRAL, cue_start, note)
             weights[index] = 0.0
 
@@ -87,6 +91,17 @@ def _cues(hits: list[Hit], padded: str, winner: int) -> list[str]:
                 contrast = ""
             cues.append(note or f"{name}:{padded[cue_start:end]}")
     return list(dict.fromkeys(cues))
+
+
+def excerpt(padded: str, start: int, end: int, middle: tuple[int, int] | None = None) -> str:
+    """padded[start:end], or its ends around " … " when longer than EXCERPT_CHARS: the ends
+    given by `middle` (the text between them left out), else half the length each."""
+    if end - start <= EXCERPT_CHARS:
+        return padded[start:end]
+    if middle is not None:
+        return padded[start : middle[0]] + " … " + padded[middle[1] : end]
+    half = EXCERPT_CHARS // 2
+    return padded[start : start + half] + " … " + padded[end - half : end]
 
 
 def is_question(padded: str) -> bool:
