@@ -47,7 +47,7 @@ def test_every_shipped_phrase_is_found_on_its_own() -> None:
         padded = " " + phrase + " "
         spans = patterns.spans(padded)
         assert [
-            (padded[start + 1 : end], patterns.phrases[index]) for start, end, index in spans
+            (padded[start + 1 : end], patterns.phrases[index]) for index, start, end in spans
         ] == [(phrase, phrase)], phrase
 
 

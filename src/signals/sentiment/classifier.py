@@ -12,34 +12,27 @@ change weights reuse them). A Classifier keeps no state between calls.
 
 from __future__ import annotations
 
+import itertools
+import re
+
 from signals.sentiment.lexicon import FOLD, Entry, build, shipped
-from signals.sentiment.pattern import Patterns, Span
+from signals.sentiment.pattern import MAX_SPANS, POSITION, Patterns, Span
 from signals.sentiment.tally import Scan, has_caps_word, tally
 from signals.sentiment.verdict import Classification, decide, is_question
 from signals.settings import SentimentSettings
 
 _CLOSER = -1  # the phrase index of a "?" or a run of "!" and "?": no entry (table[-1] is None)
+# A run of two or more "!" and "?" (taken whole), or a lone "?"; a lone "!" is no mark.
+_MARKS = re.compile(r"[!?]{2,}+|\?")
 
 
 def _closers(text: str) -> list[Span]:
     """The spans of "?" and of runs of two or more "!" and "?", each from the character before
-    (see `Classifier._spans`). str.find jumps from mark to mark, and each mark is looked for
-    again only once passed: a regular expression would test every character against a class."""
-    spans: list[Span] = []
-    size = len(text)
-    question, bang = text.find("?"), text.find("!")
-    while question >= 0 or bang >= 0:
-        start = bang if question < 0 or 0 <= bang < question else question
-        stop = start + 1
-        while stop < size and text[stop] in "!?":
-            stop += 1
-        if stop - start > 1 or text[start] == "?":
-            spans.append((start - 1, stop, _CLOSER))
-        if 0 <= question < stop:
-            question = text.find("?", stop)
-        if 0 <= bang < stop:
-            bang = text.find("!", stop)
-    return spans
+    (see `Classifier._spans`), MAX_SPANS at most."""
+    return [
+        (_CLOSER, mark.start() - 1, mark.end())
+        for mark in itertools.islice(_MARKS.finditer(text), MAX_SPANS)
+    ]
 
 
 class Classifier:
@@ -80,16 +73,17 @@ class Classifier:
     def _spans(self, padded: str) -> list[Span]:
         """Where lexicon phrases, question marks and "!!" runs are, in text order.
 
-        Each span is (start - 1, end, phrase index): it starts one character early, at the
+        Each span is (phrase index, start - 1, end): it starts one character early, at the
         delimiter before the phrase, so the phrase itself is padded[start + 1:end].
         """
         spans = self._patterns.spans(padded)
         if "?" in padded or "!" in padded:
             closers = _closers(padded)
             # Most messages end in their only "?" or "!!": nothing to interleave then.
-            if spans and closers and spans[-1] > closers[0]:
+            if spans and closers and spans[-1][1] > closers[0][1]:
                 spans += closers
-                spans.sort()
+                spans.sort(key=POSITION)
             else:
                 spans += closers
+            del spans[MAX_SPANS:]
         return spans

@@ -26,6 +26,7 @@ with backtracking runs over the text, so every message costs time linear in its 
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -34,8 +35,19 @@ import ahocorasick_rs
 
 # What may stand right before a phrase that starts with an ASCII character.
 DELIMITERS = ' \t\n\r\f\v([{"/*,.;:!?<>=~'
-Span = tuple[int, int, int]  # (position of the delimiter before the phrase, end, phrase index)
+Span = tuple[int, int, int]  # (phrase index, position of the delimiter before the phrase, end)
 _Match = tuple[int, int, int]  # (phrase index, start, end), as the automaton reports it
+POSITION = operator.itemgetter(1, 2)  # how spans sort into text order
+# A message is read up to its MAX_SPANS-th phrase or mark (a "?", a run of "!"), and the
+# automaton's first _MAX_MATCHES candidates: a realistic message has one per 21 characters,
+# about 390 in the longest one ingest takes (8,192 characters), so only a crafted one is cut
+# short, and its cost stays bounded however dense it is (8,192 emoji are 8,192 cues).
+MAX_SPANS = 1024
+_MAX_MATCHES = 4 * MAX_SPANS
+# 1 for the bytes of ASCII word characters (what \w matches), 0 for the others.
+_WORD_BYTES = bytes(1 if chr(byte).isalnum() or byte == 0x5F else 0 for byte in range(128)) + bytes(
+    128
+)
 _LEFTMOST_LONGEST = ahocorasick_rs.MatchKind.LeftmostLongest
 
 # The characters most often after a phrase, none of them a word character: tested first.
@@ -79,8 +91,8 @@ class _Finder:
         self._hides = [_hides(phrase, starts, known, delimited) for phrase in phrases]
 
     def spans(self, text: str) -> list[Span]:
-        """The phrases in `text` (see the module docstring), in text order."""
-        matches = self._matches(text, 0, len(text))
+        """The phrases in `text` (see the module docstring), in text order, MAX_SPANS at most."""
+        matches = self._matches(text, 0, len(text))[:_MAX_MATCHES]
         spans: list[Span] = []
         whole, hides, offset, size = self._whole, self._hides, self._offset, len(text)
         delimited = self._delimited
@@ -97,7 +109,7 @@ class _Finder:
                 or not whole[index]
                 or not (char.isalnum() or char == "_")
             ):
-                spans.append((start - 1, end, index + offset))
+                spans.append((index + offset, start - 1, end))
                 taken = end
                 continue
             # It does not end a word ("so" in "some"): a shorter phrase at its start may.
@@ -106,7 +118,7 @@ class _Finder:
             for cut, shorter in self._prefixes[index]:
                 stop = start + cut
                 if not whole[shorter] or not is_word_char(text[stop]):
-                    spans.append((start - 1, stop, shorter + offset))
+                    spans.append((shorter + offset, start - 1, stop))
                     taken = stop
                     break
         return spans
@@ -133,7 +145,9 @@ class _Finder:
         delimited, size = self._delimited, len(text)
         floor = 1 if delimited else 0
         pending = matches[::-1]  # a stack, the next match on top
-        while pending:
+        budget = _MAX_MATCHES  # rescans put matches back: they count too
+        while pending and len(spans) < MAX_SPANS and budget:
+            budget -= 1
             index, start, end = pending.pop()
             if start < taken + floor:  # inside text already taken
                 if hides[index] and taken + floor < end:
@@ -144,7 +158,7 @@ class _Finder:
                 for cut, shorter in [(end - start, index), *prefixes[index]]:
                     stop = start + cut
                     if stop == size or not whole[shorter] or not is_word_char(text[stop]):
-                        spans.append((start - 1, stop, shorter + offset))
+                        spans.append((shorter + offset, start - 1, stop))
                         taken = stop
                         break
             if taken + floor < end and hides[index]:
@@ -155,6 +169,46 @@ class _Finder:
         """Put back the matches from `start` on that begin before `end`."""
         window = self._matches(text, start, min(len(text), end + self._longest))
         pending.extend(reversed([match for match in window if match[1] < end]))
+
+
+class _Marked:
+    """The exact path for ASCII text, where the automaton alone decides: no match is checked.
+
+    The text is rewritten as bytes, one for one, so that both conditions are in it: each
+    delimiter that no phrase contains becomes a space, and the last character of every word
+    (a letter, digit or "_" before anything else) gets its high bit set, which no ASCII
+    character has. Each phrase is a key once per delimiter that can stand before it, rewritten
+    the same way. A key then matches exactly where the phrase follows a delimiter and, if it
+    ends in a word character, ends a word; leftmost-longest and non-overlapping, as phrases are
+    to be taken. The rewrite is a few operations on the whole text (bytes.translate and one
+    big integer with a byte per character), not a loop over its characters.
+    """
+
+    __slots__ = ("_find", "_recode", "phrases")
+
+    def __init__(self, phrases: list[str]) -> None:
+        inside = {char for phrase in phrases for char in phrase if char in DELIMITERS}
+        leads = [" ", *sorted(inside - {" "})]
+        recode = {ord(char): 0x20 for char in DELIMITERS if char not in inside}
+        self._recode = bytes(recode.get(byte, byte) for byte in range(256))
+        ascii_phrases = [phrase for phrase in phrases if phrase.isascii()]
+        # The phrase of each key, without the delimiter before it.
+        self.phrases = [phrase for phrase in ascii_phrases for _ in leads]
+        keys = [self._mark(lead + phrase) for phrase in ascii_phrases for lead in leads]
+        self._find: Callable[[bytes], list[_Match]] = _nothing
+        if keys:
+            automaton = ahocorasick_rs.BytesAhoCorasick(keys, matchkind=_LEFTMOST_LONGEST)
+            self._find = automaton.find_matches_as_indexes
+
+    def _mark(self, text: str) -> bytes:
+        recoded = text.encode("ascii").translate(self._recode)
+        words = int.from_bytes(recoded.translate(_WORD_BYTES), "big")  # 1 in each word byte
+        ends = words & ~(words << 8)  # a word byte whose next byte (or the end) is not one
+        return (int.from_bytes(recoded, "big") | ends << 7).to_bytes(len(recoded), "big")
+
+    def spans(self, padded: str) -> list[Span]:
+        """The phrases of an ASCII text, as (key index, delimiter position, end)."""
+        return self._find(self._mark(padded))[:MAX_SPANS]
 
 
 def _hides(phrase: str, starts: frozenset[str], phrases: frozenset[str], delimited: bool) -> bool:
@@ -171,14 +225,15 @@ def _hides(phrase: str, starts: frozenset[str], phrases: frozenset[str], delimit
     return False
 
 
-def _nothing(text: str) -> list[_Match]:
+def _nothing(text: str | bytes) -> list[_Match]:
     return []
 
 
 class Patterns(NamedTuple):
-    phrases: tuple[str, ...]  # indexed by a span's phrase index: ASCII-led phrases, then others
-    words: _Finder
-    symbols: _Finder
+    phrases: tuple[str, ...]  # the phrase of each index a span can carry
+    marked: _Marked  # ASCII text
+    words: _Finder  # other text: phrases that start with an ASCII character ...
+    symbols: _Finder  # ... and the others
 
     @classmethod
     def build(cls, phrases: Iterable[str]) -> Patterns:
@@ -186,10 +241,13 @@ class Patterns(NamedTuple):
 
     def spans(self, padded: str) -> list[Span]:
         """Every phrase in the padded text, in text order."""
+        if padded.isascii():
+            return self.marked.spans(padded)
         spans = self.words.spans(padded)
-        if not padded.isascii() and (symbols := self.symbols.spans(padded)):
+        if symbols := self.symbols.spans(padded):
             spans += symbols
-            spans.sort()
+            spans.sort(key=POSITION)
+            del spans[MAX_SPANS:]
         return spans
 
 
@@ -198,6 +256,9 @@ def _compile(phrases: frozenset[str]) -> Patterns:
     ordered = sorted(phrases)
     words = [phrase for phrase in ordered if phrase[0].isascii()]
     others = [phrase for phrase in ordered if not phrase[0].isascii()]
+    marked = _Marked(words)
+    indexes = (*marked.phrases, *words, *others)
+    size = len(marked.phrases)
     return Patterns(
-        tuple(words + others), _Finder(words, 0, True), _Finder(others, len(words), False)
+        indexes, marked, _Finder(words, size, True), _Finder(others, size + len(words), False)
     )

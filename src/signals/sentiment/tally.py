@@ -112,7 +112,7 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
     quiet = True  # nothing pending: a plain cue that is not in capitals goes straight in
     sentence = 0  # where the text after the last "?" or run of "!" and "?" starts
     literal: _LastCue | None = None
-    for before, end, index in spans:
+    for index, before, end in spans:
         start = before + 1  # spans start at the delimiter before the phrase
         entry = table[index]
         if entry is None:  # not a phrase, so a "?" or a run of "!" and "?"
@@ -172,7 +172,8 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
                 hits.append((start, end, label, cue_start, ""))
                 weights.append(weight)
             elif negated:  # "not confused": cancelled, and said so
-                hits.append((start, end, NEUTRAL, start, "negated:" + padded[cue_start:end]))
+                note = "negated:" + excerpt(padded, cue_start, end)
+                hits.append((start, end, NEUTRAL, start, note))
                 weights.append(0.0)
             # else a phrase that means something only when negated, and nothing negates it
         elif kind == MODIFIER:
@@ -270,7 +271,7 @@ class _LastCue:
         if cue_end <= self.beyond:
             return
         if reaches(padded, cue_end, start, 3):
-            note = "neutral:" + padded[cue_start:end]
+            note = "neutral:" + excerpt(padded, cue_start, end)
             hits[plain[-1]] = (cue_start, cue_end, NEUTRAL, cue_start, note)
             weights[plain.pop()] = 0.0
         else:

@@ -89,7 +89,7 @@ def _cues(hits: list[Hit], padded: str, winner: int) -> list[str]:
             if contrast and winner != NEUTRAL:
                 cues.append(contrast)
                 contrast = ""
-            cues.append(note or f"{name}:{padded[cue_start:end]}")
+            cues.append(note or f"{name}:{excerpt(padded, cue_start, end)}")
     return list(dict.fromkeys(cues))
 
 
