@@ -12,27 +12,47 @@ change weights reuse them). A Classifier keeps no state between calls.
 
 from __future__ import annotations
 
-import itertools
-import re
+import functools
 
-from signals.sentiment.lexicon import FOLD, Entry, build, shipped
+from signals.sentiment.lexicon import FOLD, Entry, Lexicon, build, shipped
 from signals.sentiment.pattern import MAX_SPANS, POSITION, Patterns, Span
 from signals.sentiment.tally import Scan, has_caps_word, tally
 from signals.sentiment.verdict import Classification, decide, is_question
 from signals.settings import SentimentSettings
 
 _CLOSER = -1  # the phrase index of a "?" or a run of "!" and "?": no entry (table[-1] is None)
-# A run of two or more "!" and "?" (taken whole), or a lone "?"; a lone "!" is no mark.
-_MARKS = re.compile(r"[!?]{2,}+|\?")
 
 
 def _closers(text: str) -> list[Span]:
     """The spans of "?" and of runs of two or more "!" and "?", each from the character before
-    (see `Classifier._spans`), MAX_SPANS at most."""
-    return [
-        (_CLOSER, mark.start() - 1, mark.end())
-        for mark in itertools.islice(_MARKS.finditer(text), MAX_SPANS)
-    ]
+    (see `Classifier._spans`), MAX_SPANS at most. str.find jumps from mark to mark, and each
+    mark is looked for again only once passed; a regular expression would try every position."""
+    spans: list[Span] = []
+    size = len(text)
+    question, bang = text.find("?"), text.find("!")
+    while (question >= 0 or bang >= 0) and len(spans) < MAX_SPANS:
+        start = bang if question < 0 or 0 <= bang < question else question
+        stop = start + 1
+        while stop < size and text[stop] in "!?":
+            stop += 1
+        if stop - start > 1 or text[start] == "?":
+            spans.append((_CLOSER, start - 1, stop))
+        if 0 <= question < stop:
+            question = text.find("?", stop)
+        if 0 <= bang < stop:
+            bang = text.find("!", stop)
+    return spans
+
+
+def _tables(lexicon: Lexicon) -> tuple[Patterns, list[Entry | None]]:
+    """The automata, and each phrase's entry by the index they report (None last, _CLOSER)."""
+    patterns = Patterns.build(lexicon.entries)
+    return patterns, [*(lexicon.entries[phrase] for phrase in patterns.phrases), None]
+
+
+@functools.cache
+def _shipped_tables() -> tuple[Patterns, list[Entry | None]]:
+    return _tables(shipped())  # read only, like the shipped lexicon
 
 
 class Classifier:
@@ -43,10 +63,7 @@ class Classifier:
     def __init__(self, settings: SentimentSettings | None = None) -> None:
         overridden = settings is not None and (settings.cues or settings.remove)
         lexicon = build(settings) if overridden else shipped()
-        self._patterns = Patterns.build(lexicon.entries)
-        # Each phrase's entry by the index the automaton reports, and None last for _CLOSER.
-        table: list[Entry | None] = [lexicon.entries[phrase] for phrase in self._patterns.phrases]
-        self._table = [*table, None]
+        self._patterns, self._table = _tables(lexicon) if overridden else _shipped_tables()
         self._rules = lexicon.rules
 
     def classify(self, text: str | None) -> Classification:

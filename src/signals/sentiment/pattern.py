@@ -42,8 +42,12 @@ POSITION = operator.itemgetter(1, 2)  # how spans sort into text order
 # automaton's first _MAX_MATCHES candidates: a realistic message has one per 21 characters,
 # about 390 in the longest one ingest takes (8,192 characters), so only a crafted one is cut
 # short, and its cost stays bounded however dense it is (8,192 emoji are 8,192 cues).
-MAX_SPANS = 1024
-_MAX_MATCHES = 4 * MAX_SPANS
+MAX_SPANS = 512
+_MAX_MATCHES = 2 * MAX_SPANS
+# Rescans (see _Finder._exact) per message, beyond which a dropped match is taken to hide
+# nothing: dozens of phrases cut short ("not surely") are a crafted text, not a message.
+_MAX_RESCANS = 64
+_WINDOW = 1024  # characters of text searched at a time for _MAX_MATCHES
 # 1 for the bytes of ASCII word characters (what \w matches), 0 for the others.
 _WORD_BYTES = bytes(1 if chr(byte).isalnum() or byte == 0x5F else 0 for byte in range(128)) + bytes(
     128
@@ -92,7 +96,7 @@ class _Finder:
 
     def spans(self, text: str) -> list[Span]:
         """The phrases in `text` (see the module docstring), in text order, MAX_SPANS at most."""
-        matches = self._matches(text, 0, len(text))[:_MAX_MATCHES]
+        matches = self._first_matches(text)
         spans: list[Span] = []
         whole, hides, offset, size = self._whole, self._hides, self._offset, len(text)
         delimited = self._delimited
@@ -123,6 +127,32 @@ class _Finder:
                     break
         return spans
 
+    def _first_matches(self, text: str) -> list[_Match]:
+        """The automaton's first _MAX_MATCHES matches, found a window at a time: a text dense
+        with phrases (8,192 emoji) is not turned into thousands of matches to drop. A window
+        keeps the matches that start a longest phrase or more before its end (the automaton
+        saw all of each), and the next one starts where the first it dropped did, or where it
+        stops being sure of being outside a match: as one pass over the text would have."""
+        size, longest = len(text), self._longest
+        if size <= _WINDOW:
+            return self._matches(text, 0, size)[:_MAX_MATCHES]
+        matches: list[_Match] = []
+        start = 0
+        while start < size and len(matches) < _MAX_MATCHES:
+            stop = min(size, start + _WINDOW)
+            found = self._matches(text, start, stop)
+            if stop == size:
+                matches += found
+                break
+            sure = stop - longest  # matches starting after this may be cut short
+            kept = [match for match in found if match[1] <= sure]
+            matches += kept
+            if len(kept) < len(found):
+                start = found[len(kept)][1]
+            else:
+                start = max(kept[-1][2] if kept else start, sure + 1)
+        return matches[:_MAX_MATCHES]
+
     def _matches(self, text: str, start: int, stop: int) -> list[_Match]:
         window = text if start == 0 and stop == len(text) else text[start:stop]
         try:
@@ -146,11 +176,13 @@ class _Finder:
         floor = 1 if delimited else 0
         pending = matches[::-1]  # a stack, the next match on top
         budget = _MAX_MATCHES  # rescans put matches back: they count too
+        rescans = _MAX_RESCANS
         while pending and len(spans) < MAX_SPANS and budget:
             budget -= 1
             index, start, end = pending.pop()
             if start < taken + floor:  # inside text already taken
-                if hides[index] and taken + floor < end:
+                if hides[index] and taken + floor < end and rescans:
+                    rescans -= 1
                     self._rescan(text, taken + floor, end, pending)
                 continue
             taken = start + 1 - floor  # unless a phrase holds here, the next starts after
@@ -161,7 +193,8 @@ class _Finder:
                         spans.append((shorter + offset, start - 1, stop))
                         taken = stop
                         break
-            if taken + floor < end and hides[index]:
+            if taken + floor < end and hides[index] and rescans:
+                rescans -= 1
                 self._rescan(text, taken + floor, end, pending)
         return spans
 
