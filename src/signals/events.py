@@ -99,6 +99,7 @@ TOO_DEEP = "JSON nests too deeply"
 
 
 _event_decoder = msgspec.json.Decoder(Event)
+_events_decoder = msgspec.json.Decoder(list[Event])
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 record_encoder = msgspec.json.Encoder()
@@ -192,6 +193,19 @@ def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
     if problems:
         raise InvalidEvent(problems)
     return event
+
+
+def decode_valid_events(body: bytes, max_text_chars: int) -> list[Event] | None:
+    """A JSON array of events in one decode, if every item is a valid event; None when any
+    item (or the body) is not, for `split_array` and `decode_event` to say which and why."""
+    try:
+        events = _events_decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+    for event in events:
+        if _check_limits(event, max_text_chars):
+            return None
+    return events
 
 
 def split_array(body: bytes) -> list[msgspec.Raw]:

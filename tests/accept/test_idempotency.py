@@ -56,7 +56,7 @@ async def learn(seen_by: IdempotencyIndex, event_id: str) -> Learned:
 def written(seen: IdempotencyIndex, *event_ids: str) -> None:
     """Journaled, then stored, as the pipeline and the consumer report them."""
     for event_id in event_ids:
-        seen.settle(answer(event_id))
+        seen.settle([answer(event_id)])
     seen.stored(event_ids)
 
 
@@ -65,7 +65,7 @@ async def test_a_claimed_id_is_no_longer_free_and_its_settled_answer_is_remember
     assert await learn(seen, "a") == FREE
     claim = seen.claim("a")
     assert seen.lookup("a") is not None
-    seen.settle(answer("a"))
+    seen.settle([answer("a")])
     assert await claim == answer("a")
     assert await learn(seen, "a") == answer("a")
     assert await learn(seen, "b") == FREE
@@ -77,7 +77,7 @@ async def test_every_request_waiting_on_a_claim_gets_the_one_answer() -> None:
     waiters = [asyncio.create_task(learn(seen, "a")) for _ in range(3)]
     await asyncio.sleep(0)
     assert not any(waiter.done() for waiter in waiters)
-    seen.settle(answer("a", "positive"))
+    seen.settle([answer("a", "positive")])
     assert await asyncio.gather(*waiters) == [answer("a", "positive")] * 3
     assert await claim == answer("a", "positive")
 
@@ -93,7 +93,7 @@ async def test_a_released_claim_fails_its_waiters_and_frees_the_id_for_a_retry()
         await waiter
     assert await learn(seen, "a") == FREE
     retry = seen.claim("a")
-    seen.settle(answer("a", "negative"))
+    seen.settle([answer("a", "negative")])
     assert await retry == answer("a", "negative")
     assert await learn(seen, "a") == answer("a", "negative")
 
@@ -101,7 +101,7 @@ async def test_a_released_claim_fails_its_waiters_and_frees_the_id_for_a_retry()
 async def test_ids_this_server_generated_are_remembered_once_written() -> None:
     seen = index()
     # Never claimed (nobody could have sent it before): settling enters it.
-    seen.settle(answer("generated"))
+    seen.settle([answer("generated")])
     assert await learn(seen, "generated") == answer("generated")
     # A failed write of a never-claimed id has nothing to release.
     seen.release("generated-too", OSError("disk full"))
@@ -110,8 +110,8 @@ async def test_ids_this_server_generated_are_remembered_once_written() -> None:
 
 async def test_once_stored_an_id_is_left_to_the_store_and_its_answer_leaves_memory() -> None:
     seen = index()
-    seen.settle(answer("a"))
-    seen.settle(answer("b"))
+    seen.settle([answer("a")])
+    seen.settle([answer("b")])
     assert seen.live == 2
     seen.stored(["a"])
     assert await learn(seen, "a") == STORE
@@ -147,7 +147,7 @@ async def test_answers_not_yet_stored_are_kept_whatever_the_horizon() -> None:
     # until the store has the event. The backlog bound keeps this memory bounded.
     seen = index(max_ids=3)
     seen.claim("in-flight")
-    seen.settle(answer("unstored"))
+    seen.settle([answer("unstored")])
     written(seen, *"abcdefgh")
     assert await learn(seen, "unstored") == answer("unstored")
     assert seen.lookup("in-flight") is not None

@@ -109,16 +109,20 @@ class IdempotencyIndex:
         self._live[event_id] = future
         return future
 
-    def settle(self, answer: Answer) -> None:
-        """The id's event is journaled: answer its waiters and keep the answer until `stored`.
-        An id that was never claimed (one this server generated, which nobody could have sent
-        before) is entered the same way."""
-        event_id = answer.event_id
-        live = self._live.get(event_id)
-        if isinstance(live, asyncio.Future) and not live.done():
-            live.set_result(answer)
-        self._live[event_id] = answer
-        self._add(event_id)
+    def settle(self, answers: Iterable[Answer]) -> None:
+        """The ids' events are journaled: answer their waiters and keep the answers until
+        `stored`. An id that was never claimed (one this server generated, which nobody could
+        have sent before) is entered the same way."""
+        live = self._live
+        event_ids = []
+        for answer in answers:
+            event_id = answer.event_id
+            waiting = live.get(event_id)
+            if isinstance(waiting, asyncio.Future) and not waiting.done():
+                waiting.set_result(answer)
+            live[event_id] = answer
+            event_ids.append(event_id)
+        self._add(event_ids)
 
     def found(self, answer: Answer) -> None:
         """A claimed id turned out to be stored already: its waiters get the stored answer, and
@@ -147,8 +151,7 @@ class IdempotencyIndex:
 
     def warm(self, event_ids: list[str]) -> None:
         """Enter ids already stored (newest first, as the store lists them)."""
-        for event_id in reversed(event_ids[: self._max_ids]):
-            self._add(event_id)
+        self._add(event_ids[: self._max_ids][::-1])
 
     def _probes(self, event_id: str) -> tuple[int, int, int]:
         # The str's own hash (SipHash, cached on the object, randomised per process) split in
@@ -158,17 +161,26 @@ class IdempotencyIndex:
         step = (digest >> 32) | 1
         return digest & mask, (digest + step) & mask, (digest + 2 * step) & mask
 
-    def _add(self, event_id: str) -> None:
+    def _add(self, event_ids: list[str]) -> None:
         now = self._clock()
-        current = self._current
-        if current.count >= self._max_ids or now - current.first_at > self._horizon:
-            self._retire(now)
+        mask = self._mask
+        done = 0
+        while done < len(event_ids):
             current = self._current
-        bits = current.bits
-        for bit in self._probes(event_id):
-            bits[bit >> 3] |= 1 << (bit & 7)
-        current.count += 1
-        current.last_at = now
+            if current.count >= self._max_ids or now - current.first_at > self._horizon:
+                self._retire(now)
+                current = self._current
+            room = self._max_ids - current.count
+            bits = current.bits
+            for event_id in event_ids[done : done + room]:
+                digest = hash(event_id)
+                step = (digest >> 32) | 1
+                for bit in (digest & mask, (digest + step) & mask, (digest + 2 * step) & mask):
+                    bits[bit >> 3] |= 1 << (bit & 7)
+            taken = min(room, len(event_ids) - done)
+            current.count += taken
+            current.last_at = now
+            done += taken
 
     def _retire(self, now: float) -> None:
         self._previous = self._current if self._current.count else None

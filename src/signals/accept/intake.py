@@ -23,6 +23,7 @@ from signals.events import (
     Record,
     build_record,
     decode_event,
+    decode_valid_events,
     is_json_array,
     split_array,
     split_ndjson,
@@ -115,13 +116,13 @@ class Intake:
         return await self._single(scope, body)
 
     async def _log_batch(self, scope: Scope, media: str, body: bytes) -> tuple[int, BatchAccepted]:
-        return await self._accept_items(scope, self._split(media, body))
+        return await self._accept_items(scope, *self._batch(media, body))
 
     async def _events(self, scope: Scope, media: str, body: bytes) -> tuple[int, Any]:
         """Integrity's `/v1/events`: one event, or a JSON array of them."""
         if not is_json_array(body):
             return await self._single(scope, body)
-        return await self._accept_items(scope, self._split(JSON, body))
+        return await self._accept_items(scope, *self._batch(JSON, body))
 
     async def _single(self, scope: Scope, body: bytes) -> tuple[int, Accepted]:
         event = self._decode_one(body)
@@ -153,17 +154,31 @@ class Intake:
             )
         except (MalformedJSON, InvalidEvent) as exc:
             raise self._refusal(exc, "a batch is an array of events") from None
-        if len(items) > self._settings.max_batch:
+        self._check_count(len(items))
+        return items
+
+    def _check_count(self, count: int) -> None:
+        if count > self._settings.max_batch:
             self._metrics.rejections.labels("payload_too_large").inc()
             raise ApiError(
                 413,
-                f"batch of {len(items)} events exceeds {self._settings.max_batch}",
+                f"batch of {count} events exceeds {self._settings.max_batch}",
                 details=[{"max_batch": self._settings.max_batch}],
             )
-        if not items:
+        if not count:
             self._metrics.rejections.labels("validation_failed").inc()
             raise ApiError(422, "empty batch", details=[{"loc": ["body"], "msg": "no events"}])
-        return items
+
+    def _batch(self, media: str, body: bytes) -> tuple[list[tuple[int, Event]], list[Rejected]]:
+        """The batch's valid events (with their index) and its rejected items. A JSON array of
+        valid events is decoded in one pass; otherwise each item on its own, to say which
+        items are wrong and why."""
+        if media != NDJSON:
+            events = decode_valid_events(body, self._settings.max_text_chars)
+            if events is not None:
+                self._check_count(len(events))
+                return list(enumerate(events)), []
+        return self._decode_items(self._split(media, body))
 
     def _decode_items(
         self, items: list[bytes | msgspec.Raw]
@@ -187,9 +202,8 @@ class Intake:
         return ApiError(422, message, details=details)
 
     async def _accept_items(
-        self, scope: Scope, items: list[bytes | msgspec.Raw]
+        self, scope: Scope, events: list[tuple[int, Event]], rejected: list[Rejected]
     ) -> tuple[int, BatchAccepted]:
-        events, rejected = self._decode_items(items)
         if rejected:
             self._metrics.rejections.labels("validation_failed").inc(len(rejected))
         if not events:

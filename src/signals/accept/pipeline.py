@@ -169,9 +169,7 @@ class Pipeline:
             self._release(fresh, error)
             self._backlog.release(len(fresh))
             return
-        settle = self._index.settle
-        for answer in answers:
-            settle(answer)
+        self._index.settle(answers)
         counts = Counter((record.signal_type, record.sentiment) for record in fresh)
         self._metrics.count_events(counts)
 

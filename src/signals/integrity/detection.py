@@ -82,8 +82,11 @@ class Detection:
         self.tracker.restore(await self._store.open_episodes())
 
     async def detect(self, records: Sequence[Record]) -> Detected:
+        # The records of one request share their received_at: parse each instant once.
+        seconds = {received_at: epoch_seconds(received_at) for received_at in
+                   {r.received_at for r in records}}  # fmt: skip
         events = [
-            WindowEvent(r.user_id, r.signal_type, r.event_id, epoch_seconds(r.received_at))
+            WindowEvent(r.user_id, r.signal_type, r.event_id, seconds[r.received_at])
             for r in records
         ]
         counts = await self._windows.add(events)
