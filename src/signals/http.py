@@ -41,6 +41,9 @@ STATUS_CODES = {
     500: "internal",
     503: "overloaded",
 }
+# How long a client should wait after 503 `unavailable`: a disk that fills up or a database
+# that restarts takes seconds to come back, not milliseconds.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 class JSONResponse(Response):
@@ -81,6 +84,18 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
+
+
+def unavailable(message: str) -> ApiError:
+    """503 `unavailable` (SPEC §3): a dependency cannot be used now; nothing was done."""
+    seconds = UNAVAILABLE_RETRY_AFTER_SECONDS
+    return ApiError(
+        503,
+        message,
+        code="unavailable",
+        details=[{"retry_after": seconds}],
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def request_id_of(scope: Scope) -> str:
@@ -200,7 +215,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     whose declared length lies is counted while it streams in.
     """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0

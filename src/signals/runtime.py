@@ -29,7 +29,7 @@ from signals.accept.backlog import Backlog
 from signals.accept.idempotency import IdempotencyIndex
 from signals.accept.intake import Intake
 from signals.accept.pipeline import Pipeline
-from signals.auth.wiring import guards_for
+from signals.auth.wiring import guards_for, sees_details
 from signals.errors import FilesUnusable
 from signals.ingest.app import build_ingest_app
 from signals.ingest.forwarder import Forwarder
@@ -52,8 +52,13 @@ from signals.sentiment import Classifier
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.store.factory import open_store
+from signals.store.failures import is_store_failure
 
 log = structlog.get_logger(__name__)
+
+DATA_DIR_MODE = 0o700
+# Below the probes' own limit, so a store that hangs reads as degraded rather than failed.
+STORE_CHECK_SECONDS = 1.5
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
@@ -126,6 +131,8 @@ def _data_dir(settings: Settings) -> Path:
     data_dir = settings.data_path
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        # The journal and the SQLite file hold users' texts: the owner's only (SPEC §7).
+        data_dir.chmod(DATA_DIR_MODE)
     except OSError as exc:
         raise FilesUnusable(f"cannot create data_dir {data_dir}: {exc.strerror or exc}") from None
     return data_dir
@@ -257,7 +264,7 @@ def _build_apps(
         settings=settings.ingest,
         metrics=metrics,
     )
-    probes = Probes(metrics=metrics, checks=checks)
+    probes = Probes(metrics=metrics, checks=checks, sees_details=sees_details(settings))
     guards = guards_for(settings, metrics, redis)
     cors = settings.auth.cors_origins
     ingest_app = build_ingest_app(
@@ -285,7 +292,15 @@ def _readiness_checks(
         return {"status": "ok"}
 
     async def store_check() -> dict[str, Any]:
-        await store.ping()
+        # Degraded, not failed: ingest goes on without the store (the journal keeps every event
+        # for it), so a load balancer must keep sending events while queries answer 503.
+        try:
+            async with asyncio.timeout(STORE_CHECK_SECONDS):
+                await store.ping()
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            return {"status": "degraded", "error": f"{type(exc).__name__}: {exc}"}
         return {"status": "ok"}
 
     async def windows_check() -> dict[str, Any]:

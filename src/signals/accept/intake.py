@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signals.accept.pipeline import Overloaded, Pipeline
+from signals.errors import JournalError, StoreUnavailable
 from signals.events import (
     Event,
     InvalidEvent,
@@ -25,7 +26,14 @@ from signals.events import (
     split_array,
     split_ndjson,
 )
-from signals.http import ApiError, JSONResponse, read_body, request_id_of, require_media_type
+from signals.http import (
+    ApiError,
+    JSONResponse,
+    read_body,
+    request_id_of,
+    require_media_type,
+    unavailable,
+)
 from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
@@ -107,6 +115,18 @@ class Intake:
         except Overloaded as exc:
             self._metrics.rejections.labels("overloaded").inc()
             raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
+        except JournalError:
+            # The journal logged the outage once; a log line per refused request would drown it.
+            self._metrics.rejections.labels("unavailable").inc()
+            raise unavailable(
+                "the journal cannot write now (disk full or I/O error): nothing of this request "
+                "was accepted; retry later"
+            ) from None
+        except StoreUnavailable:
+            self._metrics.rejections.labels("unavailable").inc()
+            raise unavailable(
+                "a duplicate's first answer is in the store, which does not answer now; retry later"
+            ) from None
 
     async def log_one(self, request: Request) -> Response:
         _, body = await self._body(request, JSON)

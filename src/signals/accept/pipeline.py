@@ -20,10 +20,12 @@ import msgspec
 
 from signals.accept.backlog import Backlog, BacklogFull
 from signals.accept.idempotency import Answer, IdempotencyIndex
+from signals.errors import StoreUnavailable
 from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.metrics import Metrics
 from signals.store.base import Store
+from signals.store.failures import is_store_failure
 
 _encoder = msgspec.json.Encoder()
 
@@ -140,7 +142,12 @@ class Pipeline:
         if isinstance(answer, asyncio.Future):
             return await asyncio.shield(answer)
         # An id warmed from the store at start: its answer is the stored record.
-        stored = (await self._store.get_records([event_id])).get(event_id)
+        try:
+            stored = (await self._store.get_records([event_id])).get(event_id)
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if stored is None:
             raise LookupError(f"event {event_id} is in the idempotency horizon but not stored")
         answer = answer_of(stored)

@@ -13,7 +13,7 @@ from signals.events import SignalType, UserId
 from signals.http import JSONResponse
 from signals.instants import micros
 from signals.labels import SENTIMENTS
-from signals.query_params import QueryParams, paged
+from signals.query_params import QueryParams, paged, store_answers
 from signals.store.base import SignalQuery, Store
 
 # range -> (seconds, bucket seconds): about 15 to 100 buckets whatever the range.
@@ -48,9 +48,17 @@ class SignalHistory:
 
     async def export(self, request: Request) -> Response:
         query = self._signal_query(request, paged=False)
+        records = aiter(self._store.export(query))
+        # The first record is read before the response starts, so a store that does not answer
+        # is still a 503; past that point a failure can only cut the stream short.
+        with store_answers():
+            first = await anext(records, None)
 
         async def lines() -> AsyncIterator[bytes]:
-            async for record in self._store.export(query):
+            if first is None:
+                return
+            yield _encoder.encode(first) + b"\n"
+            async for record in records:
                 yield _encoder.encode(record) + b"\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
@@ -62,7 +70,8 @@ class SignalHistory:
         seconds, bucket = RANGES[name]
         until_us = micros(self._clock())
         since_us = until_us - micros(seconds)
-        stats = await self._store.stats(since_us, until_us, bucket)
+        with store_answers():
+            stats = await self._store.stats(since_us, until_us, bucket)
         body = msgspec.to_builtins(stats)
         body["range"] = name
         return JSONResponse(body)

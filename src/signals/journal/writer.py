@@ -5,9 +5,15 @@ every append waiting when it starts a write, joins them into one buffer, and wri
 it in a single hop to its one thread, while new appends queue for the next group: group commit,
 one fsync for every request in the group. Once the group is durable the writer calls
 `on_commit(payload, position)` for each of its appends in journal order (even for a caller that
-was cancelled meanwhile), then answers the callers with the same positions. A group that fails
-to write is cut off the file again and each of its callers gets a `JournalError`; the journal
-goes on with the next group.
+was cancelled meanwhile), then answers the callers with the same positions.
+
+Faults (a full disk, an I/O error). A group whose write or fsync fails is cut off the file again
+and each of its callers gets a `JournalError`: nothing of it was acknowledged. That starts an
+outage: one error log, `check()` (readiness) raises `JournalUnavailable`, and while no append
+comes the writer probes the disk every `PROBE_SECONDS` (`ActiveSegment.probe`). The first group
+or probe that succeeds ends it, with one info log; no restart is needed. In `interval` mode a
+failed background fsync starts an outage too, and no group is acknowledged until the groups
+written since the last good fsync were written again and fsynced (see `signals.journal.active`).
 
 What a crash can lose, by `journal.fsync`:
 
@@ -31,6 +37,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,7 +45,8 @@ from types import TracebackType
 
 import structlog
 
-from signals.errors import JournalClosed, JournalError
+from signals.errors import JournalClosed, JournalError, JournalUnavailable
+from signals.journal.active import Fsync
 from signals.journal.maintenance import Maintenance
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import read_committed
@@ -50,6 +58,8 @@ from signals.settings import JournalSettings
 log = structlog.get_logger(__name__)
 
 OnCommit = Callable[[object, JournalPosition], None]
+# While the journal is unavailable and no append comes, how often the writer tries the disk.
+PROBE_SECONDS = 1.0
 
 
 class JournalStats:
@@ -96,6 +106,9 @@ class Journal:
         self._fsync_each_group = settings.fsync == "always"
         self._loop = asyncio.get_running_loop()
         self._accepting = True
+        self._outage: JournalUnavailable | None = None
+        self._outage_started = 0.0
+        self._rotate_failing = False
         self._pending: list[_Append] = []
         self._in_flight: list[_Append] = []
         self._wake = asyncio.Event()
@@ -137,6 +150,20 @@ class Journal:
     def committed(self) -> JournalPosition:
         return self._committed
 
+    @property
+    def fsync(self) -> Fsync:
+        """How the writer makes a file durable (`os.fsync`); a test seam for a failing disk."""
+        return self._active.fsync
+
+    @fsync.setter
+    def fsync(self, function: Fsync) -> None:
+        self._active.fsync = function
+
+    @property
+    def unavailable(self) -> JournalUnavailable | None:
+        """Why appends fail now (a failed write or fsync not yet followed by a good one)."""
+        return self._outage
+
     async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition:
         """Journal `lines` (each without its newline) together; return the position after them."""
         if not self._accepting:
@@ -174,12 +201,15 @@ class Journal:
         return await self._maintenance.prune(now)
 
     def writable(self) -> bool:
-        return self._accepting and os.access(self.directory, os.W_OK)
+        return self._accepting and self._outage is None and os.access(self.directory, os.W_OK)
 
     async def check(self) -> None:
-        """For readiness: raise unless appends are accepted and the directory is writable."""
+        """For readiness: raise unless appends are accepted, the last write or fsync succeeded
+        and the directory is writable."""
         if not self._accepting:
             raise self._refusal()
+        if self._outage is not None:
+            raise self._outage
         if not await asyncio.to_thread(os.access, self.directory, os.W_OK):
             raise JournalError(errno.EACCES, f"journal directory {self.directory} is not writable")
 
@@ -233,7 +263,10 @@ class Journal:
             while self._pending or self._accepting:
                 if not self._pending:
                     self._wake.clear()
-                    await self._wake.wait()
+                    if self._outage is None:
+                        await self._wake.wait()
+                    else:
+                        await self._probe_unless_woken(loop)
                     continue
                 self._in_flight, self._pending = self._pending, []
                 await self._commit(loop, self._in_flight)
@@ -262,11 +295,12 @@ class Journal:
             )
         except OSError as exc:
             self.stats.failed_groups += 1
-            log.error("journal.write_failed", error=str(exc), appends=len(group))
+            refusal = self._failed(exc, "journal write failed", appends=len(group))
             for item in group:
                 if not item.future.done():
-                    item.future.set_exception(JournalError.wrapping(exc, "journal write failed"))
+                    item.future.set_exception(refusal)
             return
+        self._available()
         for item in group:
             at += len(item.data) + 1
             item.position = JournalPosition(segment, at)
@@ -299,9 +333,13 @@ class Journal:
         try:
             closed = await loop.run_in_executor(self._thread, self._active.rotate)
         except OSError as exc:
-            # Appends go on in the current segment; rotation is tried again after the next group.
-            log.error("journal.rotate_failed", segment=self._active.number, error=str(exc))
+            # Appends go on in the current segment; rotation is tried again after the next group,
+            # logged once until it succeeds.
+            if not self._rotate_failing:
+                log.error("journal.rotate_failed", segment=self._active.number, error=str(exc))
+            self._rotate_failing = True
             return
+        self._rotate_failing = False
         log.info("journal.segment_rotated", closed=closed, segment=closed + 1)
         if self.settings.compress:
             self._maintenance.compress_later(closed)
@@ -316,13 +354,52 @@ class Journal:
             try:
                 seconds = await loop.run_in_executor(self._thread, self._active.sync)
             except OSError as exc:
-                # Acknowledged appends are at risk until a later fsync succeeds.
-                log.error("journal.fsync_failed", segment=self._active.number, error=str(exc))
+                # The groups since the last good fsync are written again before any other group
+                # is acknowledged (the active segment's repair); until then appends fail.
+                self._failed(exc, "journal fsync failed", segment=self._active.number)
                 continue
             if seconds is not None:
                 self.stats.fsyncs += 1
                 if self._metrics is not None:
                     self._metrics.fsync_latency.observe(seconds)
+
+    async def _probe_unless_woken(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for an append; after `PROBE_SECONDS` without one, try the disk instead."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PROBE_SECONDS):
+                await self._wake.wait()
+                return
+        try:
+            await loop.run_in_executor(self._thread, self._active.probe)
+        except OSError as exc:
+            log.debug("journal.probe_failed", error=str(exc))
+            return
+        self._available()
+
+    def _failed(self, exc: OSError, what: str, **context: object) -> JournalUnavailable:
+        """The error for the callers of a failed group; the first failure of an outage logs."""
+        refusal = JournalUnavailable.wrapping(exc, what)
+        if self._outage is None:
+            self._outage_started = time.monotonic()
+            log.error(
+                "journal.unavailable",
+                error=str(exc),
+                errno=errno.errorcode.get(exc.errno or 0),
+                message="appends fail with 503 unavailable until a write succeeds again",
+                **context,
+            )
+        else:
+            log.debug("journal.still_unavailable", error=str(exc), **context)
+        self._outage = refusal
+        return refusal
+
+    def _available(self) -> None:
+        if self._outage is not None:
+            log.info(
+                "journal.available",
+                outage_seconds=round(time.monotonic() - self._outage_started, 3),
+            )
+            self._outage = None
 
 
 async def _awaited(task: asyncio.Task[None]) -> None:

@@ -54,6 +54,7 @@ from signals.store.sqlite.listings import (
     export_records,
     signal_page,
 )
+from signals.store.sqlite.permissions import owner_only
 from signals.store.sqlite.rollup import roll_up
 from signals.store.sqlite.rows import (
     EPISODE_COLUMNS,
@@ -109,6 +110,7 @@ class SqliteStore:
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
         path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         reader: aiosqlite.Connection | None = None
         try:
