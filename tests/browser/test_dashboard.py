@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+from tests.support.ci import cannot_run
 from tests.support.service import ServiceProcess
 
 from signals.auth.keys import digest
@@ -44,9 +45,6 @@ HOSTILE_TEXT = "<script>window.__pwned=2</script> still stressed, this is urgent
 BURST_USER = "burst-user"
 SEEDED = 300
 DEADLINE_SECONDS = 20.0
-
-if not CHROMIUM.exists():
-    pytest.skip("needs Chromium: apt-get install chromium", allow_module_level=True)
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE_SECONDS) -> Any:
@@ -135,6 +133,8 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        cannot_run("needs Chromium: apt-get install chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
