@@ -41,6 +41,8 @@ STATUS_CODES = {
     500: "internal",
     503: "overloaded",
 }
+# Every code a client can see: the defaults above, and those raised by name.
+ERROR_CODES = frozenset({*STATUS_CODES.values(), "unavailable", "invalid_host"})
 # How long a client should wait after 503 `unavailable`: a disk that fills up or a database
 # that restarts takes seconds to come back, not milliseconds.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
