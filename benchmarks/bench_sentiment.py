@@ -6,7 +6,7 @@
 Builds realistic ~200-character messages (sentences users write to support bots, coding
 assistants, banking, travel and health bots, joined until about 200 characters) and times
 `Classifier.classify` over all of them in one thread, several times (`--cpu` pins the process
-to one CPU where the OS allows it); then the same for the shared dev set's messages. Prints the
+to one CPU where the OS allows it); then the same for the development set's messages. Prints the
 median and best rate in CPU time (what the classifier costs; other processes on a shared
 machine do not count) and in wall time, the share of each phase of a classification, and how
 long a Classifier takes to build: cold (a fresh process: lexicon load and pattern compile) and
@@ -43,7 +43,7 @@ from signals.sentiment.lexicon import FOLD
 from signals.sentiment.tally import Scan, has_caps_word, tally
 
 REPO = Path(__file__).resolve().parents[1]
-DEV = REPO / ".." / "shared" / "sentiment" / "dev.jsonl"
+DEV = REPO / "tests" / "sentiment" / "data" / "dev.jsonl"
 BASELINE_PACKAGE = "baseline_sentiment"
 
 SENTENCES = [

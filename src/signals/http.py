@@ -1,8 +1,8 @@
 """The HTTP edge both ports share: JSON responses, the error envelope, request ids, body limits.
 
-Every error a client sees is `{"error": {"code", "message", "details"}, "request_id"}` (SPEC §3).
-Handlers raise `ApiError`; Starlette's own 404/405 and any unexpected exception are turned into
-the same envelope here, so no traceback ever reaches a client.
+Every error a client sees is `{"error": {"code", "message", "details"}, "request_id"}`
+(docs/api.md). Handlers raise `ApiError`; Starlette's own 404/405 and any unexpected exception
+are turned into the same envelope here, so no traceback ever reaches a client.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ DATA_DIR_MODE = 0o700
 # Below the probes' own limit, so a store that hangs reads as degraded rather than failed.
 STORE_CHECK_SECONDS = 1.5
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# The dashboard is package data: pip installs a wheel's files on disk, where StaticFiles reads them.
+WEB_DIR = Path(str(resources.files("signals") / "web"))
 
 
 def instance_id(data_dir: Path) -> str:

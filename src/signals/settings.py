@@ -123,6 +123,8 @@ class AlertsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     max_attempts: Annotated[int, Meta(ge=1, le=100)] = 8
     timeout_seconds: PositiveFloat = 5.0
     max_backoff_seconds: PositiveFloat = 300.0
+    # Alertmanager's default too: an alert that never says it is over leaves pages open.
+    send_resolved: bool = True
 
     def __post_init__(self) -> None:
         if self.webhook_url and not self.secret:

@@ -180,7 +180,8 @@ async def test_failed_group_is_cut_off_and_the_journal_goes_on(
     directory: Path, file_size_limit: None
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    journal = await Journal.open(directory, JournalSettings())
+    metrics = Metrics()
+    journal = await Journal.open(directory, JournalSettings(), metrics=metrics)
     good = [line(i, 1000) for i in range(100)]
     await journal.append(good)
     before = journal.committed
@@ -199,11 +200,13 @@ async def test_failed_group_is_cut_off_and_the_journal_goes_on(
         "journal.unavailable"
     ]
     assert journal.stats.failed_groups >= 1
+    assert metrics.registry.get_sample_value("signals_journal_unavailable") == 1
     with pytest.raises(JournalError):
         await journal.check()
     after = await journal.append([b"after"])
     await journal.check()
     assert after == JournalPosition(1, before.offset + len(b"after\n"))
+    assert metrics.registry.get_sample_value("signals_journal_unavailable") == 0
     await journal.aclose()
     assert file_lines(directory) == [*good, b"after"]
 

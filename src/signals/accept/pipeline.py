@@ -107,8 +107,14 @@ class Pipeline:
         try:
             await self._backlog.reserve(len(fresh), self._wait)
         except BacklogFull as exc:
-            self._release(fresh, exc)
+            # A copy waiting on these claims is refused as this request is (503, retry later).
+            self._release(fresh, Overloaded(str(exc)))
             raise Overloaded(str(exc)) from None
+        except BaseException:
+            # Cancelled while waiting for room: nothing was written, so the ids are free again,
+            # and a copy waiting on them is told to retry instead of waiting for ever.
+            self._release(fresh, Overloaded("the request that sent this event_id first gave up"))
+            raise
         lines = [_encoder.encode(record) for record in fresh]
         # Shielded: once the journal has the lines, their outcome settles the claims even if
         # this request is cancelled (a client hanging up must not unclaim a written id).

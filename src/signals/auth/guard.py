@@ -1,5 +1,5 @@
 """The auth guard: a pure-ASGI middleware that lets a request through only with a key that has
-the scope its method and path need (SPEC §7).
+the scope its method and path need (docs/security.md).
 
 Order per request: open path -> through. A valid key is looked up first: a request that carries
 one is never refused by its address's failure limit (behind a proxy or a NAT many clients share

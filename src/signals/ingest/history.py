@@ -1,4 +1,9 @@
-"""The ingest port's read endpoints: `/v1/signals`, `/v1/signals/export`, `/v1/stats`."""
+"""The ingest port's read endpoints: `/v1/signals`, `/v1/signals/export`, `/v1/stats`.
+
+`/v1/stats` is what the dashboard draws, and the dashboard reaches only this port (its page's
+origin), so the stats carry the newest webhook deliveries too (`recent_deliveries`), as
+`GET /v1/alerts` on the integrity port lists them, attempts included.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,11 @@ from signals.http import JSONResponse
 from signals.instants import micros
 from signals.labels import SENTIMENTS
 from signals.query_params import QueryParams, paged, store_answers
-from signals.store.base import SignalQuery, Store
+from signals.store.base import AlertQuery, SignalQuery, Store
 
 # range -> (seconds, bucket seconds): about 15 to 100 buckets whatever the range.
 RANGES = {"15m": (900, 30), "1h": (3600, 60), "24h": (86_400, 900), "7d": (604_800, 10_800)}
+RECENT_DELIVERIES = 10
 
 _encoder = msgspec.json.Encoder()
 
@@ -72,6 +78,8 @@ class SignalHistory:
         since_us = until_us - micros(seconds)
         with store_answers():
             stats = await self._store.stats(since_us, until_us, bucket)
+            recent = await self._store.deliveries(AlertQuery(limit=RECENT_DELIVERIES))
         body = msgspec.to_builtins(stats)
         body["range"] = name
+        body["recent_deliveries"] = msgspec.to_builtins(recent.items)
         return JSONResponse(body)

@@ -55,7 +55,6 @@ class Consumer:
         self._queue = handoff.queue
         self._store = store
         self._backlog = backlog
-        self._metrics = metrics
         self._checkpoint_name = checkpoint_name
         self._batch_max = batch_max
         self._detection = detection
@@ -63,6 +62,10 @@ class Consumer:
         self._linger = linger_seconds
         self.position: JournalPosition = START
         self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
+        # Read at each scrape: a consumer stuck retrying a store write sets nothing meanwhile,
+        # and its lag is exactly what must show then.
+        metrics.consumer_lag.set_function(self.lag_seconds)
+        metrics.queue_depth.set_function(lambda: backlog.used)
 
     async def run(self) -> None:
         """Consume until the handoff is closed; everything before the close is stored."""
@@ -109,8 +112,6 @@ class Consumer:
 
     async def _consume(self, items: list[Committed]) -> None:
         self.oldest_pending = items[0].enqueued_at
-        self._metrics.consumer_lag.set(self.lag_seconds())
-        self._metrics.queue_depth.set(self._backlog.used)
         records = [record for item in items for record in item.records]
         detected = await self._detection.detect(records) if self._detection else None
         batch = Batch(
@@ -123,13 +124,11 @@ class Consumer:
         await self._apply(batch)
         self.position = items[-1].position
         self._backlog.release(len(records))
-        self._metrics.queue_depth.set(self._backlog.used)
         self.oldest_pending = self._handoff.oldest_enqueued()
         if detected and self._detection:
             self._detection.committed(detected)
 
     async def _tick(self) -> None:
-        self._metrics.consumer_lag.set(self.lag_seconds())
         if self._detection is None:
             return
         detected = await self._detection.tick(self._clock())

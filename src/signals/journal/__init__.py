@@ -1,4 +1,4 @@
-"""The append-only journal: the source of truth every consumer reads from (SPEC §6).
+"""The append-only journal: the source of truth every consumer reads from (docs/semantics.md).
 
 `Journal` appends with group commit and reads back; `iter_records` reads a stopped journal's
 directory for offline tools. See `signals.journal.writer` for durability per fsync mode.

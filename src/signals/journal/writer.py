@@ -251,6 +251,10 @@ class Journal:
             return JournalClosed("journal writer stopped unexpectedly")
         return JournalClosed("journal is closed")
 
+    def _set_unavailable(self, unavailable: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.journal_unavailable.set(1 if unavailable else 0)
+
     def _active_number(self) -> int:
         return self._active.number
 
@@ -275,6 +279,7 @@ class Journal:
                     await self._rotate(loop)
         except Exception:
             log.exception("journal.writer_failed")  # /ready turns false; aclose re-raises it
+            self._set_unavailable(True)
             raise
         finally:
             # However the loop ended, nobody may wait forever on an append or on new data.
@@ -391,6 +396,7 @@ class Journal:
         else:
             log.debug("journal.still_unavailable", error=str(exc), **context)
         self._outage = refusal
+        self._set_unavailable(True)
         return refusal
 
     def _available(self) -> None:
@@ -400,6 +406,7 @@ class Journal:
                 outage_seconds=round(time.monotonic() - self._outage_started, 3),
             )
             self._outage = None
+            self._set_unavailable(False)
 
 
 async def _awaited(task: asyncio.Task[None]) -> None:

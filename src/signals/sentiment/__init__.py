@@ -5,7 +5,7 @@
     result = classifier.classify(text)            # text: str | None
     result.label, result.cues
 
-Labels follow the labelling guidelines (/work/shared/sentiment/GUIDELINES.md). When a message
+Labels follow the labelling guidelines (docs/sentiment-guidelines.md). When a message
 mixes states, the first label whose score reaches `rules.threshold` wins, in the order
 stressed > uncertain > positive; if none does, the message is neutral. The first Classifier of
 a process loads and compiles the lexicon (a fraction of a second); later ones reuse it and cost

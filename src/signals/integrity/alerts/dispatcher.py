@@ -1,4 +1,4 @@
-"""The webhook dispatcher: drains the store's outbox to `alerts.webhook_url` (SPEC §5).
+"""The webhook dispatcher: drains the store's outbox to `alerts.webhook_url` (docs/semantics.md).
 
 Contract:
 - The outbox is the store's deliveries table; the consumer writes new entries in the same

@@ -1,4 +1,4 @@
-"""Redis windows that fall back to memory while Redis is lost (SPEC §4).
+"""Redis windows that fall back to memory while Redis is lost (docs/semantics.md).
 
 A batch whose Redis call fails (connection refused or reset, a timeout, any Redis error: see
 `signals.redis_client.REDIS_FAILURES`) is counted in memory instead: no event is lost and the

@@ -1,4 +1,4 @@
-"""The PostgreSQL store: the `Store` that several `signals` instances share (SPEC §9).
+"""The PostgreSQL store: the `Store` that several `signals` instances share (docs/semantics.md).
 
 Open with `await PostgresStore.open(url)`: it connects a pool (asyncpg), migrates the schema
 (`postgres_schema`: versioned, idempotent, safe when instances start together) and answers the
