@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import errno
 import os
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +47,7 @@ import structlog
 from signals.errors import JournalClosed, JournalError, JournalUnavailable
 from signals.journal.active import Fsync
 from signals.journal.maintenance import Maintenance
+from signals.journal.outage import Outage
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import read_committed
 from signals.journal.recovery import Recovered, recover
@@ -106,8 +106,7 @@ class Journal:
         self._fsync_each_group = settings.fsync == "always"
         self._loop = asyncio.get_running_loop()
         self._accepting = True
-        self._outage: JournalUnavailable | None = None
-        self._outage_started = 0.0
+        self._outage = Outage(metrics)
         self._rotate_failing = False
         self._pending: list[_Append] = []
         self._in_flight: list[_Append] = []
@@ -162,7 +161,7 @@ class Journal:
     @property
     def unavailable(self) -> JournalUnavailable | None:
         """Why appends fail now (a failed write or fsync not yet followed by a good one)."""
-        return self._outage
+        return self._outage.error
 
     async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition:
         """Journal `lines` (each without its newline) together; return the position after them."""
@@ -201,15 +200,15 @@ class Journal:
         return await self._maintenance.prune(now)
 
     def writable(self) -> bool:
-        return self._accepting and self._outage is None and os.access(self.directory, os.W_OK)
+        return self._accepting and not self.unavailable and os.access(self.directory, os.W_OK)
 
     async def check(self) -> None:
         """For readiness: raise unless appends are accepted, the last write or fsync succeeded
         and the directory is writable."""
         if not self._accepting:
             raise self._refusal()
-        if self._outage is not None:
-            raise self._outage
+        if self._outage.error is not None:
+            raise self._outage.error
         if not await asyncio.to_thread(os.access, self.directory, os.W_OK):
             raise JournalError(errno.EACCES, f"journal directory {self.directory} is not writable")
 
@@ -251,10 +250,6 @@ class Journal:
             return JournalClosed("journal writer stopped unexpectedly")
         return JournalClosed("journal is closed")
 
-    def _set_unavailable(self, unavailable: bool) -> None:
-        if self._metrics is not None:
-            self._metrics.journal_unavailable.set(1 if unavailable else 0)
-
     def _active_number(self) -> int:
         return self._active.number
 
@@ -267,7 +262,7 @@ class Journal:
             while self._pending or self._accepting:
                 if not self._pending:
                     self._wake.clear()
-                    if self._outage is None:
+                    if self._outage.error is None:
                         await self._wake.wait()
                     else:
                         await self._probe_unless_woken(loop)
@@ -279,7 +274,7 @@ class Journal:
                     await self._rotate(loop)
         except Exception:
             log.exception("journal.writer_failed")  # /ready turns false; aclose re-raises it
-            self._set_unavailable(True)
+            self._outage.gauge(True)
             raise
         finally:
             # However the loop ended, nobody may wait forever on an append or on new data.
@@ -300,12 +295,12 @@ class Journal:
             )
         except OSError as exc:
             self.stats.failed_groups += 1
-            refusal = self._failed(exc, "journal write failed", appends=len(group))
+            refusal = self._outage.failed(exc, "journal write failed", appends=len(group))
             for item in group:
                 if not item.future.done():
                     item.future.set_exception(refusal)
             return
-        self._available()
+        self._outage.ended()
         for item in group:
             at += len(item.data) + 1
             item.position = JournalPosition(segment, at)
@@ -361,7 +356,7 @@ class Journal:
             except OSError as exc:
                 # The groups since the last good fsync are written again before any other group
                 # is acknowledged (the active segment's repair); until then appends fail.
-                self._failed(exc, "journal fsync failed", segment=self._active.number)
+                self._outage.failed(exc, "journal fsync failed", segment=self._active.number)
                 continue
             if seconds is not None:
                 self.stats.fsyncs += 1
@@ -379,34 +374,7 @@ class Journal:
         except OSError as exc:
             log.debug("journal.probe_failed", error=str(exc))
             return
-        self._available()
-
-    def _failed(self, exc: OSError, what: str, **context: object) -> JournalUnavailable:
-        """The error for the callers of a failed group; the first failure of an outage logs."""
-        refusal = JournalUnavailable.wrapping(exc, what)
-        if self._outage is None:
-            self._outage_started = time.monotonic()
-            log.error(
-                "journal.unavailable",
-                error=str(exc),
-                errno=errno.errorcode.get(exc.errno or 0),
-                message="appends fail with 503 unavailable until a write succeeds again",
-                **context,
-            )
-        else:
-            log.debug("journal.still_unavailable", error=str(exc), **context)
-        self._outage = refusal
-        self._set_unavailable(True)
-        return refusal
-
-    def _available(self) -> None:
-        if self._outage is not None:
-            log.info(
-                "journal.available",
-                outage_seconds=round(time.monotonic() - self._outage_started, 3),
-            )
-            self._outage = None
-            self._set_unavailable(False)
+        self._outage.ended()
 
 
 async def _awaited(task: asyncio.Task[None]) -> None:
