@@ -89,7 +89,8 @@ class ApiError(Exception):
 
 
 def unavailable(message: str) -> ApiError:
-    """503 `unavailable` (SPEC §3): a dependency cannot be used now; nothing was done."""
+    """503 `unavailable`: a dependency (the journal's disk, the store) cannot be used now; nothing
+    of the request was done."""
     seconds = UNAVAILABLE_RETRY_AFTER_SECONDS
     return ApiError(
         503,

@@ -133,7 +133,7 @@ def _data_dir(settings: Settings) -> Path:
     data_dir = settings.data_path
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        # The journal and the SQLite file hold users' texts: the owner's only (SPEC §7).
+        # The journal and the SQLite file hold users' texts: the owner's only.
         data_dir.chmod(DATA_DIR_MODE)
     except OSError as exc:
         raise FilesUnusable(f"cannot create data_dir {data_dir}: {exc.strerror or exc}") from None

@@ -1,4 +1,4 @@
-"""No dependency fault is a 500 (SPEC §3), shown on a real `signals serve` (uvloop, as shipped).
+"""No dependency fault is a 500, shown on a real `signals serve` (uvloop, as shipped).
 
 - Redis killed with `kill -9` under load, with API keys (the limiter calls Redis on keyless
   requests) and Redis windows (the consumer calls it for every batch): every request is

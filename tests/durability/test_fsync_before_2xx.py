@@ -1,4 +1,4 @@
-""" "A 2xx means the event is in the journal and fsynced" (SPEC §3), observed from outside.
+""" "A 2xx means the event is in the journal and fsynced", observed from outside.
 
 `signals serve` runs under `strace -f` (`journal.fsync = "always"`), while concurrent clients
 post single events and batches to both ports, each request with an `X-Request-ID` of our own.

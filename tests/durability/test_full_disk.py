@@ -1,4 +1,4 @@
-"""A disk that fills up under a running `signals serve`, then gets room again (SPEC §6 Faults).
+"""A disk that fills up under a running `signals serve`, then gets room again.
 
 Two real ways to fill a disk: a small tmpfs mounted as the journal's filesystem (needs root, as
 CI runs), and a file size limit (`RLIMIT_FSIZE`, set on the running process with prlimit: writes

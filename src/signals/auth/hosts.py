@@ -1,4 +1,4 @@
-"""DNS rebinding: which `Host` names the service answers (SPEC §7, `server.allowed_hosts`).
+"""DNS rebinding: which `Host` names the service answers (`server.allowed_hosts`).
 
 A web page the operator visits can point its own name at 127.0.0.1 and then read and write the
 service through the operator's browser, which sends the page's name as `Host`. So while auth is
