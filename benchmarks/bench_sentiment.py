@@ -167,9 +167,9 @@ def phases(classifier: Classifier, texts: list[str], repeat: int) -> dict[str, f
     """CPU seconds per message spent in each phase of classify, from pipelines cut after each.
 
     The stages mirror Classifier.classify: fold (whitespace, lower case, quotes), scan (the
-    lexicon patterns and the "?" and "!!" marks), rules (the tally), verdict (label and cues).
+    lexicon automaton and the "?" and "!!" marks), rules (the tally), verdict (label and cues).
     """
-    entries, rules, spans_of = classifier._entries, classifier._rules, classifier._spans
+    table, rules, spans_of = classifier._table, classifier._rules, classifier._spans
 
     def fold(text: str) -> tuple[str, str, str]:
         if "  " in text or "\n" in text or "\t" in text or "\r" in text:
@@ -186,7 +186,7 @@ def phases(classifier: Classifier, texts: list[str], repeat: int) -> dict[str, f
     def rules_only(text: str) -> object:
         text, lowered, padded = fold(text)
         caps = len(lowered) == len(text) and lowered != text and has_caps_word(text)
-        return tally(Scan(padded, " " + text if caps else "", entries, rules), spans_of(padded))
+        return tally(Scan(padded, " " + text if caps else "", table, rules), spans_of(padded))
 
     stages = {"fold": fold, "scan": scan, "rules": rules_only, "verdict": classifier.classify}
     runs: dict[str, list[float]] = {name: [] for name in stages}
