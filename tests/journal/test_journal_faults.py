@@ -149,3 +149,15 @@ async def test_segments_and_the_lock_are_private_whatever_the_umask(directory: P
     modes = {entry.name: entry.stat().st_mode & 0o777 for entry in os.scandir(directory)}
     assert any(name.endswith(".gz") for name in modes)
     assert set(modes.values()) == {0o600}, modes
+
+
+async def test_a_close_that_cannot_fsync_says_so(directory: Path) -> None:
+    disk = LosingDisk()
+    journal = await Journal.open(
+        directory, JournalSettings(fsync="interval", fsync_interval_ms=60_000)
+    )
+    journal.fsync = disk.fsync
+    await journal.append([line(1)])
+    disk.failing = True
+    with capture_logs(), pytest.raises(JournalUnavailable, match="could not be made durable"):
+        await journal.aclose()

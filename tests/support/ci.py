@@ -1,5 +1,6 @@
 """In CI (`CI=true`) a test that cannot run here fails instead of skipping: a green CI run must
-mean that PostgreSQL, Chromium and strace were really there and every test really ran.
+mean that PostgreSQL, Chromium, strace, promtool and a mountable tmpfs were really there and
+every test really ran.
 
 Elsewhere (a laptop without PostgreSQL) such a test is skipped, saying what it needs.
 """

@@ -254,7 +254,14 @@ class Journal:
         return self._active.number
 
     async def _close_active(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._active.close)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._active.close)
+        except OSError as exc:
+            # The last fsync failed: in interval mode what was acknowledged since the previous
+            # one may not be on the disk. Said once, as the error the CLI reports (exit 1).
+            raise JournalUnavailable.wrapping(
+                exc, f"journal segment {self._active.number} could not be made durable at close"
+            ) from exc
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
