@@ -1,7 +1,8 @@
 """The composition root: every resource opened once, both servers in one loop, ordered shutdown.
 
     open:  windows (Redis) -> store -> journal (torn tail repaired) -> catch-up into the store
-           -> idempotency warm-up -> consumer, alert dispatcher, router forwarder -> both servers
+           -> idempotency warm-up -> consumer, alert dispatcher, router forwarder, store upkeep
+           -> both servers
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> windows -> store
 
@@ -49,6 +50,7 @@ from signals.sentiment import Classifier
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.store.factory import open_store
+from signals.store.upkeep import StoreUpkeep
 
 log = structlog.get_logger(__name__)
 
@@ -152,6 +154,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             redis=getattr(windows, "redis", None),
         )  # fmt: skip
 
+        # Derived rollups and retention, in small steps beside ingest; stopped before the store.
+        await stack.enter_async_context(StoreUpkeep(store, settings.store.retention_days))
         consumer_task = asyncio.create_task(consumer.run(), name="store-consumer")
 
         async def drain_consumer() -> None:

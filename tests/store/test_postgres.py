@@ -4,13 +4,12 @@ clear errors for a server it cannot use, and several writers sharing one databas
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
 import pytest
-from tests.support.postgres_server import free_port_url, skip_reason, temporary_schema
+from tests.support.postgres_server import free_port_url
 
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, SignalQuery
@@ -20,15 +19,6 @@ from signals.store.postgres.store import PostgresStore, StoreUnavailable
 from .samples import BASE_US, at, delivery, episode, record
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    reason = await skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    async with temporary_schema() as schema_url:
-        yield schema_url
 
 
 async def tables(url: str) -> set[str]:

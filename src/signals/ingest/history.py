@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from signals.events import SignalType, UserId
-from signals.http import JSONResponse
+from signals.ingest.stats_cache import StatsCache, aligned_window
 from signals.labels import SENTIMENTS
 from signals.query_params import QueryParams, paged
 from signals.store.base import SignalQuery, Store
@@ -24,7 +24,7 @@ _encoder = msgspec.json.Encoder()
 class SignalHistory:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._store = store
-        self._clock = clock
+        self._stats = StatsCache(self._compute_stats, clock)
 
     def _signal_query(self, request: Request, *, paged: bool) -> SignalQuery:
         allowed = ("user_id", "signal_type", "sentiment", "since", "until")
@@ -58,10 +58,11 @@ class SignalHistory:
         params = QueryParams(request, ("range",))
         name = params.choice("range", tuple(RANGES)) or "1h"
         params.done()
+        return Response(await self._stats.get(name), media_type="application/json")
+
+    async def _compute_stats(self, name: str, now: float) -> bytes:
         seconds, bucket = RANGES[name]
-        until_us = int(self._clock() * 1_000_000)
-        since_us = until_us - seconds * 1_000_000
-        stats = await self._store.stats(since_us, until_us, bucket)
-        body = msgspec.to_builtins(stats)
+        since_us, until_us = aligned_window(seconds, now)
+        body = msgspec.to_builtins(await self._store.stats(since_us, until_us, bucket))
         body["range"] = name
-        return JSONResponse(body)
+        return _encoder.encode(body)
