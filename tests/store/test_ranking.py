@@ -41,17 +41,14 @@ class TableSource:
                 self.rows_read += len(found[(level, slot)])
         return found
 
-    async def totals(self, slots: dict[int, list[int]], users: list[str]) -> Totals:
+    async def totals(self, pairs: dict[int, list[tuple[int, str]]]) -> Totals:
         sums: dict[str, tuple[int, int]] = {}
-        for level, starts in slots.items():
-            for slot in starts:
-                rows = self.table.get((level, slot), {})
-                for user in users:
-                    self.rows_read += 1
-                    if user in rows:
-                        e, s = rows[user]
-                        before = sums.get(user, (0, 0))
-                        sums[user] = (before[0] + e, before[1] + s)
+        for level, level_pairs in pairs.items():
+            for slot, user in level_pairs:
+                self.rows_read += 1
+                e, s = self.table.get((level, slot), {}).get(user, (0, 0))
+                before = sums.get(user, (0, 0))
+                sums[user] = (before[0] + e, before[1] + s)
         return sums
 
 

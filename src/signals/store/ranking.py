@@ -9,8 +9,9 @@ grows with the number of users and slots. Instead, for the slots `cover` chose:
 2. Each user seen gets a lower bound (the counts known) and an upper bound (plus the rest of
    every slot that does not list it); a user seen nowhere is bounded by the sum of all rests.
 3. The users that might still be in the top ten (upper bound at least the tenth-best lower
-   bound), at most `MAX_LOOKUPS` of them, best bound first, get their exact sums over the
-   slots (`RankSource.totals`: point lookups by (slot, user)).
+   bound), at most `MAX_LOOKUPS` of them, best bound first, get their exact sums: their rows
+   are looked up (`RankSource.totals`, by primary key) in the slots that did not list them and
+   had more rows than were read; elsewhere their counts are known already.
 4. The top ten among the users whose sums are exact. The answer is proved exact when no other
    user's upper bound reaches the tenth of them (ties are not counted as proof, since the order
    on a tie is by user_id); otherwise a deeper pass runs, and after the last one the answer is
@@ -18,7 +19,8 @@ grows with the number of users and slots. Instead, for the slots `cover` chose:
    near the top of any slot and yet adds up past the tenth (a flat distribution over many
    slots) may be missing.
 
-Rows read per pass: slots x (depth + 1) plus slots x MAX_LOOKUPS lookups, whatever the number of
+Rows read per pass: at most slots x (depth + 1), plus slots x MAX_LOOKUPS lookups (far fewer on
+skewed traffic, where the busiest users are listed nearly everywhere), whatever the number of
 events or users. Raw parts of a range (`known`) are exact totals added to every bound.
 """
 
@@ -47,8 +49,8 @@ class RankSource(Protocol):
         """Each slot's first `depth + 1` rows by (events descending, user_id)."""
         ...
 
-    async def totals(self, slots: dict[int, list[int]], users: list[str]) -> Totals:
-        """Exact sums over `slots` for each of `users` that has rows there."""
+    async def totals(self, pairs: dict[int, list[tuple[int, str]]]) -> Totals:
+        """Per user, the sum of its rows at the (slot, user) pairs given for each level."""
         ...
 
 
@@ -108,17 +110,22 @@ async def _pass(
 ) -> Ranking:
     lists = await source.leaders(slots, depth) if slots else {}
     lower: dict[str, list[int]] = {user: [e, s] for user, (e, s) in known.items()}
-    covered: dict[str, int] = {}  # user -> the rests of the slots that list it
-    unseen = 0  # the bound of a user listed nowhere: the sum of every slot's rest
-    for rows in lists.values():
+    listed: dict[str, set[SlotKey]] = {}
+    rests: dict[SlotKey, int] = {}  # a slot's bound for the users it does not list
+    for key, rows in lists.items():
         rest = rows[depth][1] if len(rows) > depth else 0
-        unseen += rest
+        if rest:
+            rests[key] = rest
         for user, events, stressed in rows[:depth]:
             tally = lower.setdefault(user, [0, 0])
             tally[0] += events
             tally[1] += stressed
-            covered[user] = covered.get(user, 0) + rest
-    upper = {user: tally[0] + unseen - covered.get(user, 0) for user, tally in lower.items()}
+            listed.setdefault(user, set()).add(key)
+    unseen = sum(rests.values())  # the bound of a user listed nowhere
+    upper = {
+        user: tally[0] + unseen - sum(rests.get(key, 0) for key in listed.get(user, ()))
+        for user, tally in lower.items()
+    }
     exact: Totals = {u: (t[0], t[1]) for u, t in lower.items() if upper[u] == t[0]}
     leading = heapq.nlargest(TOP_USERS, (t[0] for t in lower.values()))
     floor = leading[-1] if len(leading) == TOP_USERS else 0
@@ -127,11 +134,16 @@ async def _pass(
     )
     lookups = hopeful[:MAX_LOOKUPS]
     if lookups:
-        sums = await source.totals(slots, lookups)
+        # Only where a user's count is unknown: a slot that does not list it and has more rows.
+        missing: dict[int, list[tuple[int, str]]] = {}
+        for user in lookups:
+            seen_in = listed.get(user, set())
+            for level, slot in rests.keys() - seen_in:
+                missing.setdefault(level, []).append((slot, user))
+        sums = await source.totals(missing)
         for user in lookups:
             e, s = sums.get(user, (0, 0))
-            k = known.get(user, (0, 0))
-            exact[user] = (e + k[0], s + k[1])
+            exact[user] = (lower[user][0] + e, lower[user][1] + s)
     shown = top(exact)
     threat = max([unseen, *(upper[u] for u in lower if u not in exact)])
     if len(shown) < TOP_USERS:

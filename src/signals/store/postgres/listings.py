@@ -9,7 +9,7 @@ as one range of the (filter, position, tiebreak) index.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -20,7 +20,7 @@ from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
 from signals.store.cursor import read_id_cursor, read_seq_cursor
 from signals.store.outbox_rows import delivery_from_row
-from signals.store.paging import check_limit, page_of, where_clause
+from signals.store.paging import check_limit, page_of, read_ahead, where_clause
 from signals.store.postgres.rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
@@ -54,23 +54,21 @@ async def export_records(
     pool: asyncpg.Pool, query: SignalQuery, chunk: int
 ) -> AsyncIterator[Record]:
     """Each chunk is its own query on a connection borrowed for it alone, so a slow reader of
-    the stream holds no connection (and no snapshot) between chunks."""
+    the stream holds no connection (and no snapshot) between chunks; the next chunk is read
+    while this one is decoded and sent."""
     where, params = _signal_filters(query)
-    after: list[Any] = []
-    while True:
-        clauses = where
-        if after:
-            clauses = [*where, f"(received_us, seq) > (${len(params) + 1}, ${len(params) + 2})"]
-        rows = await pool.fetch(
-            f"SELECT {SELECT_RECORD} FROM events {where_clause(clauses)} "
+    resuming = [*where, f"(received_us, seq) > (${len(params) + 1}, ${len(params) + 2})"]
+
+    def fetch(after: list[Any]) -> Awaitable[list[Any]]:
+        return pool.fetch(
+            f"SELECT {SELECT_RECORD} FROM events {where_clause(resuming if after else where)} "
             f"ORDER BY received_us, seq LIMIT ${len(params) + len(after) + 1}",
             *params, *after, chunk,
         )  # fmt: skip
+
+    async for rows in read_ahead(fetch, chunk):
         for row in rows:
             yield record_from_row(row)
-        if len(rows) < chunk:
-            return
-        after = [rows[-1][0], rows[-1][1]]
 
 
 async def anomaly_page(pool: asyncpg.Pool, query: AnomalyQuery) -> Page[Episode]:

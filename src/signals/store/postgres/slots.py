@@ -64,15 +64,22 @@ class PostgresRollups:
             found[(level, slot)].append((user, events, stressed))
         return found
 
-    async def totals(self, slots: dict[int, list[int]], users: list[str]) -> Totals:
-        if not slots:
+    async def totals(self, pairs: dict[int, list[tuple[int, str]]]) -> Totals:
+        if not pairs:
             return {}
+        # LIMIT 1 (a pair has one row at most) keeps each a lookup by primary key: without it
+        # the planner pulls the subquery up and hashes whole tables.
         union = " UNION ALL ".join(
-            f"SELECT user_id, events, stressed FROM {USER_TABLES[level]} "
-            f"WHERE slot = ANY(${n}::bigint[]) AND user_id = ANY($1::text[])"
-            for n, level in enumerate(slots, start=2)
+            f"SELECT t.user_id, t.events, t.stressed FROM unnest(${2 * n + 1}::bigint[], "
+            f"${2 * n + 2}::text[]) AS k (slot, user_id) CROSS JOIN LATERAL "
+            f"(SELECT user_id, events, stressed FROM {USER_TABLES[level]} AS u "
+            "WHERE u.slot = k.slot AND u.user_id = k.user_id LIMIT 1) AS t"
+            for n, level in enumerate(pairs)
         )
-        return await self._grouped(union, [users, *slots.values()])
+        params: list[object] = []
+        for level_pairs in pairs.values():
+            params += [[slot for slot, _ in level_pairs], [user for _, user in level_pairs]]
+        return await self._grouped(union, params)
 
     async def raw_totals(self, ranges: list[tuple[int, int]]) -> Totals:
         union = (

@@ -267,7 +267,9 @@ class PostgresStore:
             self._pool.acquire() as conn,
             conn.transaction(readonly=True, isolation="repeatable_read"),
         ):
-            # One snapshot for all of its statements, so the parts of one answer agree.
+            # One snapshot for all of its statements, so the parts of one answer agree. Each
+            # reads a few thousand rows at most: starting parallel workers would take longer.
+            await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             return await read_stats(conn, since_us, until_us, bucket_seconds)
 
     async def seal(self, now_us: int, since_us: int | None = None) -> int:

@@ -8,7 +8,7 @@ index, so the walk starts right where the last page stopped.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -19,7 +19,7 @@ from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
 from signals.store.cursor import read_id_cursor, read_seq_cursor
 from signals.store.outbox_rows import delivery_from_row
-from signals.store.paging import check_limit, page_of, where_clause
+from signals.store.paging import check_limit, page_of, read_ahead, where_clause
 from signals.store.sqlite.rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
@@ -50,24 +50,22 @@ async def signal_page(conn: aiosqlite.Connection, query: SignalQuery) -> Page[Re
 async def export_records(
     conn: aiosqlite.Connection, query: SignalQuery, chunk: int
 ) -> AsyncIterator[Record]:
+    """Chunks of `chunk` rows, each query resuming after the last row of the one before; the
+    next chunk is read (on the connection's thread) while this one is decoded and sent."""
     where, params = _signal_filters(query)
-    resume: list[Any] = []
-    while True:
-        rows = list(
-            await conn.execute_fetchall(
-                f"SELECT {SELECT_RECORD} FROM events {where_clause(where)} "
-                "ORDER BY received_us, seq LIMIT ?",
-                [*params, *resume, chunk],
-            )
+    resuming = [*where, "received_us >= ? AND (received_us > ? OR seq > ?)"]
+
+    def fetch(after: list[Any]) -> Awaitable[Iterable[Any]]:
+        resume = [after[0], *after] if after else []  # received_us, received_us, seq
+        return conn.execute_fetchall(
+            f"SELECT {SELECT_RECORD} FROM events {where_clause(resuming if after else where)} "
+            "ORDER BY received_us, seq LIMIT ?",
+            [*params, *resume, chunk],
         )
+
+    async for rows in read_ahead(fetch, chunk):
         for row in rows:
             yield record_from_row(row)
-        if len(rows) < chunk:
-            return
-        if not resume:
-            where = [*where, "received_us >= ? AND (received_us > ? OR seq > ?)"]
-        last_us, last_seq = rows[-1][0], rows[-1][1]
-        resume = [last_us, last_us, last_seq]
 
 
 async def anomaly_page(conn: aiosqlite.Connection, query: AnomalyQuery) -> Page[Episode]:

@@ -77,19 +77,16 @@ class SqliteRollups:
                 found[(level, slot)].append((user, events, stressed))
         return found
 
-    async def totals(self, slots: dict[int, list[int]], users: list[str]) -> Totals:
-        if not slots:
+    async def totals(self, pairs: dict[int, list[tuple[int, str]]]) -> Totals:
+        if not pairs:
             return {}
         union = " UNION ALL ".join(
-            f"SELECT user_id, events, stressed FROM {USER_TABLES[level]} "
-            "WHERE slot IN (SELECT value FROM json_each(?)) "
-            "AND user_id IN (SELECT value FROM json_each(?))"
-            for level in slots
+            "SELECT u.user_id, u.events, u.stressed FROM json_each(?) AS p "
+            f"CROSS JOIN {USER_TABLES[level]} AS u ON u.slot = json_extract(p.value, '$[0]') "
+            "AND u.user_id = json_extract(p.value, '$[1]')"
+            for level in pairs
         )
-        names = json.dumps(users)
-        return await self._grouped(
-            union, [value for starts in slots.values() for value in (json.dumps(starts), names)]
-        )
+        return await self._grouped(union, [json.dumps(pairs[level]) for level in pairs])
 
     async def raw_totals(self, ranges: list[tuple[int, int]]) -> Totals:
         union = " UNION ALL ".join(
