@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import msgspec
 from starlette.requests import Request
@@ -18,7 +18,6 @@ from signals.store.base import SignalQuery, Store
 # range -> (seconds, bucket seconds): about 15 to 100 buckets whatever the range.
 RANGES = {"15m": (900, 30), "1h": (3600, 60), "24h": (86_400, 900), "7d": (604_800, 10_800)}
 
-CHUNK_BYTES = 65_536
 _encoder = msgspec.json.Encoder()
 
 
@@ -48,21 +47,10 @@ class SignalHistory:
 
     async def export(self, request: Request) -> Response:
         query = self._signal_query(request, paged=False)
-
-        async def lines() -> AsyncIterator[bytes]:
-            # Records go out in pieces of about CHUNK_BYTES: one send per record would cost
-            # more than reading and encoding it.
-            piece = bytearray()
-            async for record in self._store.export(query):
-                _encoder.encode_into(record, piece, -1)
-                piece += b"\n"
-                if len(piece) >= CHUNK_BYTES:
-                    yield bytes(piece)
-                    piece.clear()
-            if piece:
-                yield bytes(piece)
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        # Pieces of whole lines, one per chunk the store reads: a send per record would cost
+        # more than reading the record.
+        lines = self._store.export_lines(query)
+        return StreamingResponse(lines, media_type="application/x-ndjson")
 
     async def stats(self, request: Request) -> Response:
         params = QueryParams(request, ("range",))

@@ -9,7 +9,9 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from signals.store.base import Page
+import msgspec
+
+from signals.store.base import Page, SignalQuery
 from signals.store.cursor import make_cursor
 
 T = TypeVar("T")
@@ -63,3 +65,22 @@ async def read_ahead(
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pending
+
+
+def one_upper_bound(
+    query: SignalQuery, after: tuple[int, int] | None
+) -> tuple[SignalQuery, tuple[int, int] | None]:
+    """A newest-first page bounded above by its cursor or by `until`, whichever is lower: the
+    other one is implied. Given both, a database may walk its time index from the wrong one,
+    through every row in between."""
+    if after is None or query.until_us is None:
+        return query, after
+    if after[0] < query.until_us:
+        return msgspec.structs.replace(query, until_us=None), after
+    return query, None
+
+
+def without_since(query: SignalQuery) -> SignalQuery:
+    """For the chunks after the first of an oldest-first read: their resume key (a row already
+    sent, so at or after `since`) is the only lower bound then, for the same reason."""
+    return msgspec.structs.replace(query, since_us=None)

@@ -42,6 +42,7 @@ from signals.store.postgres.listings import (
     claim_deliveries,
     delivery_page,
     due_deliveries,
+    export_lines,
     export_records,
     signal_page,
 )
@@ -260,6 +261,10 @@ class PostgresStore:
         """Every matching record, oldest first, `batch_max` rows per query; `limit` and
         `cursor` of the query are ignored."""
         return export_records(self._pool, query, self._batch_max)
+
+    def export_lines(self, query: SignalQuery) -> AsyncIterator[bytes]:
+        """`export` as NDJSON, in pieces of whole lines (one per chunk read)."""
+        return export_lines(self._pool, query, self._batch_max)
 
     async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats:
         """Raises ValueError for bucket_seconds < 1, until before since, or too many buckets."""

@@ -47,6 +47,7 @@ from signals.store.sqlite.listings import (
     anomaly_page,
     delivery_page,
     due_deliveries,
+    export_lines,
     export_records,
     signal_page,
 )
@@ -314,6 +315,10 @@ class SqliteStore:
         included.
         """
         return export_records(self._reader, query, self._batch_max)
+
+    def export_lines(self, query: SignalQuery) -> AsyncIterator[bytes]:
+        """`export` as NDJSON, in pieces of whole lines (one per chunk read)."""
+        return export_lines(self._reader, query, self._batch_max)
 
     async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats:
         """See `signals.store.grid` for the bucket layout and `sqlite.stats` for the reads.
