@@ -19,9 +19,9 @@ Then, each query `RUNS` times (median, p95, the first run alone):
 - `/v1/signals` with each filter;
 - `/v1/signals/export` of about 300k records through the endpoint's own code (in process,
   httpx's ASGI transport): records/s;
-- ingest with the dashboard open: `Store.apply` of new batches for `--ingest-seconds`,
-  alternately alone and with one stats query every 5 s (the ranges in turn), three times
-  each; events/s of each and the ratio.
+- ingest with the dashboard open: `Store.apply` of new batches for `--ingest-seconds`, alone
+  and with one stats query every 5 s (the ranges in turn), in five pairs of runs: events/s,
+  events per CPU second of this process, and the median ratio of the pairs.
 The load average is printed before each part: the machine is shared.
 """
 
@@ -85,6 +85,7 @@ TEXTS = [
 BATCH = 2000
 RUNS = 20
 DASHBOARD_SECONDS = 5.0
+PAIRS = 5
 
 
 class Timeline:
@@ -240,21 +241,32 @@ async def build(args: argparse.Namespace) -> None:
 
 
 async def measure(name: str, call: Callable[[], Awaitable[object]]) -> float:
+    """Wall time, and the CPU time of this process (all its threads: SQLite's work included,
+    a PostgreSQL server's not); on a shared machine the CPU time shows a query's own cost when
+    the wall time mostly shows the neighbours'."""
     samples: list[float] = []
+    cpu: list[float] = []
     for _ in range(RUNS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         await call()
         samples.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     median = statistics.median(samples)
     p95 = statistics.quantiles(samples, n=20)[18]
-    print(f"| {name:<40} | {median:8.2f} | {p95:8.2f} | {samples[0]:8.2f} |")
+    print(
+        f"| {name:<40} | {median:8.2f} | {p95:8.2f} | {samples[0]:8.2f} "
+        f"| {statistics.median(cpu):8.2f} |"
+    )
     return median
 
 
 async def queries(store: Store, shape: str, events: int) -> None:
     print(f"\n{load()}")
-    print(f"| {'query (20 runs), ms':<40} | {'median':>8} | {'p95':>8} | {'1st run':>8} |")
-    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
+    print(
+        f"| {'query (20 runs), ms':<40} | {'median':>8} | {'p95':>8} | {'1st run':>8} "
+        f"| {'cpu med.':>8} |"
+    )
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     exact = []
     for name, (seconds, bucket) in RANGES.items():
         since, until = aligned_window(seconds, END_US / S)
@@ -295,22 +307,24 @@ async def export(store: Store, shape: str, events: int) -> None:
         span = SPANS[shape] * min(1.0, 300_000 / events)
         for label, until in (("ending at END", END_US), ("mid-range", END_US - SPANS[shape] // 2)):
             since = until - int(span)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = await client.get(
                 "/v1/signals/export", params={"since": from_us(since), "until": from_us(until)}
             )
-            elapsed = time.perf_counter() - t0
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
             lines = response.content.count(b"\n")
             print(
-                f"export ({label}): {lines:,} records in {elapsed:.2f} s = {lines / elapsed:,.0f}/s"
+                f"export ({label}): {lines:,} records in {elapsed:.2f} s = "
+                f"{lines / elapsed:,.0f}/s ({lines / cpu:,.0f} per CPU second of this process)"
             )
 
 
 async def ingest(store: Store, seconds: float, shape: str, events: int) -> None:
-    """Events/s of apply alone vs with a stats query every 5 s, alternating, three of each."""
-    print(f"\ningest with and without a dashboard, {seconds:.0f} s each; {load()}")
+    """Events/s of apply alone and with a stats query every 5 s, in PAIRS pairs of runs (the
+    order within a pair alternating, after a warm-up run), and the median of the pairs' ratios;
+    also per CPU second of this process, the steadier figure for SQLite on a shared machine."""
+    print(f"\ningest alone and with a dashboard, {PAIRS} pairs of {seconds:.0f} s runs; {load()}")
     feed = Feed(shape, events, run=f"r{time.time_ns():x}-")
-    results: dict[bool, list[float]] = {False: [], True: []}
     ranges = itertools.cycle(RANGES.values())
     latest = [LATER_US]
 
@@ -322,25 +336,36 @@ async def ingest(store: Store, seconds: float, shape: str, events: int) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), DASHBOARD_SECONDS)
 
-    for with_dashboard in (False, True) * 3:
+    async def run(with_dashboard: bool, length: float) -> tuple[float, float]:
         stop = asyncio.Event()
         viewer = asyncio.create_task(dashboard(stop)) if with_dashboard else None
-        count, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
+        count, t0, c0 = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - t0 < length:
             batch = await feed.take() or []
             count += await store.apply(Batch(records=batch))
             latest[0] = to_us(batch[-1].received_at)
-        results[with_dashboard].append(count / (time.perf_counter() - t0))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         stop.set()
         if viewer is not None:
             await viewer
+        return count / wall, count / cpu
+
+    await run(False, min(seconds, 5.0))  # warm-up: caches, the feed's first batches
+    pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    for n in range(PAIRS):
+        first = n % 2 == 1
+        a = await run(first, seconds)
+        b = await run(not first, seconds)
+        pairs.append((b, a) if first else (a, b))
     feed.close()
-    alone, watched = (statistics.median(results[k]) for k in (False, True))
-    print(
-        f"apply alone {alone:,.0f} events/s, with a dashboard {watched:,.0f} events/s: "
-        f"ratio {watched / alone:.3f} (runs: {[round(r) for r in results[False]]} vs "
-        f"{[round(r) for r in results[True]]})"
-    )
+    for i, label in ((0, "events/s"), (1, "events per CPU second")):
+        alone = [pair[0][i] for pair in pairs]
+        watched = [pair[1][i] for pair in pairs]
+        ratio = statistics.median(w / a for a, w in zip(alone, watched, strict=True))
+        print(
+            f"{label}: alone {statistics.median(alone):,.0f}, with a dashboard "
+            f"{statistics.median(watched):,.0f}; median ratio of the pairs {ratio:.3f}"
+        )
 
 
 def schema_url(admin: str, schema: str) -> str:
@@ -357,7 +382,7 @@ async def main() -> None:
     parser.add_argument("--path", type=Path, help="SQLite file (default /tmp/signals-bench-...)")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--ingest-seconds", type=float, default=20.0)
+    parser.add_argument("--ingest-seconds", type=float, default=15.0)
     args = parser.parse_args()
     name = f"signals_bench_{args.shape}_{args.events}"
     args.path = args.path or Path(f"/tmp/{name}.db")

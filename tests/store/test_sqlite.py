@@ -121,3 +121,20 @@ async def test_a_new_file_gives_pruned_space_back(tmp_path: Path) -> None:
         assert pragma(path, "freelist_count") == 0
         assert full > 4 * pragma(path, "page_count")  # 3000 texts of 2 KB gone from the file
         assert (await store.signals(SignalQuery())).items == []
+
+
+async def test_retention_leaves_no_rollup_row_of_a_pruned_day(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    cutoff = (BASE_US // DAY_US) * DAY_US
+    async with await SqliteStore.open(path) as store:
+        await store.apply(Batch(records=[record(-2 * 86_400 + n * 97.3) for n in range(900)]))
+        await store.apply(Batch(records=[record(n * 61.7) for n in range(300)]))
+        assert await store.seal(BASE_US + DAY_US, since_us=0) > 0
+        while await store.prune(cutoff, 100):
+            pass
+    with sqlite3.connect(path) as conn:
+        for table in {*COUNT_TABLES.values(), *USER_TABLES.values(), "user_seals"}:
+            old = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE slot < ?", (cutoff // 10**6,))
+            assert old.fetchone()[0] == 0, table
+            assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table
+    conn.close()
