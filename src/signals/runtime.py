@@ -2,7 +2,7 @@
 
     open:  Redis (the one client) -> windows -> store -> journal (torn tail repaired) -> catch-up
            into the store -> idempotency warm-up -> alert dispatcher, detection, consumer,
-           router forwarder -> both servers
+           router forwarder, store upkeep -> both servers
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> store -> Redis
 
@@ -54,6 +54,7 @@ from signals.settings import Settings
 from signals.store.base import Store
 from signals.store.factory import open_store
 from signals.store.failures import is_store_failure
+from signals.store.upkeep import StoreUpkeep
 
 log = structlog.get_logger(__name__)
 
@@ -213,6 +214,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             redis=redis_client,
         )  # fmt: skip
 
+        # Derived rollups and retention, in small steps beside ingest; stopped before the store.
+        await stack.enter_async_context(StoreUpkeep(store, settings.store.retention_days))
         consumer_task = asyncio.create_task(consumer.run(), name="store-consumer")
 
         async def drain_consumer() -> None:

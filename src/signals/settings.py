@@ -99,6 +99,7 @@ class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     url: str = ""  # postgresql://user@host:port/db
     batch_max: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     pool_size: Annotated[int, Meta(ge=1, le=100)] = 4
+    retention_days: Annotated[float, Meta(ge=0)] = 30.0  # 0 keeps everything
 
 
 class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
