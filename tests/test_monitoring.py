@@ -12,7 +12,6 @@ histogram, the name itself of a gauge. promtool comes with Debian's `prometheus`
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from tests.support.ci import cannot_run
 from tests.support.service import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,10 +98,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
 def promtool() -> str:
     found = shutil.which("promtool")
     if found is None:
-        message = "promtool is missing: apt-get install prometheus (Debian's package)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        cannot_run("promtool is missing: apt-get install prometheus (Debian's package)")
     return found
 
 

@@ -9,19 +9,24 @@
     ├── PortUnavailable           an address to listen on is taken or not ours (exit 1)
     ├── FilesUnusable             `data_dir` or a file in it cannot be created or written (exit 1)
     ├── SchemaTooNew              the store was written by a newer `signals` (exit 1)
-    └── JournalError              an append was not (or may not have been) made durable; an
-        │                         `OSError` too, carrying the errno (ENOSPC, EIO, ...)
-        ├── JournalClosed         the journal is closed or its writer stopped: nothing written
-        ├── JournalLocked         another process holds the journal directory
-        └── JournalCorrupt        a complete line in a segment is not a record: file and offset
+    ├── JournalError              an append was not (or may not have been) made durable; an
+    │   │                         `OSError` too, carrying the errno (ENOSPC, EIO, ...)
+    │   ├── JournalUnavailable    a write or fsync failed (disk full, I/O error): nothing of the
+    │   │                         group was acknowledged, and appends fail until one succeeds
+    │   ├── JournalClosed         the journal is closed or its writer stopped: nothing written
+    │   ├── JournalLocked         another process holds the journal directory
+    │   └── JournalCorrupt        a complete line in a segment is not a record: file and offset
+    └── StoreUnavailable          the store did not answer a query (PostgreSQL lost, SQLite busy
+                                  or failing); names no URL or path (it reaches clients)
 
 The CLI (`signals.__main__`) is the only place these become exit statuses; while serving, the
-request path turns a `JournalError` into 503 `unavailable`.
+request path turns a `JournalError` and a `StoreUnavailable` into 503 `unavailable`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 
 class SignalsError(Exception):
@@ -68,13 +73,17 @@ class DatasetError(UsageError):
 
 class JournalError(SignalsError, OSError):
     @classmethod
-    def wrapping(cls, exc: OSError, what: str) -> JournalError:
+    def wrapping(cls, exc: OSError, what: str) -> Self:
         if exc.errno is None:
             error = cls(f"{what}: {exc}")
         else:
             error = cls(exc.errno, f"{what}: {exc.strerror or exc}")
         error.__cause__ = exc
         return error
+
+
+class JournalUnavailable(JournalError):
+    pass
 
 
 class JournalClosed(JournalError):
@@ -96,3 +105,7 @@ class JournalCorrupt(JournalError):
         )
         self.path = path
         self.offset = offset
+
+
+class StoreUnavailable(SignalsError):
+    """A query the store could not answer because it cannot be reached or used right now."""

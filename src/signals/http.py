@@ -43,6 +43,11 @@ STATUS_CODES = {
     500: "internal",
     503: "overloaded",
 }
+# Every code a client can see: the defaults above, and those raised by name.
+ERROR_CODES = frozenset({*STATUS_CODES.values(), "unavailable", "invalid_host"})
+# How long a client should wait after 503 `unavailable`: a disk that fills up or a database
+# that restarts takes seconds to come back, not milliseconds.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 class JSONResponse(Response):
@@ -83,6 +88,19 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
+
+
+def unavailable(message: str) -> ApiError:
+    """503 `unavailable`: a dependency (the journal's disk, the store) cannot be used now; nothing
+    of the request was done."""
+    seconds = UNAVAILABLE_RETRY_AFTER_SECONDS
+    return ApiError(
+        503,
+        message,
+        code="unavailable",
+        details=[{"retry_after": seconds}],
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def request_id_of(scope: Scope) -> str:

@@ -33,7 +33,7 @@ from signals.events import (
     SignalType,
     UserId,
 )
-from signals.http import STATUS_CODES, ErrorEnvelope
+from signals.http import ERROR_CODES, STATUS_CODES, ErrorEnvelope
 from signals.ingest.history import RANGES, RECENT_DELIVERIES
 from signals.labels import SENTIMENTS, SEVERITIES
 from signals.records.delivery import DELIVERY_STATUSES, Delivery
@@ -46,9 +46,10 @@ Json = dict[str, Any]
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 WRITE_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
-READ_ERRORS = (401, 403, 422, 429)
+READ_ERRORS = (400, 401, 403, 422, 429, 503)
 ERRORS = {
-    400: "the body is not JSON; the message says where it broke",
+    400: "the body is not JSON; the message says where it broke (`malformed_json`), or the Host "
+    "is not one this service answers (`invalid_host`, see server.allowed_hosts)",
     401: "no API key, or an unknown one",
     403: "the API key lacks the scope the operation needs",
     404: "no such resource",
@@ -58,7 +59,8 @@ ERRORS = {
     422: "the request breaks a rule; each detail names where (`loc`) and which (`msg`)",
     429: "too many failed authentications from this address, or the key is over its rate",
     500: "an unexpected error, logged with its traceback (never sent)",
-    503: "the queue to the store is full",
+    503: "the queue to the store is full (`overloaded`), or the journal cannot write or the store "
+    "does not answer (`unavailable`): nothing was written; retry after Retry-After",
 }
 ERROR_HEADERS = {
     401: ("WWW-Authenticate",),
@@ -108,7 +110,7 @@ def _schemas(limits: IngestSettings) -> Json:
     event["metadata"]["description"] = (
         f"flat: string, number, boolean or null values; at most {MAX_METADATA_BYTES} bytes encoded"
     )
-    schemas["ErrorBody"]["properties"]["code"]["enum"] = sorted(set(STATUS_CODES.values()))
+    schemas["ErrorBody"]["properties"]["code"]["enum"] = sorted(ERROR_CODES)
     schemas["Stats"]["properties"]["range"] = {"enum": list(RANGES)}
     schemas["Stats"]["properties"]["recent_deliveries"] = {
         "type": "array",

@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from signals.accept.pipeline import Overloaded, Pipeline
 from signals.endpoints import JsonEndpoint
+from signals.errors import JournalError, StoreUnavailable
 from signals.events import (
     Event,
     InvalidEvent,
@@ -28,7 +29,7 @@ from signals.events import (
     split_array,
     split_ndjson,
 )
-from signals.http import ApiError, request_id_of
+from signals.http import ApiError, request_id_of, unavailable
 from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
@@ -111,6 +112,18 @@ class Intake:
         except Overloaded as exc:
             self._metrics.rejections.labels("overloaded").inc()
             raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
+        except JournalError:
+            # The journal logged the outage once; a log line per refused request would drown it.
+            self._metrics.rejections.labels("unavailable").inc()
+            raise unavailable(
+                "the journal cannot write now (disk full or I/O error): nothing of this request "
+                "was accepted; retry later"
+            ) from None
+        except StoreUnavailable:
+            self._metrics.rejections.labels("unavailable").inc()
+            raise unavailable(
+                "a duplicate's first answer is in the store, which does not answer now; retry later"
+            ) from None
 
     async def _log_one(self, scope: Scope, media: str, body: bytes) -> tuple[int, Accepted]:
         return await self._single(scope, body)

@@ -22,10 +22,12 @@ import msgspec
 
 from signals.accept.backlog import Backlog, BacklogFull
 from signals.accept.idempotency import ASK_STORE, Answer, IdempotencyIndex
+from signals.errors import StoreUnavailable
 from signals.events import Record
 from signals.journal.position import JournalPosition
 from signals.metrics import Metrics
 from signals.store.base import Store
+from signals.store.failures import is_store_failure
 
 _encode = msgspec.json.Encoder().encode
 
@@ -123,10 +125,14 @@ class Pipeline:
         try:
             found = await self._store.get_records([records[i].event_id for i in asked])
         except BaseException as exc:
-            self._release(
-                [r for r, seen in zip(records, earlier, strict=True) if seen is None], exc
-            )
-            raise
+            error: BaseException = exc
+            if isinstance(exc, Exception) and is_store_failure(exc):
+                error = StoreUnavailable(f"{type(exc).__name__}: {exc}")
+            claimed = [r for r, seen in zip(records, earlier, strict=True) if seen is None]
+            self._release(claimed, error)
+            if error is exc:
+                raise
+            raise error from exc
         for i in asked:
             stored = found.get(records[i].event_id)
             if stored is not None:

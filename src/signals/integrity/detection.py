@@ -33,10 +33,10 @@ from signals.integrity.alerts.outbox import delivery_for, resolved_for, should_a
 from signals.integrity.episodes.redis_state import Key, Shared, SharedEpisodes, Write, adopt
 from signals.integrity.episodes.tracker import EpisodeTracker, Transition
 from signals.integrity.windows.base import WindowEvent, Windows
-from signals.integrity.windows.fallback import REDIS_FAILURES
 from signals.metrics import Metrics
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
+from signals.redis_client import REDIS_FAILURES
 from signals.settings import Settings
 from signals.store.base import Store
 

@@ -4,7 +4,7 @@
 directory for offline tools. See `signals.journal.writer` for durability per fsync mode.
 """
 
-from signals.errors import JournalClosed, JournalError
+from signals.errors import JournalClosed, JournalError, JournalUnavailable
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import iter_records
 from signals.journal.recovery import in_use
@@ -17,6 +17,7 @@ __all__ = [
     "JournalError",
     "JournalPosition",
     "JournalStats",
+    "JournalUnavailable",
     "OnCommit",
     "in_use",
     "iter_records",

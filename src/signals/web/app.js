@@ -79,6 +79,7 @@
     pending: false,
     needsKey: false,
     refreshes: 0,
+    lastStartedAt: 0,
     lastRenderedRange: null,
     tableSignatures: { anomalies: "", events: "", deliveries: "", episodeEvents: "" },
     episodes: new Map(), // the anomalies table's episodes, by id
@@ -954,6 +955,7 @@
       return;
     }
     state.inflight = true;
+    state.lastStartedAt = Date.now();
     stopTimer();
     const range = state.range;
     try {
@@ -1019,6 +1021,23 @@
     }
   }
 
+  // A tab shown again or resumed refreshes at once only if its last refresh started at least
+  // REFRESH_MS ago, else when that time is up: flipping between tabs or clicking Pause and
+  // Resume must not add queries (at most one per REFRESH_MS per tab; a new range is asked at
+  // once, and the service answers repeated asks from its shared answers).
+  function refreshSoon() {
+    if (state.inflight) {
+      return; // the refresh under way schedules the next one
+    }
+    const wait = state.lastStartedAt + REFRESH_MS - Date.now();
+    if (wait <= 0) {
+      refresh();
+      return;
+    }
+    stopTimer();
+    state.timer = window.setTimeout(refresh, wait);
+  }
+
   // ---- wiring ------------------------------------------------------------------------------
 
   function selectRange(range) {
@@ -1047,7 +1066,7 @@
       toggle.setAttribute("aria-pressed", String(state.live));
       toggle.textContent = state.live ? "Pause" : "Resume";
       if (state.live) {
-        refresh();
+        refreshSoon();
       } else {
         stopTimer();
         setLive("paused", "Paused");
@@ -1092,7 +1111,7 @@
       if (document.hidden) {
         stopTimer();
       } else if (state.live) {
-        refresh();
+        refreshSoon();
       }
     });
   }

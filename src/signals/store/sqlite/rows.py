@@ -35,6 +35,17 @@ SELECT_RECORD = (
     "request_id, text, timestamp, agent_id, session_id, metadata"
 )
 
+# A record as JSON, built by SQLite: its fields in `Record`'s order, as msgspec writes them
+# (JSON-valued columns embedded as JSON, missing values as null). The export streams it as is.
+RECORD_JSON = (
+    "json_object("
+    + ", ".join(
+        f"'{name}', json({name})" if name in ("sentiment_cues", "metadata") else f"'{name}', {name}"
+        for name in Record.__struct_fields__
+    )
+    + ")"
+)
+
 EPISODE_COLUMNS = (
     "id, user_id, signal_type, severity, threshold, window_seconds, peak_count, event_count, "
     "opened_at, opened_us, last_seen_at, closed_at, sample_event_ids, alerted"
