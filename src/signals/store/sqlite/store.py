@@ -43,6 +43,7 @@ from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
 from signals.store.outbox_rows import delivery_row
 from signals.store.sealing import seal
+from signals.store.sqlite.apply import UPSERT_CHECKPOINT, Rows, on_thread, write
 from signals.store.sqlite.listings import (
     anomaly_page,
     delivery_page,
@@ -52,13 +53,9 @@ from signals.store.sqlite.listings import (
     signal_page,
 )
 from signals.store.sqlite.permissions import owner_only
-from signals.store.sqlite.rollup import roll_up
 from signals.store.sqlite.rows import (
     EPISODE_COLUMNS,
-    INSERT_DELIVERY,
-    INSERT_EVENT,
     SELECT_RECORD,
-    UPSERT_EPISODE,
     episode_from_row,
     episode_row,
     record_from_row,
@@ -169,27 +166,24 @@ class SqliteStore:
         if (batch.checkpoint_name is None) != (batch.checkpoint is None):
             raise ValueError("a batch checkpoint needs both checkpoint_name and checkpoint")
         rows: dict[str, tuple[Any, ...]] = {}
+        instants: dict[str, int] = {}  # the records of one request share their received_at
         for record in batch.records:
             if record.event_id not in rows:  # the first of several copies in one batch wins
-                rows[record.event_id] = record_row(record, to_us(record.received_at))
-        episodes = [episode_row(episode) for episode in batch.episodes]
-        deliveries = [delivery_row(delivery) for delivery in batch.deliveries]
-        async with self._write_lock, write_transaction(self._writer):
-            w = self._writer
-            inserted = 0
-            if rows:
-                last_seq = await _scalar(w, "SELECT MAX(seq) FROM events")
-                async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
-                    inserted = cursor.rowcount
-                if inserted:
-                    await roll_up(w, await self._new_rows(rows, inserted, last_seq or 0))
-            if episodes:
-                await w.executemany(UPSERT_EPISODE, episodes)
-            if deliveries:
-                await w.executemany(INSERT_DELIVERY, deliveries)
-            if batch.checkpoint_name is not None and batch.checkpoint is not None:
-                await self._put_checkpoint(batch.checkpoint_name, batch.checkpoint)
-        return inserted
+                at = instants.get(record.received_at)
+                if at is None:
+                    at = instants[record.received_at] = to_us(record.received_at)
+                rows[record.event_id] = record_row(record, at)
+        checkpoint = None
+        if batch.checkpoint_name is not None and batch.checkpoint is not None:
+            checkpoint = (batch.checkpoint_name, batch.checkpoint)
+        batch_rows = Rows(
+            rows,
+            [episode_row(episode) for episode in batch.episodes],
+            [delivery_row(delivery) for delivery in batch.deliveries],
+            checkpoint,
+        )
+        async with self._write_lock:
+            return await on_thread(self._writer, lambda db: write(db, batch_rows))
 
     async def save_checkpoint(self, name: str, position: JournalPosition) -> None:
         async with self._write_lock:
@@ -224,21 +218,6 @@ class SqliteStore:
             )
         return due
 
-    async def _new_rows(
-        self, rows: dict[str, tuple[Any, ...]], inserted: int, last_seq: int
-    ) -> list[tuple[Any, ...]]:
-        """The rows of `rows` that the insert just stored, not already there before.
-
-        Usually all of them. Otherwise (a replay after a crash) they are the ones with a `seq`
-        above the largest before the insert: AUTOINCREMENT never hands out a smaller one.
-        """
-        if inserted == len(rows):
-            return list(rows.values())
-        new_ids = await self._writer.execute_fetchall(
-            "SELECT event_id FROM events WHERE seq > ?", (last_seq,)
-        )
-        return [rows[event_id] for (event_id,) in new_ids]
-
     async def seal(self, now_us: int, since_us: int | None = None) -> int:
         """See `Store.seal`."""
         if since_us is not None:
@@ -258,12 +237,7 @@ class SqliteStore:
         return await self._upkeep.reclaim(max_pages)
 
     async def _put_checkpoint(self, name: str, position: JournalPosition) -> None:
-        await self._writer.execute(
-            "INSERT INTO checkpoints (name, segment, byte_offset) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET "
-            "segment = excluded.segment, byte_offset = excluded.byte_offset",
-            (name, position.segment, position.offset),
-        )
+        await self._writer.execute(UPSERT_CHECKPOINT, (name, position.segment, position.offset))
 
     # Reads.
 
