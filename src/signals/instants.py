@@ -9,6 +9,7 @@ on the way back. Every instant `signals` writes is UTC with microseconds and a `
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -49,6 +50,13 @@ def rfc3339(seconds: float) -> str:
     return from_us(micros(seconds))
 
 
+_second = [-1, ""]  # the last whole second formatted, and its text
+
+
 def utc_now() -> str:
-    """Now, as `from_us` writes instants."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Now, as `from_us` writes instants. Once per event: the date and time of day are
+    formatted once per second, the microseconds appended."""
+    seconds, fraction = divmod(time.time_ns() // 1000, MICROS_PER_SECOND)
+    if seconds != _second[0]:
+        _second[:] = [seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))]
+    return f"{_second[1]}.{fraction:06d}Z"
