@@ -1,24 +1,28 @@
-"""Ingest throughput and latency of `signals serve` against the bare Starlette + uvicorn ceiling.
+"""Server CPU time per event of `signals serve`, beside the bare Starlette + uvicorn ceiling with
+and without group-commit fsync, measured in one run.
 
-One run starts both servers as subprocesses pinned to `--server-cpu` (the real one on a fresh
-data dir with default settings: fsync always, memory windows, SQLite), pins itself and its load
-generators to `--client-cpu`, and measures, alternating the two servers so background noise hits
-both alike, `--repeats` times each:
+One run starts three servers as subprocesses pinned to `--server-cpu`: the bare app (decode,
+answer), the bare app with group commit (`bare_app.py --journal`: each body fsynced before its
+answer, the reference for a service that acknowledges after fsync), and `signals serve` on a
+fresh data dir with default settings (fsync always, memory windows, SQLite). It pins itself and
+its load generators to `--client-cpu`, and measures, alternating the servers so background
+noise hits them alike, `--repeats` times each:
 
-- single events, closed loop (wrk, or loadgen.py with `--client python`; `--connections`):
-  peak req/s, p50, p99;
-- batches of `--batch` events, closed loop (loadgen.py, `--batch-connections`): events/s, p50, p99;
-- single events, open loop at half of that server's median peak (loadgen.py): p50, p99, measured
-  from each request's scheduled send time;
-- server CPU time per event: utime + stime over the run, for the real service until its
+- server CPU time per event, the headline: utime + stime over each run, for signals until its
   consumer has stored everything (so journal, queue, windows and SQLite all count);
+- single events, closed loop (wrk, a C client that is never the bottleneck; loadgen.py with
+  `--client python`; `--connections`): peak req/s, p50, p99;
+- batches of `--batch` events, closed loop (loadgen.py, `--batch-connections`: a handful of
+  requests per second, prebuilt bodies): events/s, p50, p99;
+- single events, open loop at half of that server's median peak (loadgen.py, which reports how
+  busy it was): p50, p99, measured from each request's scheduled send time;
 
-then a `--sustain` seconds closed-loop run on the real service with RSS sampled every 5 s.
-Medians are printed with the real/bare ratio as a markdown table. Finally the real service is
-stopped with SIGTERM and the books are checked: journal lines == SQLite rows, and journal lines
-== 2xx answers, give or take the requests wrk drops in flight when it stops (at most one per
-connection per wrk run; the server journals them but wrk never reads the answer); exactly with
-`--client python`, which waits for every answer. Exit status 1 when they disagree.
+then a `--sustain` seconds closed-loop run on signals with RSS sampled every 5 s. Medians are
+printed as a markdown table with signals over the group-commit app. Finally signals is stopped
+with SIGTERM and the books are checked: journal lines == SQLite rows, and journal lines == 2xx
+answers, give or take the requests wrk drops in flight when it stops (at most one per connection
+per wrk run; the server journals them but wrk never reads the answer); exactly with `--client
+python`, which waits for every answer. Exit status 1 when they disagree.
 
     .venv/bin/python benchmarks/bench_ingest.py [--duration 8] [--repeats 3] [--sustain 60]
 
@@ -196,59 +200,57 @@ def median(samples: list[Sample], field: str) -> float:
     return float(statistics.median(getattr(sample, field) for sample in samples))
 
 
-def report(bare: Target, real: Target, rss: list[tuple[float, float]], repeats: int) -> str:
-    b, r = bare.samples, real.samples
+def report(targets: list[Target], rss: list[tuple[float, float]], repeats: int) -> str:
+    """The medians side by side; the last column is signals over the group-commit app, the
+    reference with the same fsync per acknowledged request."""
+    bare, durable, real = targets
     ms, us = 1e3, 1e6
 
-    def pair(kind: str, field: str, scale: float = 1.0) -> tuple[float, float]:
-        return median(b[kind], field) * scale, median(r[kind], field) * scale
+    def line(name: str, kind: str, field: str, fmt: str, scale: float = 1.0) -> str:
+        values = [median(t.samples[kind], field) * scale for t in targets]
+        ratio = values[2] / values[1] if values[1] else float("nan")
+        cells = " | ".join(f"{value:{fmt}}" for value in values)
+        return f"| {name} | {cells} | {ratio:.2f} |"
 
-    batch = round(median(r["batch"], "batch"))
+    def latency(name: str, kind: str, fmt: str) -> str:
+        pairs = [[median(t.samples[kind], p) * ms for p in ("p50", "p99")] for t in targets]
+        cells = " | ".join(f"{p50:{fmt}} / {p99:{fmt}}" for p50, p99 in pairs)
+        return f"| {name} | {cells} | |"
+
+    batch = round(median(real.samples["batch"], "batch"))
     lines = [
-        f"| measurement (median of {repeats}) | bare app | signals | signals / bare |",
-        "|---|---:|---:|---:|",
-        row("single events, closed loop: req/s", *pair("single", "rps"), ",.0f"),
-        row("&nbsp; p50 / p99 ms at peak", *pair("single", "p50", ms), ".1f",
-            *pair("single", "p99", ms)),
-        row("&nbsp; server CPU us per event", *pair("single", "cpu_per_event", us), ".0f"),
-        row(f"batches of {batch}: events/s", *pair("batch", "events_per_second"), ",.0f"),
-        row("&nbsp; p50 / p99 ms per batch", *pair("batch", "p50", ms), ".0f",
-            *pair("batch", "p99", ms)),
-        row("&nbsp; server CPU us per event", *pair("batch", "cpu_per_event", us), ".1f"),
-        row("open loop at half each peak: req/s offered", *pair("open", "offered"), ",.0f"),
-        row("&nbsp; p50 / p99 ms from scheduled send", *pair("open", "p50", ms), ".1f",
-            *pair("open", "p99", ms)),
-        row("&nbsp; server CPU us per event", *pair("open", "cpu_per_event", us), ".0f"),
+        f"| measurement (median of {repeats}) | bare app | bare + group commit | signals "
+        "| signals / group commit |",
+        "|---|---:|---:|---:|---:|",
+        line("**server CPU µs per event, single events**", "single", "cpu_per_event", ".0f", us),
+        line(f"**server CPU µs per event, batches of {batch}**", "batch", "cpu_per_event", ".1f",
+             us),
+        line("single events, closed loop (wrk): req/s", "single", "rps", ",.0f"),
+        latency("&nbsp; p50 / p99 ms at peak", "single", ".1f"),
+        line(f"batches of {batch}: events/s", "batch", "events_per_second", ",.0f"),
+        latency("&nbsp; p50 / p99 ms per batch", "batch", ".0f"),
+        line("open loop at half each peak: req/s offered", "open", "offered", ",.0f"),
+        latency("&nbsp; p50 / p99 ms from scheduled send", "open", ".1f"),
+        line("&nbsp; server CPU µs per event", "open", "cpu_per_event", ".0f", us),
     ]  # fmt: skip
-    for target in (bare, real):
+    for target in targets:
         behind = sum(sample.behind for sample in target.samples["open"])
         if behind:
             lines.append(
                 f"| &nbsp; **{target.label} fell behind the schedule in {behind} of"
                 f" {len(target.samples['open'])} open-loop runs** (overloaded: its peak dropped"
-                " since it was measured) | | | |"
+                " since it was measured) | | | | |"
             )
     if rss:
-        sustain = r["sustained"][0]
+        sustain = real.samples["sustained"][0]
         peak = max(mib for _, mib in rss)
         lines += [
-            f"| sustained {sustain.seconds:.0f} s closed loop: req/s | | {sustain.rps:,.0f} | |",
-            f"| &nbsp; RSS MiB once ready; sustained start -> end (max) "
-            f"| {bare.rss_at_start:.0f} | {real.rss_at_start:.0f}; {rss[0][1]:.0f} ->"
+            f"| sustained {sustain.seconds:.0f} s closed loop: req/s | | | {sustain.rps:,.0f} | |",
+            f"| &nbsp; RSS MiB once ready; sustained start -> end (max) | {bare.rss_at_start:.0f}"
+            f" | {durable.rss_at_start:.0f} | {real.rss_at_start:.0f}; {rss[0][1]:.0f} ->"
             f" {rss[-1][1]:.0f} ({peak:.0f}) | |",
         ]
     return "\n".join(lines)
-
-
-def row(name: str, bare: float, real: float, fmt: str, *p99: float) -> str:
-    if p99:
-        bare_p99, real_p99 = p99
-        return (
-            f"| {name} | {bare:{fmt}} / {bare_p99:{fmt}} | {real:{fmt}} / {real_p99:{fmt}} "
-            f"| {real / bare:.1f}x / {real_p99 / bare_p99:.1f}x |"
-        )
-    ratio = f"{real / bare:.1f}x" if "CPU" in name else f"{real / bare:.2f}"
-    return f"| {name} | {bare:{fmt}} | {real:{fmt}} | {ratio} |"
 
 
 def detail(target: Target) -> None:
@@ -286,16 +288,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def start_targets(work: Path, data: Path, args: argparse.Namespace) -> tuple[Target, Target]:
-    bare_port, ingest_port, integrity_port = free_port(), free_port(), free_port()
+def start_targets(work: Path, data: Path, args: argparse.Namespace) -> list[Target]:
+    """The bare app, the bare app with group commit, and signals, each on its own port."""
     bare_app = str(ROOT / "benchmarks" / "bare_app.py")
-    bare = ServerProcess(
-        "bare app",
-        [sys.executable, bare_app, "--port", str(bare_port)],
-        base_url=f"http://127.0.0.1:{bare_port}",
-        cpu=args.server_cpu,
-        log_path=work / "bare.log",
-    )
+    targets = []
+    for label, extra in (("bare", []), ("fsync", ["--journal", str(work / "bare.jsonl")])):
+        port = free_port()
+        server = ServerProcess(
+            f"bare app {' '.join(extra)}".strip(),
+            [sys.executable, bare_app, "--port", str(port), *extra],
+            base_url=f"http://127.0.0.1:{port}",
+            cpu=args.server_cpu,
+            log_path=work / f"{label}.log",
+        )
+        targets.append(Target(label, server, has_consumer=False))
+    ingest_port, integrity_port = free_port(), free_port()
     real = ServerProcess(
         "signals serve",
         [sys.executable, "-m", "signals", "serve"],
@@ -310,13 +317,13 @@ def start_targets(work: Path, data: Path, args: argparse.Namespace) -> tuple[Tar
             "SIGNALS__LOGGING__LEVEL": "warning",
         },
     )
-    return Target("bare", bare, has_consumer=False), Target("signals", real, has_consumer=True)
+    return [*targets, Target("signals", real, has_consumer=True)]
 
 
-def measure(targets: tuple[Target, Target], args: argparse.Namespace) -> list[tuple[float, float]]:
+def measure(targets: list[Target], args: argparse.Namespace) -> list[tuple[float, float]]:
     """Every measured run, alternating the targets; returns the sustained run's RSS samples."""
-    single = loadgen.requests_for("http://bench/v1/log", 20_000, 1, seed=11)
-    batches = loadgen.requests_for("http://bench/v1/log/batch", 40, args.batch, seed=13)
+    single = loadgen.requests_for("http://127.0.0.1/v1/log", 20_000, 1, seed=11)
+    batches = loadgen.requests_for("http://127.0.0.1/v1/log/batch", 40, args.batch, seed=13)
 
     def batch(target: Target, duration: float) -> Sample:
         return loadgen_sample(
@@ -355,7 +362,7 @@ def measure(targets: tuple[Target, Target], args: argparse.Namespace) -> list[tu
     if args.sustain <= 0:
         return []
     print(f"sustained {args.sustain:g} s", flush=True)
-    return sustained(targets[1], args.sustain, peak)
+    return sustained(targets[-1], args.sustain, peak)
 
 
 def main() -> int:
@@ -367,23 +374,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as temp:
         work = Path(temp)
         data = work / "data"
-        bare, real = start_targets(work, data, args)
+        targets = start_targets(work, data, args)
+        real = targets[-1]
         try:
-            rss = measure((bare, real), args)
+            rss = measure(targets, args)
             settle_seconds = real.settle()
         finally:
-            bare.server.stop()
+            for target in targets[:-1]:
+                target.server.stop()
             code, shutdown_seconds = real.server.stop()
         lines = journal_lines(data / "journal")
         rows = store_rows(data / "signals.db")
     print("\nper run:")
-    for target in (bare, real):
+    for target in targets:
         detail(target)
     if rss:
         print("RSS MiB in the sustained run: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
     print(f"\n$ {command}")
     print(f"(load average {load_start[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n")
-    print(report(bare, real, rss, args.repeats))
+    print(report(targets, rss, args.repeats))
     acknowledged, bound = real.acknowledged, real.dropped_bound
     books_ok = rows == lines and acknowledged <= lines <= acknowledged + bound
     print(

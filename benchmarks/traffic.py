@@ -1,6 +1,6 @@
 """Event bodies for the load generators: realistic, varied, never the same twice in a row.
 
-Texts are 100-200 characters built from the `signals simulate` corpus (two messages of one
+Texts are 20-400 characters built from the `signals simulate` corpus (messages of one
 sentiment, so the classifier finds real cues), each with a reference number appended so texts
 rarely repeat. Users are spread over `users` ids, so per-user windows see about the traffic a
 large fleet makes and bursts stay rare; agents and sessions vary too. No `event_id`: the server
@@ -19,22 +19,24 @@ import msgspec
 from signals.simulate.corpus import MESSAGES
 
 SIGNAL_TYPES = ("chat", "chat", "chat", "search", "tool_call", "feedback", "login", "escalation")
-TEXT_MIN, TEXT_MAX = 100, 200
+TEXT_MIN, TEXT_MAX = 20, 400
 _encoder = msgspec.json.Encoder()
 
 
 def build_texts(seed: int = 7, count: int = 400) -> list[str]:
-    """`count` texts of 100-200 chars (before the reference suffix), mixed sentiments."""
+    """`count` texts of 20-400 chars (before the reference suffix, lengths spread evenly over
+    that range), mixed sentiments."""
     rng = random.Random(seed)
     pools = list(MESSAGES.values())
     texts: list[str] = []
     while len(texts) < count:
         pool = rng.choice(pools)
+        length = rng.randint(TEXT_MIN, TEXT_MAX)
         text = rng.choice(pool)
-        while len(text) < TEXT_MIN:
+        while len(text) < length:
             text = f"{text} {rng.choice(pool)}"
-        if len(text) > TEXT_MAX:
-            text = text[:TEXT_MAX].rsplit(" ", 1)[0]
+        if len(text) > length:
+            text = text[:length].rsplit(" ", 1)[0] or text[:length]
         texts.append(text)
     return texts
 
