@@ -8,7 +8,7 @@ from signals.errors import JournalClosed, JournalError
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import iter_records
 from signals.journal.recovery import in_use
-from signals.journal.writer import Journal, JournalStats, OnCommit
+from signals.journal.writer import Journal, JournalStats, OnCommit, OnGroup
 
 __all__ = [
     "START",
@@ -18,6 +18,7 @@ __all__ = [
     "JournalPosition",
     "JournalStats",
     "OnCommit",
+    "OnGroup",
     "in_use",
     "iter_records",
 ]

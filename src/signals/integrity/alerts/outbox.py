@@ -44,8 +44,11 @@ def webhook_id(episode_id: str, severity: str) -> str:
     return f"msg_{episode_id}_{severity}"
 
 
-def delivery_for(episode: Episode, severity: str, now: float, now_iso: str) -> Delivery:
-    """A pending outbox entry for `episode` at `severity`, due at `now` (epoch seconds).
+def delivery_for(
+    episode: Episode, severity: str, now: float, now_iso: str, traceparent: str | None = None
+) -> Delivery:
+    """A pending outbox entry for `episode` at `severity`, due at `now` (epoch seconds), sent in
+    the trace of `traceparent` (the record's that made the episode reach `severity`).
 
     The episode is encoded as it is now; callers that record the alert in `episode.alerted`
     should do so first, so the receiver sees it.
@@ -62,4 +65,5 @@ def delivery_for(episode: Episode, severity: str, now: float, now_iso: str) -> D
         status="pending",
         created_at=now_iso,
         next_attempt_at=now,
+        traceparent=traceparent,
     )

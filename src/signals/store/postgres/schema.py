@@ -111,6 +111,10 @@ MIGRATIONS: tuple[str, ...] = (
         byte_offset bigint NOT NULL
     );
     """,
+    # 2: the W3C trace context of each delivery's webhook (records keep theirs in their JSON).
+    """
+    ALTER TABLE deliveries ADD COLUMN traceparent text;
+    """,
 )
 
 

@@ -126,6 +126,12 @@ MIGRATIONS: tuple[str, ...] = (
         byte_offset INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: the W3C trace context of each record and of each delivery's webhook (a record's
+    # `trace_id` is read back from its `traceparent`). Older rows have none.
+    """
+    ALTER TABLE events ADD COLUMN traceparent TEXT;
+    ALTER TABLE deliveries ADD COLUMN traceparent TEXT;
+    """,
 )
 
 
