@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 TRACEPARENT = b"traceparent"
@@ -95,10 +95,13 @@ def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[TraceParent | 
     return parent, b",".join(states).decode("latin-1")
 
 
-def request_trace(headers: Iterable[tuple[bytes, bytes]]) -> TraceParent:
+def request_trace(headers: Sequence[tuple[bytes, bytes]]) -> TraceParent:
     """The trace a request's records join while tracing is off: the caller's, else a new one."""
-    parent, _ = from_headers(headers)
-    return parent or new_trace()
+    for name, _ in headers:
+        if name == TRACEPARENT:  # the rare case: the full rules only then
+            parent, _ = from_headers(headers)
+            return parent or new_trace()
+    return new_trace()
 
 
 def tracestate_pairs(value: str) -> list[tuple[str, str]]:
