@@ -38,6 +38,8 @@ from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
 from signals.settings import IngestSettings
+from signals.tracing.base import trace_of
+from signals.tracing.traceparent import TraceParent
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -81,7 +83,9 @@ class Intake:
         self._settings = settings
         self._metrics = metrics
 
-    def _record(self, event: Event, request_id: str, received_at: str) -> Record:
+    def _record(
+        self, event: Event, request_id: str, received_at: str, trace: TraceParent
+    ) -> Record:
         result = self._classifier.classify(event.text)
         return build_record(
             event,
@@ -89,6 +93,7 @@ class Intake:
             sentiment=result.label,
             cues=list(result.cues),
             received_at=received_at,
+            trace=trace,
         )
 
     async def _body(self, request: Request, *media: str) -> tuple[str, bytes]:
@@ -146,7 +151,9 @@ class Intake:
 
     async def _single_from_body(self, request: Request, body: bytes) -> Response:
         event = self._decode_one(body)
-        record = self._record(event, request_id_of(request.scope), utc_now())
+        record = self._record(
+            event, request_id_of(request.scope), utc_now(), trace_of(request.scope)
+        )
         (result,) = await self._accept([record], [event.event_id is None])
         answer = result.answer
         return JSONResponse(
@@ -218,7 +225,8 @@ class Intake:
             raise self._all_rejected(rejected, "every event in the batch is invalid")
         request_id = request_id_of(request.scope)
         received_at = utc_now()
-        records = [self._record(event, request_id, received_at) for _, event in events]
+        trace = trace_of(request.scope)
+        records = [self._record(event, request_id, received_at, trace) for _, event in events]
         results = await self._accept(records, [event.event_id is None for _, event in events])
         duplicates = sum(1 for result in results if result.duplicate)
         return JSONResponse(
