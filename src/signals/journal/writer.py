@@ -15,17 +15,9 @@ or probe that succeeds ends it, with one info log; no restart is needed. In `int
 failed background fsync starts an outage too, and no group is acknowledged until the groups
 written since the last good fsync were written again and fsynced (see `signals.journal.active`).
 
-What a crash can lose, by `journal.fsync`:
-
-- "always" (default): nothing acknowledged. An append is answered after its group's fsync.
-- "interval": an append is answered once its group reached the operating system, which fsyncs
-  every `fsync_interval_ms` in the background. A crash of the process loses nothing
-  acknowledged (the kernel has the bytes); a power loss or kernel crash can lose up to
-  `fsync_interval_ms` of acknowledged appends.
-
-In both modes an append that was not acknowledged may still be in the journal after a crash
-(at-least-once: consumers deduplicate by event_id), except a torn last line, cut off on the
-next open.
+What a crash can lose (docs/semantics.md, Durability): with `fsync = "always"` nothing
+acknowledged; with "interval" up to `fsync_interval_ms` of acknowledged appends on a power loss.
+An append not acknowledged may still be there after a crash (consumers deduplicate by event_id).
 
 Positions are byte offsets in a segment's uncompressed content. `committed` is the position
 after the last acknowledged group; `read` never goes past it, so it never sees part of a group.
