@@ -38,10 +38,15 @@ SELECT_RECORD = (
 
 # A record as JSON, built by SQLite: its fields in `Record`'s order, as msgspec writes them
 # (JSON-valued columns embedded as JSON, missing values as null). The export streams it as is.
+_JSON_COLUMNS = ("sentiment_cues", "metadata")
+# `trace_id` is not a column: it is the second field of the kept `traceparent` (`trace_id_of`).
+_DERIVED = {"trace_id": "substr(traceparent, 4, 32)"}
 RECORD_JSON = (
     "json_object("
     + ", ".join(
-        f"'{name}', json({name})" if name in ("sentiment_cues", "metadata") else f"'{name}', {name}"
+        f"'{name}', json({name})"
+        if name in _JSON_COLUMNS
+        else f"'{name}', {_DERIVED.get(name, name)}"
         for name in Record.__struct_fields__
     )
     + ")"
