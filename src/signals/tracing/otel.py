@@ -1,6 +1,6 @@
 """Tracing on: OpenTelemetry spans, exported over OTLP/HTTP to `otel.endpoint`.
 
-The spans (SPEC §3):
+The spans (docs/api.md):
 - `<METHOD> <route>` (server): each request, the child of the caller's `traceparent` when it
   sent a valid one; its context is what the request's records keep (`signals.tracing.middleware`);
 - `journal commit` (internal): one group commit, linked to the requests whose records it made

@@ -2,7 +2,7 @@
 
 This is what runs on every POST whether tracing is on or off, so it is plain string work: a
 request's `traceparent` is parsed here, a record keeps the header it was accepted under, and the
-router forward and the webhook send it on (SPEC §3).
+router forward and the webhook send it on (docs/api.md).
 
 Parsing follows the W3C recommendation: a malformed header is ignored (the request starts a new
 trace, it is never refused); version `ff` is invalid; version `00` is exactly four fields; a
