@@ -152,3 +152,16 @@ def test_serve_refuses_bad_settings_before_starting(tmp_path: Path) -> None:
     result = run_cli("serve", "--config", str(bad), cwd=tmp_path)
     assert result.returncode == 2
     assert "windows.backend" in result.stderr
+
+
+def test_otel_settings_are_checked_and_off_by_default(tmp_path: Path) -> None:
+    assert Settings().otel.endpoint == ""
+    path = write(tmp_path, '[otel]\nendpoint = "collector:4318"\nsample_ratio = 1.5\n')
+    found = problems(path)
+    assert any(line.startswith(f"{path}: otel.sample_ratio: ") for line in found), found
+    path = write(tmp_path, '[otel]\nendpoint = "collector:4318"\n')
+    assert problems(path) == [
+        f"{path}: otel: endpoint must be an http:// or https:// URL (or empty: off)"
+    ]
+    on = load(path, {"SIGNALS__OTEL__ENDPOINT": "http://127.0.0.1:4318"})
+    assert (on.otel.endpoint, on.otel.service_name) == ("http://127.0.0.1:4318", "signals")

@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from signals.instants import utc_now
+from signals.tracing.traceparent import TraceParent
 
 # Patterns end in \Z, not $: msgspec matches with Python's `re`, where `$` also matches before a
 # final newline, so "chat\n" would pass as a signal type (the OpenAPI document publishes `$`).
@@ -72,6 +73,11 @@ class Record(Struct, frozen=True, kw_only=True):
     agent_id: str | None = None
     session_id: str | None = None
     metadata: dict[str, MetadataValue] | None = None
+    # The W3C trace context the record was accepted in (`signals.tracing`): the request's span
+    # while tracing is on, else the caller's `traceparent` or a new trace. The router forward
+    # and the alert webhook continue it. None only on records journaled before tracing existed.
+    trace_id: str | None = None
+    traceparent: str | None = None
 
 
 class Problem(Struct, frozen=True):
@@ -314,6 +320,7 @@ def build_record(
     sentiment: str,
     cues: list[str],
     received_at: str | None = None,
+    trace: TraceParent | None = None,
 ) -> Record:
     return Record(
         event_id=event.event_id or new_event_id(),
@@ -328,4 +335,6 @@ def build_record(
         agent_id=event.agent_id,
         session_id=event.session_id,
         metadata=event.metadata,
+        trace_id=None if trace is None else trace.trace_id,
+        traceparent=None if trace is None else trace.header,
     )

@@ -1,10 +1,11 @@
 """The composition root: every resource opened once, and closed in order (`serve` runs it).
 
-    open:  Redis (the one client) -> windows -> store -> journal (torn tail repaired) -> catch-up
-           into the store -> idempotency warm-up -> alert dispatcher, detection, consumer,
-           router forwarder, store upkeep -> both servers
+    open:  tracing (when on) -> Redis (the one client) -> windows -> store -> journal (torn tail
+           repaired) -> catch-up into the store -> idempotency warm-up -> alert dispatcher,
+           detection, consumer, router forwarder, store upkeep -> both servers
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> store -> Redis
+           -> tracing (its last spans exported)
 
 Each resource has one owner, this module: it opens the Redis client and lends it to the windows,
 the episodes shared across instances and the auth limiter, and it starts and stops the alert
@@ -55,6 +56,8 @@ from signals.store.base import Store
 from signals.store.factory import open_store
 from signals.store.failures import is_store_failure
 from signals.store.upkeep import StoreUpkeep
+from signals.tracing.base import Tracing
+from signals.tracing.otel import open_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +116,7 @@ class Services:
     windows: Windows
     consumer: Consumer
     forwarder: Forwarder | None
+    tracing: Tracing
     ingest_app: Starlette
     integrity_app: Starlette
 
@@ -147,6 +151,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     metrics = Metrics()
     checkpoint = f"store:{instance_id(data_dir)}"
     async with contextlib.AsyncExitStack() as stack:
+        tracing = open_tracing(settings.otel)
+        stack.push_async_callback(tracing.aclose)  # last: it exports the spans of the close
         # Redis first: an unreachable Redis fails the start before the store or journal opens.
         redis_client, windows = await _open_windows(settings, metrics, stack)
         store = await open_store(settings)
@@ -160,8 +166,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         held = min([await store.checkpoint(name) or START for name in names])
         handoff = Handoff()
         journal = await Journal.open(
-            data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics
-        )
+            data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics,
+            on_group=tracing.journal_hook,
+        )  # fmt: skip
         journal.register_consumer("opening", lambda: held)  # no await before this line
         stack.push_async_callback(journal.aclose)
         position, _ = await catch_up(
@@ -170,7 +177,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
         index = await _warm_index(settings, store)
 
-        dispatcher = AlertDispatcher(store, settings.alerts, metrics)
+        dispatcher = AlertDispatcher(store, settings.alerts, metrics, tracing=tracing)
         await dispatcher.start()
         stack.push_async_callback(dispatcher.aclose)
         detection = build_detection(
@@ -188,13 +195,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             batch_max=settings.store.batch_max,
             detection=detection,
             on_stored=lambda records: index.stored(record.event_id for record in records),
+            tracing=tracing,
         )
         consumer.position = position
         journal.register_consumer("store", lambda: consumer.position)
 
         forwarder: Forwarder | None = None
         if settings.router.url:
-            forwarder = Forwarder(journal, store, settings.router, metrics, instance_id(data_dir))
+            forwarder = Forwarder(
+                journal, store, settings.router, metrics, instance_id(data_dir), tracing=tracing
+            )
             await stack.enter_async_context(forwarder)
         journal.unregister_consumer("opening")
 
@@ -212,7 +222,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 journal=journal, store=store, windows=windows, consumer=consumer,
                 backlog=backlog, forwarder=forwarder,
             ),
-            redis=redis_client,
+            redis=redis_client, tracing=tracing,
         )  # fmt: skip
 
         # Derived rollups and retention, in small steps beside ingest; stopped before the store.
@@ -242,6 +252,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             windows=windows,
             consumer=consumer,
             forwarder=forwarder,
+            tracing=tracing,
             ingest_app=ingest_app,
             integrity_app=integrity_app,
         )
@@ -263,6 +274,7 @@ def _build_apps(
     store: Store,
     checks: dict[str, Any],
     redis: redis.asyncio.Redis | None,
+    tracing: Tracing,
 ) -> tuple[Starlette, Starlette]:
     intake = Intake(
         pipeline=pipeline,
@@ -276,10 +288,11 @@ def _build_apps(
     ingest_app = build_ingest_app(
         intake=intake, history=SignalHistory(store), probes=probes, metrics=metrics,
         web_dir=WEB_DIR, limits=settings.ingest, cors_origins=cors, guards=guards,
+        tracing=tracing,
     )  # fmt: skip
     integrity_app = build_integrity_app(
         intake=intake, history=AnomalyHistory(store), probes=probes, metrics=metrics,
-        limits=settings.ingest, cors_origins=cors, guards=guards,
+        limits=settings.ingest, cors_origins=cors, guards=guards, tracing=tracing,
     )  # fmt: skip
     return ingest_app, integrity_app
 

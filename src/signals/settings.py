@@ -163,6 +163,17 @@ class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     trusted_proxies: list[str] = []
 
 
+class OtelSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # The collector's OTLP/HTTP URL; "/v1/traces" is appended unless it ends with it. Empty: off.
+    endpoint: str = ""
+    service_name: Annotated[str, Meta(min_length=1)] = "signals"
+    sample_ratio: Annotated[float, Meta(ge=0, le=1)] = 1.0
+
+    def __post_init__(self) -> None:
+        if self.endpoint and not re.match(r"^https?://[^/?#]+", self.endpoint):
+            raise ValueError("endpoint must be an http:// or https:// URL (or empty: off)")
+
+
 class LoggingSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console", "auto"] = "auto"
@@ -190,6 +201,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     alerts: AlertsSettings = AlertsSettings()
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()
+    otel: OtelSettings = OtelSettings()
     logging: LoggingSettings = LoggingSettings()
     sentiment: SentimentSettings = SentimentSettings()
 

@@ -27,31 +27,36 @@ from signals.endpoints import FastRoutes
 from signals.http import EXCEPTION_HANDLERS, JSONResponse, RequestContext
 from signals.metrics import Metrics
 from signals.probes import Probes
+from signals.tracing.base import Tracing
 
 
 class _App(Starlette):
     """A Starlette app whose own middleware (errors, exceptions, routing) is the innermost part
     of the stack in the module docstring: the request context and the guards sit outside it, so
-    a 500 also carries `X-Request-ID` and the headers, and event POSTs skip Starlette."""
+    a 500 also carries `X-Request-ID` and the headers, and event POSTs skip Starlette; the
+    server span (tracing on) sits outside them all."""
 
     def __init__(
         self,
         *,
         metrics: Metrics,
         port_name: str,
+        tracing: Tracing,
         outer: Sequence[Middleware],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._metrics = metrics
         self._port_name = port_name
+        self._tracing = tracing
         self._outer = list(outer)
 
     def build_middleware_stack(self) -> ASGIApp:
         app: ASGIApp = FastRoutes(super().build_middleware_stack(), self.routes)
         for cls, args, kwargs in reversed(self._outer):
             app = cls(app, *args, **kwargs)
-        return RequestContext(app, metrics=self._metrics, port_name=self._port_name)
+        context = RequestContext(app, metrics=self._metrics, port_name=self._port_name)
+        return self._tracing.wrap(context, self._port_name)
 
 
 def make_app(
@@ -63,6 +68,7 @@ def make_app(
     openapi: Callable[[], dict[str, Any]],
     cors_origins: Sequence[str] = (),
     guards: Sequence[Middleware] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi())
@@ -89,6 +95,7 @@ def make_app(
         metrics=metrics,
         port_name=port_name,
         outer=middleware,
+        tracing=tracing or Tracing(),
         routes=[*routes, *common],
         exception_handlers=dict(EXCEPTION_HANDLERS),
     )

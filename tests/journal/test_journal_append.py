@@ -8,7 +8,7 @@ import random
 import resource
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -271,3 +271,32 @@ async def test_a_dead_writer_refuses_appends_and_fails_readiness(directory: Path
         with pytest.raises(Fatal):
             await journal.aclose()
     assert not in_use(directory)
+
+
+async def test_on_group_sees_each_group_its_time_and_its_failure(
+    directory: Path, file_size_limit: None
+) -> None:
+    groups: list[tuple[list[object], int, int, BaseException | None]] = []
+
+    def on_group(
+        payloads: Sequence[object], started: int, ended: int, error: BaseException | None
+    ) -> None:
+        groups.append((list(payloads), started, ended, error))
+
+    journal = await Journal.open(directory, JournalSettings(), on_group=on_group)
+    await asyncio.gather(journal.append([line(1)], "a"), journal.append([line(2)], "b"))
+    assert [payloads for payloads, *_ in groups] in ([["a", "b"]], [["a"], ["b"]])
+    assert all(started <= ended and error is None for _, started, ended, error in groups)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (journal.committed.offset + 10, hard))
+    try:
+        with pytest.raises(JournalError):
+            await journal.append([line(3, 1000)], "failed")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    payloads, _, _, error = groups[-1]
+    assert payloads == ["failed"]
+    assert isinstance(error, OSError)
+    assert error.errno == errno.EFBIG
+    await journal.aclose()

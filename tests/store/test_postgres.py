@@ -186,3 +186,27 @@ async def test_retention_leaves_no_rollup_row_of_a_pruned_day(url: str) -> None:
         )
     finally:
         await conn.close()
+
+
+async def test_a_postgres_store_from_before_traces_is_migrated_in_place(
+    url: str,
+) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(MIGRATIONS[0])
+        await conn.execute("CREATE TABLE signals_schema (version integer NOT NULL)")
+        await conn.execute("INSERT INTO signals_schema VALUES (1)")
+        await conn.execute(
+            "INSERT INTO deliveries (id, episode_id, type, payload, status, created_at, "
+            "created_us, next_attempt_at, attempts) VALUES ('msg_old', 'ep', "
+            "'anomaly.critical', '\\x7b7d', 'pending', '2025-01-06T10:00:00Z', $1, 0, '[]')",
+            BASE_US,
+        )
+    finally:
+        await conn.close()
+    async with await PostgresStore.open(url) as store:
+        (pending,) = await store.due_deliveries(BASE_US / 1_000_000, 10)
+        assert pending.traceparent is None
+        traced = delivery(0, traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        await store.apply(Batch(records=[], deliveries=[traced]))
+        assert traced in (await store.deliveries(AlertQuery())).items

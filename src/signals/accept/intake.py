@@ -34,6 +34,8 @@ from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
 from signals.settings import IngestSettings
+from signals.tracing.base import trace_of
+from signals.tracing.traceparent import TraceParent
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -82,7 +84,9 @@ class Intake:
         self.events = JsonEndpoint(self._events, media=(JSON,), limit=limit)
         self.validate = JsonEndpoint(self._validate, media=(JSON,), limit=limit)
 
-    def _record(self, event: Event, request_id: str, received_at: str) -> Record:
+    def _record(
+        self, event: Event, request_id: str, received_at: str, trace: TraceParent
+    ) -> Record:
         result = self._classifier.classify(event.text)
         return build_record(
             event,
@@ -90,6 +94,7 @@ class Intake:
             sentiment=result.label,
             cues=list(result.cues),
             received_at=received_at,
+            trace=trace,
         )
 
     def _refusal(self, exc: MalformedJSON | InvalidEvent, message: str) -> ApiError:
@@ -139,7 +144,7 @@ class Intake:
 
     async def _single(self, scope: Scope, body: bytes) -> tuple[int, Accepted]:
         event = self._decode_one(body)
-        record = self._record(event, request_id_of(scope), utc_now())
+        record = self._record(event, request_id_of(scope), utc_now(), trace_of(scope))
         (result,) = await self._accept([record], [event.event_id is None])
         answer = result.answer
         accepted = Accepted(
@@ -223,7 +228,8 @@ class Intake:
             raise self._all_rejected(rejected, "every event in the batch is invalid")
         request_id = request_id_of(scope)
         received_at = utc_now()
-        records = [self._record(event, request_id, received_at) for _, event in events]
+        trace = trace_of(scope)
+        records = [self._record(event, request_id, received_at, trace) for _, event in events]
         results = await self._accept(records, [event.event_id is None for _, event in events])
         duplicates = sum(1 for result in results if result.duplicate)
         return 202, BatchAccepted(

@@ -3,7 +3,9 @@
 It is a consumer of the journal, not of requests: it tails the journal from its own checkpoint
 (`router:<instance>`, kept in the store), so a down, failing or hanging router only makes its lag
 grow; ingest never waits for it. Records are sent one per request (`router.batch_size = 1`, a
-JSON object) or as JSON arrays of up to `batch_size`, with the first record's `X-Request-ID`.
+JSON object) or as JSON arrays of up to `batch_size`, with the first record's `X-Request-ID` and
+`traceparent` (the trace the record was accepted in; with tracing on, that of a `router forward`
+span, the child of that record's span and linked to the batch's others).
 A failed send (refused, timed out, non-2xx) is retried, the same batch again, with stamina's capped
 exponential backoff and jitter (`signals.retrying`), until it succeeds; so is a failure of the
 forwarder itself (a segment it cannot read), from the last record the router took. Nothing is ever
@@ -38,6 +40,7 @@ from signals.metrics import Metrics
 from signals.retrying import retry_until_stopped
 from signals.settings import RouterSettings
 from signals.store.base import Store
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -54,10 +57,11 @@ def checkpoint_name(instance: str) -> str:
 
 
 class _Head(msgspec.Struct):
-    """The two fields of a record the forwarder reads: for the header and the lag."""
+    """The fields of a record the forwarder reads: for the headers and the lag."""
 
     request_id: str = ""
     received_at: str = ""
+    traceparent: str | None = None
 
 
 _head_decoder = msgspec.json.Decoder(_Head)
@@ -78,6 +82,7 @@ class Forwarder:
         *,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> None:
         self._journal = journal
         self._store = store
@@ -87,6 +92,7 @@ class Forwarder:
         self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
         self._owns_client = client is None
         self._clock = clock
+        self._tracing = tracing or Tracing()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.position = START
@@ -216,9 +222,15 @@ class Forwarder:
         else:
             body = b"[" + b",".join(line for line, _ in batch) + b"]"
         headers = {"content-type": "application/json", "x-request-id": head.request_id}
+        links: list[str | None] = []
+        if self._tracing.enabled and len(batch) > 1:
+            links = [_head_decoder.decode(line).traceparent for line, _ in batch[1:]]
+        attributes = {"signals.records": len(batch), "signals.request_id": head.request_id}
 
         async def send() -> None:
-            outcome = await self._post(body, headers)
+            with self._tracing.call("router forward", head.traceparent, links, attributes) as call:
+                outcome, status_code = await self._post(body, {**headers, **call.headers})
+                call.finish(status_code, None if outcome == "delivered" else outcome)
             self._metrics.router_outcomes.labels(outcome).inc()
             if outcome != "delivered":
                 self._failed(outcome)
@@ -243,16 +255,17 @@ class Forwarder:
                 lag_seconds=round(self.lag_seconds(), 3),
             )
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> str:
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[str, int | None]:
+        """The outcome (a metric label) and the status code, None without an answer."""
         try:
             response = await self._client.post(self._settings.url, content=body, headers=headers)
         except httpx.TimeoutException:
-            return "timeout"
+            return "timeout", None
         except httpx.HTTPError:
-            return "unreachable"
+            return "unreachable", None
         if 200 <= response.status_code < 300:
-            return "delivered"
-        return f"http_{response.status_code // 100}xx"
+            return "delivered", response.status_code
+        return f"http_{response.status_code // 100}xx", response.status_code
 
     def _save_due_in(self) -> float | None:
         """Seconds until the checkpoint should be saved; None when it is up to date."""

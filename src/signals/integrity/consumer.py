@@ -3,7 +3,8 @@
 Each step takes everything waiting (up to `store.batch_max` records), runs detection (windows
 and episodes, `signals.integrity.detection`) over them, and writes records, episode changes, new
 alert deliveries and the consumer's journal checkpoint in ONE store transaction, so the
-checkpoint never runs ahead of what is stored. A failing store is retried with capped backoff,
+checkpoint never runs ahead of what is stored. With tracing on, each step is a `store batch` span
+linked to its records' requests. A failing store is retried with capped backoff,
 never skipped: the records are in the journal, and the backlog bound pushes back on producers
 meanwhile.
 
@@ -28,6 +29,7 @@ from signals.journal.records import decode_record
 from signals.metrics import Metrics
 from signals.retrying import retry_forever
 from signals.store.base import Batch, Store
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +56,7 @@ class Consumer:
         clock: Callable[[], float] = time.time,
         linger_seconds: float = LINGER_SECONDS,
         on_stored: Callable[[list[Record]], None] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._handoff = handoff
         self._queue = handoff.queue
@@ -65,6 +68,7 @@ class Consumer:
         self._clock = clock
         self._linger = linger_seconds
         self._on_stored = on_stored
+        self._tracing = tracing or Tracing()
         self.position: JournalPosition = START
         self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
         # Read at each scrape: a consumer stuck retrying a store write sets nothing meanwhile,
@@ -118,15 +122,16 @@ class Consumer:
     async def _consume(self, items: list[Committed]) -> None:
         self.oldest_pending = items[0].enqueued_at
         records = [record for item in items for record in item.records]
-        detected = await self._detection.detect(records) if self._detection else None
-        batch = Batch(
-            records=records,
-            episodes=detected.episodes if detected else [],
-            deliveries=detected.deliveries if detected else [],
-            checkpoint_name=self._checkpoint_name,
-            checkpoint=items[-1].position,
-        )
-        await self._apply(batch)
+        with self._tracing.store_batch(records):
+            detected = await self._detection.detect(records) if self._detection else None
+            batch = Batch(
+                records=records,
+                episodes=detected.episodes if detected else [],
+                deliveries=detected.deliveries if detected else [],
+                checkpoint_name=self._checkpoint_name,
+                checkpoint=items[-1].position,
+            )
+            await self._apply(batch)
         self.position = items[-1].position
         if self._on_stored is not None:
             self._on_stored(records)

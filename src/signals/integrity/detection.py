@@ -2,7 +2,8 @@
 
 For a batch of records (journal order): one windows call for the whole batch (one Redis round
 trip), then the pure episode transitions per record, then an outbox delivery for each severity an
-episode newly reached at or above `alerts.min_severity`, and one for each close of an episode
+episode newly reached at or above `alerts.min_severity`, in the trace of the record that made the
+episode reach it (its webhook carries that `traceparent`), and one for each close of an episode
 that alerted (with `alerts.send_resolved`). The consumer stores episodes and
 deliveries in the same transaction as the records, then calls `committed`, which wakes the
 dispatcher. Open episodes are restored from the store at start (`restore`), so a restart neither
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 import structlog
+from msgspec.structs import replace
 
 from signals.events import Record, epoch_seconds, new_event_id
 from signals.instants import rfc3339
@@ -94,7 +96,7 @@ class Detection:
         def step() -> list[Transition]:
             transitions: list[Transition] = []
             for record, event, count in zip(records, events, counts, strict=True):
-                transitions += self.tracker.observe(
+                caused = self.tracker.observe(
                     record.user_id,
                     record.signal_type,
                     event_id=record.event_id,
@@ -102,6 +104,9 @@ class Detection:
                     received_at=record.received_at,
                     count=count,
                 )
+                if caused and record.traceparent:
+                    caused = [replace(t, trace=record.traceparent) for t in caused]
+                transitions += caused
             return transitions
 
         return self._outcome(await self._step(await self._keys(records, counts), step))
@@ -243,13 +248,15 @@ class Detection:
             if reached is not None:
                 self._metrics.anomalies.labels(reached).inc()
                 if self._alerts(reached):
-                    deliveries.append(delivery_for(episode, reached, now, rfc3339(now)))
+                    deliveries.append(
+                        delivery_for(episode, reached, now, rfc3339(now), transition.trace)
+                    )
             if (
                 transition.kind == "closed"
                 and self._dispatcher.enabled
                 and should_resolve(episode, self._send_resolved)
             ):
-                deliveries.append(resolved_for(episode, now, rfc3339(now)))
+                deliveries.append(resolved_for(episode, now, rfc3339(now), transition.trace))
             # Later transitions of the same episode in this batch carry its newest state.
             episodes[episode.id] = episode
         return Detected(list(episodes.values()), deliveries)

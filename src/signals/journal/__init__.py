@@ -8,7 +8,7 @@ from signals.errors import JournalClosed, JournalError, JournalUnavailable
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import iter_records
 from signals.journal.recovery import in_use
-from signals.journal.writer import Journal, JournalStats, OnCommit
+from signals.journal.writer import Journal, JournalStats, OnCommit, OnGroup
 
 __all__ = [
     "START",
@@ -19,6 +19,7 @@ __all__ = [
     "JournalStats",
     "JournalUnavailable",
     "OnCommit",
+    "OnGroup",
     "in_use",
     "iter_records",
 ]

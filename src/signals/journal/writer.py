@@ -15,17 +15,9 @@ or probe that succeeds ends it, with one info log; no restart is needed. In `int
 failed background fsync starts an outage too, and no group is acknowledged until the groups
 written since the last good fsync were written again and fsynced (see `signals.journal.active`).
 
-What a crash can lose, by `journal.fsync`:
-
-- "always" (default): nothing acknowledged. An append is answered after its group's fsync.
-- "interval": an append is answered once its group reached the operating system, which fsyncs
-  every `fsync_interval_ms` in the background. A crash of the process loses nothing
-  acknowledged (the kernel has the bytes); a power loss or kernel crash can lose up to
-  `fsync_interval_ms` of acknowledged appends.
-
-In both modes an append that was not acknowledged may still be in the journal after a crash
-(at-least-once: consumers deduplicate by event_id), except a torn last line, cut off on the
-next open.
+What a crash can lose (docs/semantics.md, Durability): with `fsync = "always"` nothing
+acknowledged; with "interval" up to `fsync_interval_ms` of acknowledged appends on a power loss.
+An append not acknowledged may still be there after a crash (consumers deduplicate by event_id).
 
 Positions are byte offsets in a segment's uncompressed content. `committed` is the position
 after the last acknowledged group; `read` never goes past it, so it never sees part of a group.
@@ -37,6 +29,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,6 +53,9 @@ log = structlog.get_logger(__name__)
 OnCommit = Callable[[object, JournalPosition], None]
 # While the journal is unavailable and no append comes, how often the writer tries the disk.
 PROBE_SECONDS = 1.0
+# After each group, durable or failed: its appends' payloads, when its write began and ended
+# (time.time_ns()), and the error that failed it (None: durable). The commit span is made of it.
+OnGroup = Callable[[Sequence[object], int, int, BaseException | None], None]
 
 
 class JournalStats:
@@ -94,6 +90,8 @@ class Journal:
         recovered: Recovered,
         on_commit: OnCommit | None,
         metrics: Metrics | None,
+        *,
+        on_group: OnGroup | None = None,
     ) -> None:
         self.directory = directory
         self.settings = settings
@@ -102,6 +100,7 @@ class Journal:
         self._active = recovered.active
         self._committed = recovered.committed
         self._on_commit = on_commit
+        self._on_group = on_group
         self._metrics = metrics
         self._fsync_each_group = settings.fsync == "always"
         self._loop = asyncio.get_running_loop()
@@ -133,6 +132,7 @@ class Journal:
         *,
         on_commit: OnCommit | None = None,
         metrics: Metrics | None = None,
+        on_group: OnGroup | None = None,
     ) -> Journal:
         """Open (creating if needed) the journal kept in `directory` (`<data_dir>/journal`)."""
         recovered = await asyncio.to_thread(recover, directory)
@@ -143,7 +143,7 @@ class Journal:
             segment=committed.segment,
             offset=committed.offset,
         )
-        return cls(directory, settings, recovered, on_commit, metrics)
+        return cls(directory, settings, recovered, on_commit, metrics, on_group=on_group)
 
     @property
     def committed(self) -> JournalPosition:
@@ -303,11 +303,13 @@ class Journal:
         parts = [item.data for item in group]
         parts.append(b"")  # the last line's newline, without copying the buffer again
         data = b"\n".join(parts)
+        started = time.time_ns() if self._on_group is not None else 0
         try:
             segment, at, seconds = await loop.run_in_executor(
                 self._thread, self._active.write, data, self._fsync_each_group
             )
         except OSError as exc:
+            self._group_done(group, started, exc)
             self.stats.failed_groups += 1
             refusal = self._outage.failed(exc, "journal write failed", appends=len(group))
             for item in group:
@@ -319,6 +321,7 @@ class Journal:
             at += len(item.data) + 1
             item.position = JournalPosition(segment, at)
         self._committed = group[-1].position
+        self._group_done(group, started, None)
         self.stats.appends += len(group)
         self.stats.groups += 1
         if self._fsync_each_group:
@@ -342,6 +345,14 @@ class Journal:
                 item.future.set_result(item.position)
         self._advanced.set()
         self._advanced = asyncio.Event()
+
+    def _group_done(self, group: list[_Append], started: int, error: OSError | None) -> None:
+        if self._on_group is None:
+            return
+        try:
+            self._on_group([item.payload for item in group], started, time.time_ns(), error)
+        except Exception:
+            log.exception("journal.on_group_failed", appends=len(group))
 
     async def _rotate(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

@@ -29,3 +29,6 @@ class Delivery(Struct, kw_only=True):
     created_at: str
     next_attempt_at: float  # epoch seconds
     attempts: list[Attempt] = []
+    # The W3C trace context its webhook continues (`traceparent` header): the record's that
+    # raised it. None for deliveries made before tracing existed.
+    traceparent: str | None = None

@@ -49,7 +49,7 @@ def opens_question(padded: str, start: int, end: int) -> bool:
     return closing is not None and closing.group() == "?"
 
 
-def close(  # noqa: PLR0912, PLR0917 (positional: it runs once per sentence on the hot path)
+def close(  # noqa: PLR0912, PLR0917  # positional: once per sentence on the hot path
     padded: str,
     rules: Rules,
     hits: list[Hit],

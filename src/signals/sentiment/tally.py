@@ -94,7 +94,7 @@ class Scan(NamedTuple):
     rules: Rules
 
 
-def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # noqa: PLR0912, PLR0915
+def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # noqa: PLR0912, PLR0915  # one pass over the hits
     """Weigh every match; see the module docstring. The branches stay in one frame on purpose."""
     padded, original, table, rules = scan
     hits: list[Hit] = []

@@ -58,25 +58,33 @@ def should_resolve(episode: Episode, send_resolved: bool) -> bool:
     return send_resolved and episode.closed_at is not None and bool(episode.alerted)
 
 
-def delivery_for(episode: Episode, severity: str, now: float, now_iso: str) -> Delivery:
-    """A pending outbox entry for `episode` at `severity`, due at `now` (epoch seconds).
+def delivery_for(
+    episode: Episode, severity: str, now: float, now_iso: str, traceparent: str | None = None
+) -> Delivery:
+    """A pending outbox entry for `episode` at `severity`, due at `now` (epoch seconds), sent in
+    the trace of `traceparent` (the record's that made the episode reach `severity`).
 
     The episode is encoded as it is now; callers that record the alert in `episode.alerted`
     should do so first, so the receiver sees it.
     """
     if severity not in SEVERITY_RANK:
         raise ValueError(f"unknown severity {severity!r}")
-    return _delivery(episode, severity, now, now_iso)
+    return _delivery(episode, severity, now, now_iso, traceparent)
 
 
-def resolved_for(episode: Episode, now: float, now_iso: str) -> Delivery:
-    """The `anomaly.resolved` outbox entry of a closed `episode`, due at `now`."""
+def resolved_for(
+    episode: Episode, now: float, now_iso: str, traceparent: str | None = None
+) -> Delivery:
+    """The `anomaly.resolved` outbox entry of a closed `episode`, due at `now`, in the trace of
+    `traceparent` (the record's that closed it, when a record did)."""
     if episode.closed_at is None:
         raise ValueError(f"episode {episode.id} is still open")
-    return _delivery(episode, RESOLVED, now, now_iso)
+    return _delivery(episode, RESOLVED, now, now_iso, traceparent)
 
 
-def _delivery(episode: Episode, what: str, now: float, now_iso: str) -> Delivery:
+def _delivery(
+    episode: Episode, what: str, now: float, now_iso: str, traceparent: str | None
+) -> Delivery:
     kind = f"anomaly.{what}"
     body = AlertBody(type=kind, episode=episode, sent_at=now_iso)
     return Delivery(
@@ -87,4 +95,5 @@ def _delivery(episode: Episode, what: str, now: float, now_iso: str) -> Delivery
         status="pending",
         created_at=now_iso,
         next_attempt_at=now,
+        traceparent=traceparent,
     )

@@ -45,6 +45,7 @@ class Transition(Struct, frozen=True, kw_only=True):
     kind: TransitionKind
     episode: Episode  # a copy, unchanged by later transitions
     reached: Severity | None = None
+    trace: str | None = None  # the traceparent of the record that caused it (set by detection)
 
 
 def _plus_seconds(instant: str, seconds: float) -> str:

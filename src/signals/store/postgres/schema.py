@@ -144,6 +144,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX users_hour_rank ON users_hour (slot, events DESC, user_id) INCLUDE (stressed);
     CREATE INDEX users_day_rank ON users_day (slot, events DESC, user_id) INCLUDE (stressed);
     """,
+    # 3: the W3C trace context of each delivery's webhook (records keep theirs in their JSON).
+    """
+    ALTER TABLE deliveries ADD COLUMN traceparent text;
+    """,
 )
 
 

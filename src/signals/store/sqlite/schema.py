@@ -189,6 +189,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX users_hour_rank ON users_hour (slot, events DESC, user_id, stressed);
     CREATE INDEX users_day_rank ON users_day (slot, events DESC, user_id, stressed);
     """,
+    # 3: the W3C trace context of each record and of each delivery's webhook (a record's
+    # `trace_id` is read back from its `traceparent`). Older rows have none.
+    """
+    ALTER TABLE events ADD COLUMN traceparent TEXT;
+    ALTER TABLE deliveries ADD COLUMN traceparent TEXT;
+    """,
 )
 
 
