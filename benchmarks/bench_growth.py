@@ -41,6 +41,7 @@ class Window:
     events_per_second: float
     cpu_per_event: float  # seconds
     rss: float  # MiB
+    anon: float  # MiB of it the process allocated (not file pages mapped)
 
 
 def start(work: Path, data: Path, args: argparse.Namespace, name: str) -> ServerProcess:
@@ -90,13 +91,17 @@ def window(
     ok = sum(count for status, count in result.statuses.items() if status < 300)
     events = ok * args.batch
     cpu = (server.cpu_seconds() - before) / max(1, events)
-    return Window(stored + events, result.events_per_second, cpu, server.rss_mib()), events
+    measured = Window(
+        stored + events, result.events_per_second, cpu, server.rss_mib(),
+        server.rss_mib("RssAnon"),
+    )  # fmt: skip
+    return measured, events
 
 
 def show(label: str, w: Window) -> None:
     print(
         f"| {label} | {w.stored:,} | {w.events_per_second:,.0f} | {w.cpu_per_event * 1e6:.1f}"
-        f" | {w.rss:.0f} |",
+        f" | {w.rss:.0f} | {w.anon:.0f} |",
         flush=True,
     )
 
@@ -121,13 +126,20 @@ def main() -> int:
     requests = loadgen.requests_for("http://127.0.0.1/v1/log/batch", 40, args.batch, seed=17)
     windows: list[Window] = []
     acknowledged = 0
-    print("| window | events stored after it | events/s | server CPU µs/event | RSS MiB |")
-    print("|---|---:|---:|---:|---:|", flush=True)
+    print(
+        "| window | events stored after it | events/s | server CPU µs/event | RSS MiB"
+        " | of it anonymous |"
+    )
+    print("|---|---:|---:|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-growth-") as temp:
         work = Path(temp)
         data = work / "data"
         server = start(work, data, args, "first")
-        print(f"| ready (empty store) | 0 | | | {server.rss_mib():.0f} |", flush=True)
+        print(
+            f"| ready (empty store) | 0 | | | {server.rss_mib():.0f}"
+            f" | {server.rss_mib('RssAnon'):.0f} |",
+            flush=True,
+        )
         try:
             while acknowledged < args.events:
                 w, events = window(server, requests, acknowledged, args)
@@ -137,8 +149,11 @@ def main() -> int:
         finally:
             code, _ = server.stop()
         server = start(work, data, args, "restarted")
-        warmed = server.rss_mib()
-        print(f"| restarted, ready (horizon warmed) | {acknowledged:,} | | | {warmed:.0f} |")
+        warmed, warmed_anon = server.rss_mib(), server.rss_mib("RssAnon")
+        print(
+            f"| restarted, ready (horizon warmed) | {acknowledged:,} | | | {warmed:.0f}"
+            f" | {warmed_anon:.0f} |"
+        )
         try:
             after, events = window(server, requests, acknowledged, args)
             acknowledged += events
@@ -155,8 +170,11 @@ def main() -> int:
         f" µs, at {windows[-1].stored:,} stored {last * 1e6:.1f} µs ({last / first:.2f}x);"
         f" after a restart on it {after.cpu_per_event * 1e6:.1f} µs"
     )
-    print(f"RSS: {max(w.rss for w in windows):.0f} MiB at most while filling, {warmed:.0f} MiB"
-          f" once ready after the restart, {after.rss:.0f} MiB after a window on it")  # fmt: skip
+    print(
+        f"RSS (anonymous): {max(w.rss for w in windows):.0f} ({max(w.anon for w in windows):.0f})"
+        f" MiB at most while filling, {warmed:.0f} ({warmed_anon:.0f}) MiB once ready after the"
+        f" restart, {after.rss:.0f} ({after.anon:.0f}) MiB after a window on it"
+    )
     books = rows == lines == acknowledged and code == 0 and code_after == 0
     print(
         f"books: {acknowledged} events acknowledged 2xx, {lines} journal lines, {rows} SQLite"

@@ -68,9 +68,11 @@ class ServerProcess:
         # After the command name: state is field 3, utime 14 and stime 15 (1-based).
         return (int(fields[11]) + int(fields[12])) / _TICKS
 
-    def rss_mib(self) -> float:
+    def rss_mib(self, field: str = "VmRSS") -> float:
+        """Resident memory in MiB: all of it (`VmRSS`), or `RssAnon` (the heap: what the
+        process allocated) or `RssFile` (file pages mapped, such as SQLite's mmap)."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
 
