@@ -10,7 +10,7 @@ Two parts, so that a million ids cost a few megabytes instead of hundreds:
   bounded by the backlog (`ingest.queue_size`), not by the horizon.
 - a filter over every id in the horizon: Bloom filters, one per generation of up to
   `dedupe_max_ids` ids, in bit arrays. A filter never misses an id it holds, and is wrong the
-  other way for well under one id in a thousand: `lookup` says `ASK_STORE` for an id it may hold,
+  other way for under 0.15% of unseen ids: `lookup` says `ASK_STORE` for an id it may hold,
   and the pipeline asks the store, which has it or not (a stale "maybe" costs one query). A
   generation is retired once it holds `dedupe_max_ids` ids or its oldest id is older than
   `dedupe_horizon_seconds`, and forgotten once its newest id is that old or a newer generation

@@ -5,10 +5,11 @@ directory for offline tools. See `signals.journal.writer` for durability per fsy
 """
 
 from signals.errors import JournalClosed, JournalError, JournalUnavailable
+from signals.journal.appends import JournalStats
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import iter_records
 from signals.journal.recovery import in_use
-from signals.journal.writer import Journal, JournalStats, OnCommit, OnGroup
+from signals.journal.writer import Journal, OnCommit, OnGroup
 
 __all__ = [
     "START",

@@ -39,6 +39,7 @@ import structlog
 
 from signals.errors import JournalClosed, JournalError, JournalUnavailable
 from signals.journal.active import Fsync
+from signals.journal.appends import Append, JournalStats
 from signals.journal.maintenance import Maintenance
 from signals.journal.outage import Outage
 from signals.journal.position import START, JournalPosition
@@ -56,28 +57,6 @@ PROBE_SECONDS = 1.0
 # After each group, durable or failed: its appends' payloads, when its write began and ended
 # (time.time_ns()), and the error that failed it (None: durable). The commit span is made of it.
 OnGroup = Callable[[Sequence[object], int, int, BaseException | None], None]
-
-
-class JournalStats:
-    """Counters since open, for tests and benchmarks (the histograms are in `Metrics`)."""
-
-    __slots__ = ("appends", "failed_groups", "fsyncs", "groups")
-
-    def __init__(self) -> None:
-        self.appends = self.groups = self.fsyncs = self.failed_groups = 0
-
-
-class _Append:
-    __slots__ = ("data", "future", "lines", "payload", "position")
-
-    def __init__(
-        self, data: bytes, lines: int, payload: object, future: asyncio.Future[JournalPosition]
-    ) -> None:
-        self.data = data  # the lines joined, without the final newline
-        self.lines = lines
-        self.payload = payload
-        self.future = future
-        self.position = START
 
 
 class Journal:
@@ -107,8 +86,8 @@ class Journal:
         self._accepting = True
         self._outage = Outage(metrics)
         self._rotate_failing = False
-        self._pending: list[_Append] = []
-        self._in_flight: list[_Append] = []
+        self._pending: list[Append] = []
+        self._in_flight: list[Append] = []
         self._wake = asyncio.Event()
         self._advanced = asyncio.Event()
         self._stop_syncing = asyncio.Event()
@@ -179,7 +158,7 @@ class Journal:
         if not lines or data.count(b"\n") != len(lines) - 1:
             raise ValueError("append needs at least one line and no line may contain a newline")
         future: asyncio.Future[JournalPosition] = self._loop.create_future()
-        self._pending.append(_Append(data, len(lines), payload, future))
+        self._pending.append(Append(data, len(lines), payload, future))
         self._wake.set()
         return future
 
@@ -299,7 +278,7 @@ class Journal:
             self._in_flight, self._pending = [], []
             self._advanced.set()
 
-    async def _commit(self, loop: asyncio.AbstractEventLoop, group: list[_Append]) -> None:
+    async def _commit(self, loop: asyncio.AbstractEventLoop, group: list[Append]) -> None:
         parts = [item.data for item in group]
         parts.append(b"")  # the last line's newline, without copying the buffer again
         data = b"\n".join(parts)
@@ -346,7 +325,7 @@ class Journal:
         self._advanced.set()
         self._advanced = asyncio.Event()
 
-    def _group_done(self, group: list[_Append], started: int, error: OSError | None) -> None:
+    def _group_done(self, group: list[Append], started: int, error: OSError | None) -> None:
         if self._on_group is None:
             return
         try:
