@@ -125,14 +125,18 @@ class Pipeline:
         try:
             found = await self._store.get_records([records[i].event_id for i in asked])
         except BaseException as exc:
+            # Nothing was written: the ids are free again, and a copy waiting on them gets this
+            # request's refusal (503 for a store that does not answer), or is told to retry.
             error: BaseException = exc
-            if isinstance(exc, Exception) and is_store_failure(exc):
+            if not isinstance(exc, Exception):
+                error = Overloaded("the request that sent this event_id first gave up")
+            elif is_store_failure(exc):
                 error = StoreUnavailable(f"{type(exc).__name__}: {exc}")
             claimed = [r for r, seen in zip(records, earlier, strict=True) if seen is None]
             self._release(claimed, error)
-            if error is exc:
-                raise
-            raise error from exc
+            if isinstance(error, StoreUnavailable):
+                raise error from exc
+            raise
         for i in asked:
             stored = found.get(records[i].event_id)
             if stored is not None:
