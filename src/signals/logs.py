@@ -23,7 +23,7 @@ _encoder = msgspec.json.Encoder()
 REQUEST_ID: ContextVar[str | None] = ContextVar("signals_request_id", default=None)
 
 
-def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+def add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     request_id = REQUEST_ID.get()
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
@@ -59,7 +59,7 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
-        _add_request_id,
+        add_request_id,
         structlog.stdlib.add_log_level,
         _add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
