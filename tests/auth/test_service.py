@@ -216,7 +216,8 @@ def test_keys_never_reach_logs_or_data_files_and_rotation_needs_only_the_setting
             else {"Authorization": f"Bearer {key}"}
         )
         event = {**EVENT, "metadata": {"note": "no key here"}}
-        return httpx.post(f"{service.ingest}/v1/log", json=event, headers=headers).status_code
+        response = httpx.post(f"{service.ingest}/v1/log", json=event, headers=headers, timeout=30)
+        return response.status_code
 
     with service:
         assert post(old_key) == 202
@@ -224,7 +225,9 @@ def test_keys_never_reach_logs_or_data_files_and_rotation_needs_only_the_setting
         assert post(guess) == 401
         assert post(guess, "bearer") == 401
         assert (
-            httpx.get(f"{service.integrity}/v1/alerts", headers={"X-API-Key": guess}).status_code
+            httpx.get(
+                f"{service.integrity}/v1/alerts", headers={"X-API-Key": guess}, timeout=30
+            ).status_code
             == 401
         )
         assert service.stop(signal.SIGTERM) == 0

@@ -34,7 +34,8 @@ async def wait_for_gauge(live: Live, name: str, holds: str, value: float) -> Non
 
 
 async def test_lag_and_backlog_grow_while_the_store_is_stuck(live: Live, tmp_path: Path) -> None:
-    lock = sqlite3.connect(tmp_path / "data" / "signals.db", isolation_level=None)
+    # The service writes too (its consumer, its upkeep): wait for the lock as long as it takes.
+    lock = sqlite3.connect(tmp_path / "data" / "signals.db", isolation_level=None, timeout=60)
     try:
         lock.execute("BEGIN IMMEDIATE")
         answer = await live.ingest.post("/v1/log", json={"user_id": "u", "signal_type": "chat"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from signals.events import record_decoder
 from signals.store.base import AlertQuery, Batch, SignalQuery, Store
 from signals.store.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from signals.store.sqlite.store import SqliteStore
@@ -27,6 +28,8 @@ async def test_a_records_trace_round_trips(store: Store) -> None:
     stored = await store.get_records([traced.event_id, untraced.event_id])
     assert stored == {traced.event_id: traced, untraced.event_id: untraced}
     assert [item async for item in store.export(SignalQuery())] == [traced, untraced]
+    lines = b"".join([piece async for piece in store.export_lines(SignalQuery())])
+    assert [record_decoder.decode(line) for line in lines.splitlines()] == [traced, untraced]
     assert (await store.signals(SignalQuery())).items == [untraced, traced]
 
 

@@ -1,5 +1,4 @@
-"""Distributed tracing (docs/api.md): W3C trace context on every record, OpenTelemetry spans
-when on.
+"""Distributed tracing: W3C trace context on every record, OpenTelemetry spans when on.
 
 `traceparent` parses and makes W3C headers (no SDK); `base.Tracing` is tracing off (the
 default: `otel.endpoint` empty) and the interface the rest of `signals` calls; `otel.OtelTracing`

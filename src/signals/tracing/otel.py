@@ -30,7 +30,7 @@ import structlog
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp
@@ -76,10 +76,10 @@ class OtelTracing(Tracing):
 
     enabled = True
 
-    def __init__(self, settings: OtelSettings, *, exporter: SpanExporter | None = None) -> None:
-        """`exporter` replaces the OTLP/HTTP one (a test's); the OTLP exporter also reads the
-        standard `OTEL_EXPORTER_OTLP_TRACES_*` variables (headers, certificates, timeout)."""
-        self._endpoint = traces_url(settings.endpoint) if settings.endpoint else ""
+    def __init__(self, settings: OtelSettings) -> None:
+        """Exporting to `otel.endpoint`; the exporter also reads the standard
+        `OTEL_EXPORTER_OTLP_TRACES_*` variables (headers, certificates, timeout, compression)."""
+        self._endpoint = traces_url(settings.endpoint)
         resource = Resource.create(
             {SERVICE_NAME: settings.service_name, SERVICE_VERSION: __version__}
         )
@@ -89,7 +89,7 @@ class OtelTracing(Tracing):
             shutdown_on_exit=False,
         )
         self._provider.add_span_processor(
-            BatchSpanProcessor(exporter or OTLPSpanExporter(endpoint=self._endpoint))
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=self._endpoint))
         )
         self.tracer: Tracer = self._provider.get_tracer("signals", __version__)
 
