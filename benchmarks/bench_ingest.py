@@ -181,17 +181,18 @@ def store_rows(database: Path) -> int:
 
 def sustained(
     target: Target, seconds: float, peak: Callable[[Target, float], Sample]
-) -> list[tuple[float, float]]:
+) -> list[tuple[float, float, float]]:
     """RSS (s, MiB) every 5 s during a closed-loop single-event run of `seconds`."""
     target.settle()
-    samples = [(0.0, target.server.rss_mib())]
+    samples = [(0.0, target.server.rss_mib(), target.server.rss_mib("RssAnon"))]
     result: list[Sample] = []
     worker = threading.Thread(target=lambda: result.append(peak(target, seconds)))
     started = time.monotonic()
     worker.start()
     while worker.is_alive():
         worker.join(5.0)
-        samples.append((time.monotonic() - started, target.server.rss_mib()))
+        anon = target.server.rss_mib("RssAnon")
+        samples.append((time.monotonic() - started, target.server.rss_mib(), anon))
     target.samples["sustained"].extend(result)
     return samples
 
@@ -200,7 +201,7 @@ def median(samples: list[Sample], field: str) -> float:
     return float(statistics.median(getattr(sample, field) for sample in samples))
 
 
-def report(targets: list[Target], rss: list[tuple[float, float]], repeats: int) -> str:
+def report(targets: list[Target], rss: list[tuple[float, float, float]], repeats: int) -> str:
     """The medians side by side; the last column is signals over the group-commit app, the
     reference with the same fsync per acknowledged request."""
     bare, durable, real = targets
@@ -243,12 +244,12 @@ def report(targets: list[Target], rss: list[tuple[float, float]], repeats: int) 
             )
     if rss:
         sustain = real.samples["sustained"][0]
-        peak = max(mib for _, mib in rss)
+        peak = max(mib for _, mib, _ in rss)
         lines += [
             f"| sustained {sustain.seconds:.0f} s closed loop: req/s | | | {sustain.rps:,.0f} | |",
             f"| &nbsp; RSS MiB once ready; sustained start -> end (max) | {bare.rss_at_start:.0f}"
             f" | {durable.rss_at_start:.0f} | {real.rss_at_start:.0f}; {rss[0][1]:.0f} ->"
-            f" {rss[-1][1]:.0f} ({peak:.0f}) | |",
+            f" {rss[-1][1]:.0f} ({peak:.0f}); anonymous {rss[0][2]:.0f} -> {rss[-1][2]:.0f} | |",
         ]
     return "\n".join(lines)
 
@@ -320,7 +321,7 @@ def start_targets(work: Path, data: Path, args: argparse.Namespace) -> list[Targ
     return [*targets, Target("signals", real, has_consumer=True)]
 
 
-def measure(targets: list[Target], args: argparse.Namespace) -> list[tuple[float, float]]:
+def measure(targets: list[Target], args: argparse.Namespace) -> list[tuple[float, float, float]]:
     """Every measured run, alternating the targets; returns the sustained run's RSS samples."""
     single = loadgen.requests_for("http://127.0.0.1/v1/log", 20_000, 1, seed=11)
     batches = loadgen.requests_for("http://127.0.0.1/v1/log/batch", 40, args.batch, seed=13)
@@ -389,7 +390,10 @@ def main() -> int:
     for target in targets:
         detail(target)
     if rss:
-        print("RSS MiB in the sustained run: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
+        print(
+            "RSS MiB (anonymous) in the sustained run: "
+            + ", ".join(f"{t:.0f}s {m:.0f} ({a:.0f})" for t, m, a in rss)
+        )
     print(f"\n$ {command}")
     print(f"(load average {load_start[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end)\n")
     print(report(targets, rss, args.repeats))
