@@ -9,9 +9,13 @@
     ├── PortUnavailable           an address to listen on is taken or not ours (exit 1)
     ├── FilesUnusable             `data_dir` or a file in it cannot be created or written (exit 1)
     ├── SchemaTooNew              the store was written by a newer `signals` (exit 1)
+    ├── StreamRefused             the JetStream journal cannot be used as configured: no
+    │                             JetStream on the server, or a stream whose settings disagree
+    │                             with ours (exit 1)
     └── JournalError              an append was not (or may not have been) made durable; an
         │                         `OSError` too, carrying the errno (ENOSPC, EIO, ...)
         ├── JournalClosed         the journal is closed or its writer stopped: nothing written
+        ├── JournalUnavailable    the JetStream cluster did not acknowledge in time, or refused
         ├── JournalLocked         another process holds the journal directory
         └── JournalCorrupt        a complete line in a segment is not a record: file and offset
 
@@ -62,6 +66,10 @@ class SchemaTooNew(SignalsError):
     """The database was written by a newer version of `signals` than this one."""
 
 
+class StreamRefused(SignalsError):
+    """The JetStream server or stream cannot serve as the journal: the message says how to fix."""
+
+
 class DatasetError(UsageError):
     pass
 
@@ -79,6 +87,13 @@ class JournalError(SignalsError, OSError):
 
 class JournalClosed(JournalError):
     pass
+
+
+class JournalUnavailable(JournalError):
+    """JetStream did not acknowledge a publish: not connected, no quorum, refused or too slow.
+
+    The events may still be stored (a retry then answers `duplicate`), but none is acknowledged.
+    """
 
 
 class JournalLocked(JournalError):

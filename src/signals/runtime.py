@@ -3,6 +3,8 @@
     open:  Redis (the one client) -> windows -> store -> journal (torn tail repaired) -> catch-up
            into the store -> idempotency warm-up -> alert dispatcher, detection, consumer,
            router forwarder -> both servers
+           (journal.backend = "jetstream": `signals.streamed` opens the stream instead, and its
+           consumers feed the store and the router; no catch-up, no checkpoint rows)
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> store -> Redis
 
@@ -35,6 +37,7 @@ from signals.ingest.app import build_ingest_app
 from signals.ingest.forwarder import Forwarder
 from signals.ingest.forwarder import checkpoint_name as router_checkpoint
 from signals.ingest.history import SignalHistory
+from signals.ingest.stream_forwarder import StreamForwarder
 from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.app import build_integrity_app
 from signals.integrity.consumer import Consumer, catch_up
@@ -44,7 +47,8 @@ from signals.integrity.handoff import Handoff
 from signals.integrity.history import AnomalyHistory
 from signals.integrity.windows.base import Windows
 from signals.integrity.windows.factory import open_windows
-from signals.journal import START, Journal
+from signals.journal import START, Journal, JournalPosition
+from signals.journal.interface import JournalBackend, LocalJournal
 from signals.metrics import Metrics
 from signals.probes import Probes
 from signals.redis_client import open_redis
@@ -52,6 +56,7 @@ from signals.sentiment import Classifier
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.store.factory import open_store
+from signals.streamed import Streamed, open_streamed
 
 log = structlog.get_logger(__name__)
 
@@ -101,10 +106,11 @@ class Services:
     settings: Settings
     metrics: Metrics
     store: Store
-    journal: Journal
+    journal: JournalBackend
+    local: Journal | None  # the local journal, None on JetStream
     windows: Windows
     consumer: Consumer
-    forwarder: Forwarder | None
+    forwarder: Forwarder | StreamForwarder | None
     ingest_app: Starlette
     integrity_app: Starlette
 
@@ -142,21 +148,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         store = await open_store(settings)
         stack.push_async_callback(store.aclose)
 
-        # Retention's first pass runs as soon as the journal opens, before the consumers below
-        # register their positions: until they do, hold what their saved checkpoints still need.
-        names = [checkpoint]
-        if settings.router.url:
-            names.append(router_checkpoint(instance_id(data_dir)))
-        held = min([await store.checkpoint(name) or START for name in names])
         handoff = Handoff()
-        journal = await Journal.open(
-            data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics
-        )
-        journal.register_consumer("opening", lambda: held)  # no await before this line
-        stack.push_async_callback(journal.aclose)
-        position, _ = await catch_up(
-            journal.read, store, checkpoint, settings.store.batch_max, data_dir / "journal"
-        )
+        backlog = Backlog(settings.ingest.queue_size)
+        local: Journal | None = None
+        streamed: Streamed | None = None
+        position = START
+        journal: JournalBackend
+        if settings.journal.backend == "jetstream":
+            streamed = await open_streamed(
+                settings, stack, handoff=handoff, backlog=backlog, instance=instance_id(data_dir)
+            )
+            journal = streamed
+        else:
+            local, position = await _open_local(settings, metrics, store, handoff, stack)
+            journal = LocalJournal(local)
 
         index = await _warm_index(settings, store)
 
@@ -168,28 +173,26 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         await detection.restore()
 
-        backlog = Backlog(settings.ingest.queue_size)
         consumer = Consumer(
             handoff=handoff,
             store=store,
             backlog=backlog,
             metrics=metrics,
-            checkpoint_name=checkpoint,
+            checkpoint_name=checkpoint if local else None,
             batch_max=settings.store.batch_max,
             detection=detection,
         )
         consumer.position = position
-        journal.register_consumer("store", lambda: consumer.position)
-
-        forwarder: Forwarder | None = None
-        if settings.router.url:
-            forwarder = Forwarder(journal, store, settings.router, metrics, instance_id(data_dir))
-            await stack.enter_async_context(forwarder)
-        journal.unregister_consumer("opening")
+        if local is not None:
+            local.register_consumer("store", lambda: consumer.position)
+        forwarder = await _open_forwarder(settings, metrics, store, local or streamed, stack)
+        if local is not None:
+            local.unregister_consumer("opening")
 
         pipeline = Pipeline(
             journal=journal,
-            backlog=backlog,
+            # On JetStream the stream is the backlog: only what the store feed pulled waits here.
+            backlog=backlog if local else None,
             index=index,
             store=store,
             metrics=metrics,
@@ -226,6 +229,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             metrics=metrics,
             store=store,
             journal=journal,
+            local=local,
             windows=windows,
             consumer=consumer,
             forwarder=forwarder,
@@ -234,6 +238,56 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         # Close order (reverse of the pushes): consumer drain needs the journal closed first.
         await journal.aclose()
+
+
+async def _open_local(
+    settings: Settings,
+    metrics: Metrics,
+    store: Store,
+    handoff: Handoff,
+    stack: contextlib.AsyncExitStack,
+) -> tuple[Journal, JournalPosition]:
+    """The local journal, caught up into the store; returns it and the store's position.
+
+    Retention's first pass runs as soon as the journal opens, before the consumers register
+    their positions: until they do (the caller unregisters "opening"), it holds what their
+    saved checkpoints still need.
+    """
+    data_dir = settings.data_path
+    checkpoint = f"store:{instance_id(data_dir)}"
+    names = [checkpoint]
+    if settings.router.url:
+        names.append(router_checkpoint(instance_id(data_dir)))
+    held = min([await store.checkpoint(name) or START for name in names])
+    journal = await Journal.open(
+        data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics
+    )
+    journal.register_consumer("opening", lambda: held)  # no await before this line
+    stack.push_async_callback(journal.aclose)
+    position, _ = await catch_up(
+        journal.read, store, checkpoint, settings.store.batch_max, data_dir / "journal"
+    )
+    return journal, position
+
+
+async def _open_forwarder(
+    settings: Settings,
+    metrics: Metrics,
+    store: Store,
+    journal: Journal | Streamed | None,
+    stack: contextlib.AsyncExitStack,
+) -> Forwarder | StreamForwarder | None:
+    """The router forwarder of the journal's kind, running; None without `router.url`."""
+    forwarder: Forwarder | StreamForwarder
+    if not settings.router.url or journal is None:
+        return None
+    if isinstance(journal, Journal):
+        instance = instance_id(settings.data_path)
+        forwarder = Forwarder(journal, store, settings.router, metrics, instance)
+    else:
+        forwarder = journal.forwarder(metrics)
+    await stack.enter_async_context(forwarder)
+    return forwarder
 
 
 async def _warm_index(settings: Settings, store: Store) -> IdempotencyIndex:
@@ -273,12 +327,12 @@ def _build_apps(
 
 def _readiness_checks(
     *,
-    journal: Journal,
+    journal: JournalBackend,
     store: Store,
     windows: Windows,
     consumer: Consumer,
     backlog: Backlog,
-    forwarder: Forwarder | None,
+    forwarder: Forwarder | StreamForwarder | None,
 ) -> dict[str, Any]:
     async def journal_check() -> dict[str, Any]:
         await journal.check()

@@ -16,15 +16,21 @@ import pytest
 from tests.conftest import Live
 
 from signals.events import record_decoder
+from signals.journal import Journal
 from signals.store.base import SignalQuery
 
 EVENT = {"user_id": "u-1", "signal_type": "chat", "text": "thanks, that fixed it!"}
 ENVELOPE_KEYS = {"error", "request_id"}
 
 
+def local_journal(live: Live) -> Journal:
+    assert live.services.local is not None
+    return live.services.local
+
+
 def journal_lines(live: Live) -> list[bytes]:
     lines: list[bytes] = []
-    for path in sorted(live.services.journal.directory.glob("segment-*")):
+    for path in sorted(local_journal(live).directory.glob("segment-*")):
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         lines += data.splitlines()
     return lines
@@ -270,7 +276,7 @@ async def test_latency_metric_uses_route_templates(live: Live) -> None:
 
 
 async def test_not_ready_when_the_journal_cannot_write(live: Live, tmp_path: Path) -> None:
-    journal_dir = live.services.journal.directory
+    journal_dir = local_journal(live).directory
     journal_dir.chmod(0o500)
     try:
         ready = await live.ingest.get("/ready")

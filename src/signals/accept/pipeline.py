@@ -7,6 +7,11 @@
 A record is answered only after the journal made it durable; it reaches the consumer through the
 journal's commit callback, so the queue's order is the journal's order even when the request that
 wrote it was cancelled meanwhile.
+
+On JetStream (`signals.jetstream`) the stream itself is the backlog and the consumers pull from
+it, so no room is reserved here (`backlog=None`); and the journal may answer that an id was
+already written (a retry that went to another instance): that record is answered as the
+duplicate it is, with the answer of the copy stored first.
 """
 
 from __future__ import annotations
@@ -14,14 +19,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import msgspec
 
 from signals.accept.backlog import Backlog, BacklogFull
 from signals.accept.idempotency import Answer, IdempotencyIndex
-from signals.events import Record
-from signals.journal.position import JournalPosition
+from signals.events import Record, record_decoder
+from signals.journal.interface import JournalBackend
 from signals.metrics import Metrics
 from signals.store.base import Store
 
@@ -39,10 +44,6 @@ class Answered(NamedTuple):
     duplicate: bool
 
 
-class JournalWriter(Protocol):
-    async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition: ...
-
-
 def answer_of(record: Record) -> Answer:
     return Answer(
         record.event_id, record.sentiment, tuple(record.sentiment_cues), record.received_at
@@ -53,8 +54,8 @@ class Pipeline:
     def __init__(
         self,
         *,
-        journal: JournalWriter,
-        backlog: Backlog,
+        journal: JournalBackend,
+        backlog: Backlog | None,
         index: IdempotencyIndex,
         store: Store,
         metrics: Metrics,
@@ -89,42 +90,59 @@ class Pipeline:
                 slots.append(record)
             else:
                 slots.append((record.event_id, seen.answer))
+        earlier: dict[str, Answer] = {}
         if fresh:
-            await self._write(fresh)
+            earlier = await self._write(fresh)
         accepted = []
         for slot in slots:
-            if isinstance(slot, Record):
-                accepted.append(Answered(answer_of(slot), duplicate=False))
-            else:
+            if not isinstance(slot, Record):
                 accepted.append(Answered(await self._earlier(*slot), duplicate=True))
-        if len(fresh) < len(records):
-            self._metrics.duplicates.inc(len(records) - len(fresh))
+            elif slot.event_id in earlier:
+                accepted.append(Answered(earlier[slot.event_id], duplicate=True))
+            else:
+                accepted.append(Answered(answer_of(slot), duplicate=False))
+        duplicates = len(records) - len(fresh) + len(earlier)
+        if duplicates:
+            self._metrics.duplicates.inc(duplicates)
         return accepted
 
-    async def _write(self, fresh: list[Record]) -> None:
-        try:
-            await self._backlog.reserve(len(fresh), self._wait)
-        except BacklogFull as exc:
-            self._release(fresh, exc)
-            raise Overloaded(str(exc)) from None
-        lines = [_encoder.encode(record) for record in fresh]
+    async def _write(self, fresh: list[Record]) -> dict[str, Answer]:
+        """Journal `fresh`; returns the answers of those the journal already held, by id."""
+        if self._backlog is not None:
+            try:
+                await self._backlog.reserve(len(fresh), self._wait)
+            except BacklogFull as exc:
+                self._release(fresh, exc)
+                raise Overloaded(str(exc)) from None
         # Shielded: once the journal has the lines, their outcome settles the claims even if
         # this request is cancelled (a client hanging up must not unclaim a written id).
-        write = asyncio.ensure_future(self._journal.append(lines, fresh))
+        write = asyncio.ensure_future(self._append(fresh))
         write.add_done_callback(lambda done: self._settle(fresh, done))
-        await asyncio.shield(write)
+        return await asyncio.shield(write)
 
-    def _settle(self, fresh: list[Record], write: asyncio.Future[JournalPosition]) -> None:
+    async def _append(self, fresh: list[Record]) -> dict[str, Answer]:
+        lines = [_encoder.encode(record) for record in fresh]
+        appended = await self._journal.append(lines, fresh)
+        return {
+            fresh[index].event_id: _answer_of_line(line, fresh[index])
+            for index, line in appended.earlier.items()
+        }
+
+    def _settle(self, fresh: list[Record], write: asyncio.Future[dict[str, Answer]]) -> None:
         if write.cancelled() or write.exception() is not None:
             error = write.exception() if not write.cancelled() else asyncio.CancelledError()
             assert error is not None
             self._release(fresh, error)
-            self._backlog.release(len(fresh))
+            if self._backlog is not None:
+                self._backlog.release(len(fresh))
             return
+        earlier = write.result()
         counts: Counter[tuple[str, str]] = Counter()
         for record in fresh:
-            self._index.settle(answer_of(record))
-            counts[record.signal_type, record.sentiment] += 1
+            first = earlier.get(record.event_id)
+            self._index.settle(first or answer_of(record))
+            if first is None:
+                counts[record.signal_type, record.sentiment] += 1
         for (signal_type, sentiment), count in counts.items():
             self._metrics.events.labels(
                 self._metrics.signal_type_label(signal_type), sentiment
@@ -146,3 +164,12 @@ class Pipeline:
         answer = answer_of(stored)
         self._index.settle(answer)
         return answer
+
+
+def _answer_of_line(line: bytes, ours: Record) -> Answer:
+    """The answer the stored copy of a duplicate gave; ours if that copy cannot be read (it was
+    not written by `signals`: the id still counts as taken)."""
+    try:
+        return answer_of(record_decoder.decode(line))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return answer_of(ours)

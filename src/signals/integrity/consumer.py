@@ -5,7 +5,8 @@ and episodes, `signals.integrity.detection`) over them, and writes records, epis
 alert deliveries and the consumer's journal checkpoint in ONE store transaction, so the
 checkpoint never runs ahead of what is stored. A failing store is retried with capped backoff,
 never skipped: the records are in the journal, and the backlog bound pushes back on producers
-meanwhile.
+meanwhile. Records pulled from JetStream carry no position: their checkpoint is the stream's
+ack floor, advanced by the partition reader once the step's transaction committed (`done`).
 
 At start, `catch_up` replays the journal from the checkpoint before anything new is accepted.
 """
@@ -45,7 +46,7 @@ class Consumer:
         store: Store,
         backlog: Backlog,
         metrics: Metrics,
-        checkpoint_name: str,
+        checkpoint_name: str | None,
         batch_max: int,
         detection: Detection | None = None,
         clock: Callable[[], float] = time.time,
@@ -113,15 +114,20 @@ class Consumer:
         self._metrics.queue_depth.set(self._backlog.used)
         records = [record for item in items for record in item.records]
         detected = await self._detection.detect(records) if self._detection else None
+        position = items[-1].position
         batch = Batch(
             records=records,
             episodes=detected.episodes if detected else [],
             deliveries=detected.deliveries if detected else [],
-            checkpoint_name=self._checkpoint_name,
-            checkpoint=items[-1].position,
+            checkpoint_name=self._checkpoint_name if position is not None else None,
+            checkpoint=position,
         )
         await self._apply(batch)
-        self.position = items[-1].position
+        if position is not None:
+            self.position = position
+        for item in items:
+            if item.done is not None and not item.done.done():
+                item.done.set_result(None)
         self._backlog.release(len(records))
         self._metrics.queue_depth.set(self._backlog.used)
         self.oldest_pending = self._handoff.oldest_enqueued()
