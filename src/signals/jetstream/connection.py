@@ -39,13 +39,17 @@ class _Outage:
 
     def __init__(self) -> None:
         self.down = False
+        self.client: NATS | None = None
+
+    def _closing(self) -> bool:
+        return self.client is not None and self.client.is_closed
 
     async def on_error(self, exc: Exception) -> None:
-        if not self.down:
+        if not self.down and not self._closing():
             log.warning("jetstream.connection_error", error=f"{type(exc).__name__}: {exc}")
 
     async def on_disconnected(self) -> None:
-        if not self.down:
+        if not self.down and not self._closing():
             self.down = True
             log.error("jetstream.disconnected: appends answer 503 until it is back")
 
@@ -81,6 +85,7 @@ async def connect(settings: JournalSettings) -> NATS:
         ) from None
     except (OSError, nats.errors.Error) as exc:
         raise DependencyUnavailable("NATS", shown(settings), f"{type(exc).__name__}") from None
+    outage.client = client
     try:
         await _check_server(client, settings)
     except BaseException:

@@ -21,6 +21,7 @@ expire and be taken by another.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -58,6 +59,9 @@ class Leases:
         # Instances try partitions starting at different places, so their first grabs rarely
         # collide.
         self._first = zlib.crc32(self._instance) % partitions
+        # Renewals run in the lease loop while readers release their partitions: one at a time,
+        # or a release between an update and its bookkeeping would leave a lease nobody reads.
+        self._lock = asyncio.Lock()
 
     @property
     def renew_seconds(self) -> float:
@@ -76,15 +80,16 @@ class Leases:
         """Renew every held lease and our membership; returns the partitions lost."""
         began = time.monotonic()
         lost = []
-        for partition, revision in list(self.held.items()):
-            try:
-                self.held[partition] = await self._kv.update(
-                    self._lease(partition), self._instance, last=revision
-                )
-            except nats.js.errors.KeyWrongLastSequenceError:
-                lost.append(partition)
-                del self.held[partition]
-        await self._kv.put(self._member(), self._instance)
+        async with self._lock:
+            for partition, revision in list(self.held.items()):
+                try:
+                    self.held[partition] = await self._kv.update(
+                        self._lease(partition), self._instance, last=revision
+                    )
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    lost.append(partition)
+                    del self.held[partition]
+            await self._kv.put(self._member(), self._instance)
         self._confirmed = began
         return lost
 
@@ -113,16 +118,17 @@ class Leases:
     async def take(self, share: int) -> list[int]:
         """Take free partitions until we hold `share`; returns those taken."""
         taken = []
-        for step in range(self._partitions):
-            if len(self.held) >= share:
-                break
-            partition = (self._first + step) % self._partitions
-            if partition in self.held:
-                continue
-            revision = await self._claim(self._lease(partition))
-            if revision is not None:
-                self.held[partition] = revision
-                taken.append(partition)
+        async with self._lock:
+            for step in range(self._partitions):
+                if len(self.held) >= share:
+                    break
+                partition = (self._first + step) % self._partitions
+                if partition in self.held:
+                    continue
+                revision = await self._claim(self._lease(partition))
+                if revision is not None:
+                    self.held[partition] = revision
+                    taken.append(partition)
         return taken
 
     async def _claim(self, key: str) -> int | None:
@@ -144,11 +150,12 @@ class Leases:
         return sorted(self.held)[share:]
 
     async def release(self, partition: int) -> None:
-        revision = self.held.pop(partition, None)
-        if revision is not None:
-            # Taken by another after it expired: nothing of ours is left to free.
-            with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
-                await self._kv.delete(self._lease(partition), last=revision)
+        async with self._lock:
+            revision = self.held.pop(partition, None)
+            if revision is not None:
+                # Taken by another after it expired: nothing of ours is left to free.
+                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                    await self._kv.delete(self._lease(partition), last=revision)
 
     async def leave(self) -> None:
         for partition in list(self.held):

@@ -99,9 +99,12 @@ class PartitionReaders:
                     log.warning("jetstream.lease_lost", group=self._group, partition=partition)
                     self._cancel(partition)
                 share = await self._leases.share()
-                for partition in await self._leases.take(share):
-                    self._start(partition)
+                await self._leases.take(share)
                 self._leaving.update(self._leases.surplus(share))
+                for partition in self._leases.held:
+                    # Newly taken, or held with its reader gone (it broke): read it.
+                    if partition not in self._tasks and partition not in self._leaving:
+                        self._start(partition)
                 if self._outage:
                     log.info("jetstream.leases_renewed", group=self._group)
                 self._outage = False
