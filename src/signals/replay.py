@@ -10,6 +10,10 @@ journal's end, so the next start does not replay again.
 
 A new store has no router checkpoint either: with `router.url` set, the next start forwards
 the whole journal again (at-least-once; the router deduplicates by event_id).
+
+On JetStream (`journal.backend = "jetstream"`) replay reads the stream instead
+(`signals.jetstream.replay`): every message still in it, into the store, idempotent as above. It
+needs no lock (the consumers' ack floors are left as they are) and may run beside the service.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ async def replay(settings: Settings) -> tuple[int, int]:
 
     Raises `FilesUnusable` when there is no journal, `JournalLocked` while the service holds it.
     """
+    if settings.journal.backend == "jetstream":
+        return await _replay_stream(settings)
     directory = settings.data_path / "journal"
     if not directory.is_dir():
         raise FilesUnusable(f"no journal at {directory}: nothing to replay")
@@ -69,6 +75,24 @@ async def _replay(settings: Settings) -> tuple[int, int]:
             stored += await store.apply(
                 Batch(records=batch, checkpoint_name=checkpoint, checkpoint=chunk[-1][1])
             )
+            if total % 100_000 < len(batch):
+                log.info("replaying", records=total, stored=stored)
+    finally:
+        await store.aclose()
+    return stored, total
+
+
+async def _replay_stream(settings: Settings) -> tuple[int, int]:
+    from signals.jetstream.replay import stream_batches  # noqa: PLC0415  (only on JetStream)
+
+    stored = total = 0
+    store = await open_store(settings)
+    try:
+        async for batch in stream_batches(settings.journal):
+            if not batch:
+                continue
+            total += len(batch)
+            stored += await store.apply(Batch(records=batch))
             if total % 100_000 < len(batch):
                 log.info("replaying", records=total, stored=stored)
     finally:

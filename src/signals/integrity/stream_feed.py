@@ -10,16 +10,15 @@ unacknowledged, and the next holder stores it again (records are idempotent by e
 
 from __future__ import annotations
 
-import msgspec
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from signals.accept.backlog import Backlog, BacklogFull
-from signals.events import Record, record_decoder
 from signals.integrity.handoff import Handoff
 from signals.jetstream.partitions import PartitionReaders, open_readers
+from signals.jetstream.records import decode_messages
 from signals.settings import JournalSettings
 
 log = structlog.get_logger(__name__)
@@ -48,14 +47,10 @@ class StreamFeed:
             await self.readers.aclose(grace_seconds)
 
     async def _handle(self, partition: int, batch: list[Msg]) -> bool:
-        records: list[Record] = []
-        for message in batch:
-            try:
-                records.append(record_decoder.decode(message.data))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                # Not written by signals: acknowledged with its batch, never stored.
-                log.error("jetstream.not_a_record", subject=message.subject,
-                          seq=message.metadata.sequence.stream, error=str(exc))  # fmt: skip
+        # One not written by signals is skipped: acknowledged with its batch, never stored.
+        records = decode_messages(
+            (message.data, message.metadata.sequence.stream) for message in batch
+        )
         if not records:
             return True
         while True:
