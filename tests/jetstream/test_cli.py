@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from tests.conftest import live_service
 from tests.jetstream.test_service import stored_ids, streamed_settings
-from tests.support.service import write_settings
+from tests.support.service import ServiceProcess, write_settings
 
 from signals.replay import replay
 from signals.settings import JournalSettings
@@ -78,3 +79,22 @@ async def test_serve_without_a_reachable_server_exits_1_naming_it(tmp_path: Path
     done = await asyncio.to_thread(serve, config, tmp_path)
     assert done.returncode == 1
     assert "cannot reach NATS at nats://127.0.0.1:1" in done.stdout + done.stderr
+
+
+async def test_sigterm_stops_a_jetstream_instance_cleanly(
+    tmp_path: Path, journal: JournalSettings
+) -> None:
+    sections = {
+        "journal": {
+            "backend": "jetstream", "url": str(journal.url), "stream": journal.stream,
+            "partitions": journal.partitions, "timeout_seconds": 2.0,
+        },
+    }  # fmt: skip
+    with ServiceProcess(tmp_path, sections) as service:
+        async with httpx.AsyncClient(base_url=service.ingest, timeout=10) as client:
+            answer = await client.post("/v1/log", json={"user_id": "u", "signal_type": "chat"})
+        assert answer.status_code == 202
+        assert await asyncio.to_thread(service.stop) == 0
+    logs = service.logs()
+    assert '"event":"jetstream.journal_opened"' in logs
+    assert "Traceback" not in logs

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signals.accept.pipeline import Overloaded, Pipeline
+from signals.errors import JournalError
 from signals.events import (
     Event,
     InvalidEvent,
@@ -107,6 +108,13 @@ class Intake:
         except Overloaded as exc:
             self._metrics.rejections.labels("overloaded").inc()
             raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
+        except JournalError:
+            # Nothing of the request was acknowledged; the journal logs the outage once.
+            self._metrics.rejections.labels("unavailable").inc()
+            raise ApiError(
+                503, "unavailable: the journal cannot make events durable now",
+                code="unavailable", headers={"Retry-After": "1"},
+            ) from None  # fmt: skip
 
     async def log_one(self, request: Request) -> Response:
         _, body = await self._body(request, JSON)
