@@ -152,3 +152,12 @@ def test_serve_refuses_bad_settings_before_starting(tmp_path: Path) -> None:
     result = run_cli("serve", "--config", str(bad), cwd=tmp_path)
     assert result.returncode == 2
     assert "windows.backend" in result.stderr
+
+
+def test_the_jetstream_journal_needs_a_url(tmp_path: Path) -> None:
+    path = write(tmp_path, '[journal]\nbackend = "jetstream"\nurl = []\n')
+    assert problems(path) == [f"{path}: journal: url: at least one nats:// URL, and no empty one"]
+    listed = write(
+        tmp_path, '[journal]\nbackend = "jetstream"\nurl = ["nats://a:4222", "nats://b:4222"]\n'
+    )
+    assert load(listed, {}).journal.urls == ["nats://a:4222", "nats://b:4222"]

@@ -118,6 +118,10 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     monitoring_url: str | list[str] = ""
     server_sync: Literal["unknown", "always", "interval"] = "unknown"
 
+    def __post_init__(self) -> None:
+        if self.backend == "jetstream" and not (self.urls and all(self.urls)):
+            raise ValueError("url: at least one nats:// URL, and no empty one")
+
     @property
     def urls(self) -> list[str]:
         return [self.url] if isinstance(self.url, str) else list(self.url)

@@ -85,6 +85,9 @@ async def test_acknowledged_events_are_stored_from_the_stream(
         await until(all_stored)
         ready = (await live.ingest.get("/ready")).json()
         assert ready["checks"]["journal"]["status"] == "ok"
+        # The checkpoint is the consumers' ack floor: no row in the store.
+        instance = (live.services.settings.data_path / "instance_id").read_text().strip()
+        assert await live.services.store.checkpoint(f"store:{instance}") is None
 
 
 async def test_a_retry_to_another_instance_is_a_duplicate_with_the_first_answer(

@@ -63,6 +63,7 @@ class PartitionReaders:
         self._handle = handle
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._leaving: set[int] = set()
+        self._pulling: set[int] = set()  # waiting in a pull, holding no batch
         self._stopping = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._outage = False
@@ -83,6 +84,8 @@ class PartitionReaders:
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
+        for partition in self._pulling:
+            self._cancel(partition)  # nothing in hand: no need to wait for the pull to end
         tasks = list(self._tasks.values())
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=grace_seconds)
@@ -163,7 +166,11 @@ class PartitionReaders:
                          pending=info.num_ack_pending, seconds=self._ack_wait)  # fmt: skip
                 await asyncio.sleep(self._ack_wait + 1)
             while not self._stopping.is_set() and partition not in self._leaving:
-                batch = await self._pull(subscription)
+                self._pulling.add(partition)
+                try:
+                    batch = await self._pull(subscription)
+                finally:
+                    self._pulling.discard(partition)
                 if not batch:
                     continue
                 if not await self._handle_alive(partition, batch):
