@@ -78,8 +78,8 @@ async def router_up() -> AsyncIterator[RouterReceiver]:
         yield router
 
 
-def forwarded_in_order(router: RouterReceiver, load: Load) -> bool:
-    """Every acknowledged event reached the router, each user's first copies in their order."""
+def first_copies(router: RouterReceiver, load: Load) -> dict[str, list[str]]:
+    """Each user's acknowledged events in the order their first copy reached the router."""
     acked = load.ids()
     firsts: dict[str, list[str]] = {}
     seen: set[str] = set()
@@ -89,7 +89,11 @@ def forwarded_in_order(router: RouterReceiver, load: Load) -> bool:
             if event in acked and event not in seen:
                 seen.add(event)
                 firsts.setdefault(str(item["user_id"]), []).append(event)
-    return firsts == {user: ids for user, ids in load.acked.items() if ids}
+    return firsts
+
+
+def all_acknowledged(load: Load) -> dict[str, list[str]]:
+    return {user: ids for user, ids in load.acked.items() if ids}
 
 
 async def converge(check: Callable[[], Awaitable[bool]], within: float = CONVERGE_SECONDS) -> None:
@@ -98,7 +102,7 @@ async def converge(check: Callable[[], Awaitable[bool]], within: float = CONVERG
 
 def forwarded(router: RouterReceiver, load: Load) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
-        return forwarded_in_order(router, load)
+        return load.ids() <= set(router.event_ids())
 
     return check
 
@@ -130,6 +134,7 @@ async def test_a_jetstream_server_killed_under_load_loses_nothing_acknowledged(
         for service in (a, b):
             await converge(functools.partial(all_stored, service, load))
         await converge(forwarded(router, load))
+        assert first_copies(router, load) == all_acknowledged(load)  # each user in order
 
 
 async def test_a_killed_instance_with_its_data_dir_gone_is_taken_over(
@@ -154,6 +159,7 @@ async def test_a_killed_instance_with_its_data_dir_gone_is_taken_over(
         await router.up()
         await converge(functools.partial(all_stored, b, load))
         await converge(forwarded(router, load))
+        assert first_copies(router, load) == all_acknowledged(load)  # each user in order
         assert load.errors == []
 
 

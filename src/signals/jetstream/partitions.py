@@ -8,9 +8,11 @@
                  so the batch is not redelivered meanwhile
 
 Order: one reader per partition at a time (the lease), each handling a batch before it pulls the
-next. A holder that died leaves messages pulled and not acknowledged; JetStream redelivers them
-once the consumer's ack wait has passed, before anything newer. So a reader that finds such
-messages waits out the ack wait before its first pull, and gets them first, in stream order.
+next. A holder that died leaves messages pulled and not acknowledged, and maybe pulls still open
+on the server that deliver more after it is gone; JetStream redelivers all of them once the
+consumer's ack wait has passed, before anything newer. So a new reader waits until no earlier
+pull is open, then, if messages are pending, waits out the ack wait before its first pull, and
+gets them first, in stream order.
 
 `handle` returns False when it gave up because the service is stopping: the batch is not
 acknowledged, and JetStream redelivers it to whoever reads the partition next.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -66,7 +69,7 @@ class PartitionReaders:
         self._pulling: set[int] = set()  # waiting in a pull, holding no batch
         self._stopping = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
-        self._outage = False
+        self._failing: dict[str, int] = {}  # what failed ("leases", "pull 3", ...) -> times
         self.failures = 0  # consecutive failed pulls or lease rounds
         self.last_error = ""
 
@@ -108,9 +111,7 @@ class PartitionReaders:
                     # Newly taken, or held with its reader gone (it broke): read it.
                     if partition not in self._tasks and partition not in self._leaving:
                         self._start(partition)
-                if self._outage:
-                    log.info("jetstream.leases_renewed", group=self._group)
-                self._outage = False
+                self._recovered("leases")
             except NATS_ERRORS as exc:
                 self._failed(exc, "leases")
                 if not self._leases.trusted():
@@ -122,6 +123,7 @@ class PartitionReaders:
 
     def _start(self, partition: int) -> None:
         self._leaving.discard(partition)
+        log.info("jetstream.reading", group=self._group, partition=partition)
         self._tasks[partition] = asyncio.create_task(
             self._read(partition), name=f"{self._group}-{partition}"
         )
@@ -132,43 +134,48 @@ class PartitionReaders:
             task.cancel()
 
     def _failed(self, exc: BaseException, what: str) -> None:
+        """Logged when `what` starts failing, then every hundredth time, until it recovers."""
         self.failures += 1
         self.last_error = f"{what}: {type(exc).__name__}"
-        if not self._outage:
-            self._outage = True
+        times = self._failing[what] = self._failing.get(what, 0) + 1
+        if times % 100 == 1:
             log.error("jetstream.read_failed", group=self._group, what=what,
-                      error=self.last_error)  # fmt: skip
+                      error=self.last_error, times=times)  # fmt: skip
+
+    def _recovered(self, what: str) -> None:
+        if self._failing.pop(what, 0):
+            log.info("jetstream.read_recovered", group=self._group, what=what)
 
     async def _read(self, partition: int) -> None:
+        me = asyncio.current_task()
         try:
             await self._read_until_told(partition)
         except asyncio.CancelledError:
-            pass
+            pass  # the lease was lost or dropped (the lease loop knows), or we are stopping
         except Exception:
+            # The lease stays held: the lease loop starts a new reader at its next round.
             log.exception("jetstream.reader_failed", group=self._group, partition=partition)
         finally:
-            self._tasks.pop(partition, None)
-            if partition in self._leaving or not self._stopping.is_set():
-                # Handed back (or the reader broke): free it for whoever comes next.
-                self._leaving.discard(partition)
-                with contextlib.suppress(*NATS_ERRORS):
-                    await self._leases.release(partition)
+            log.info("jetstream.stopped_reading", group=self._group, partition=partition)
+            if self._tasks.get(partition) is me:  # not a newer reader of it
+                del self._tasks[partition]
+                if partition in self._leaving:
+                    # Handed back: free it for whoever comes next.
+                    self._leaving.discard(partition)
+                    with contextlib.suppress(*NATS_ERRORS):
+                        await self._leases.release(partition)
 
     async def _read_until_told(self, partition: int) -> None:
         name = consumer_name(self._group, partition)
         subscription = await self._retry(
-            lambda: self._js.pull_subscribe_bind(durable=name, stream=self._stream)
+            lambda: self._js.pull_subscribe_bind(durable=name, stream=self._stream), name
         )
         try:
-            info = await self._retry(subscription.consumer_info)
-            if info.num_ack_pending:
-                log.info("jetstream.awaiting_redelivery", consumer=name,
-                         pending=info.num_ack_pending, seconds=self._ack_wait)  # fmt: skip
-                await asyncio.sleep(self._ack_wait + 1)
+            await self._after_the_previous_reader(subscription, name)
             while not self._stopping.is_set() and partition not in self._leaving:
                 self._pulling.add(partition)
                 try:
-                    batch = await self._pull(subscription)
+                    batch = await self._pull(partition, subscription)
                 finally:
                     self._pulling.discard(partition)
                 if not batch:
@@ -181,35 +188,62 @@ class PartitionReaders:
                 except NATS_ERRORS as exc:
                     # Handled, not acknowledged: redelivered later, and handled again (the
                     # store and the router take a record twice without harm).
-                    self._failed(exc, "ack")
+                    self._failed(exc, f"ack {partition}")
                     continue
                 self.failures = 0
         finally:
             with contextlib.suppress(*NATS_ERRORS):
                 await subscription.unsubscribe()
 
-    async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _after_the_previous_reader(
+        self, subscription: JetStreamContext.PullSubscription, name: str
+    ) -> None:
+        """Return once whatever an earlier reader of the partition pulled and did not
+        acknowledge will be redelivered before anything newer.
+
+        Its pulls may still be open on the server (a reader that died, or was stopped while it
+        waited) and deliver a message after we look: wait until none is (they expire within
+        `FETCH_WAIT_SECONDS`). Then, if messages are pulled and unacknowledged, wait out the
+        ack wait, after which JetStream redelivers them first, in stream order.
+        """
+        deadline = time.monotonic() + FETCH_WAIT_SECONDS + 1
+        while True:
+            info = await self._retry(subscription.consumer_info, name)
+            if not info.num_waiting or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        if info.num_ack_pending:
+            log.info("jetstream.awaiting_redelivery", consumer=name,
+                     pending=info.num_ack_pending, seconds=self._ack_wait)  # fmt: skip
+            await asyncio.sleep(self._ack_wait + 1)
+
+    async def _retry(self, call: Callable[[], Awaitable[T]], name: str) -> T:
         while True:
             try:
-                return await call()
+                found = await call()
             except NATS_ERRORS as exc:
-                self._failed(exc, "bind")
+                self._failed(exc, f"bind {name}")
                 await asyncio.sleep(RETRY_SECONDS)
+                continue
+            self._recovered(f"bind {name}")
+            return found
 
-    async def _pull(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+    async def _pull(
+        self, partition: int, subscription: JetStreamContext.PullSubscription
+    ) -> list[Msg]:
+        what = f"pull {partition}"
         try:
             batch = await subscription.fetch(1, timeout=FETCH_WAIT_SECONDS)
         except nats.errors.TimeoutError:
+            self._recovered(what)
             return []
         except NATS_ERRORS as exc:
-            self._failed(exc, "pull")
+            self._failed(exc, what)
             await asyncio.sleep(RETRY_SECONDS)
             return []
+        self._recovered(what)
         with contextlib.suppress(*NATS_ERRORS):
             batch += await subscription.fetch(FETCH_MAX - 1, timeout=GATHER_SECONDS)
-        if self._outage:
-            self._outage = False
-            log.info("jetstream.reading_again", group=self._group)
         return batch
 
     async def _handle_alive(self, partition: int, batch: list[Msg]) -> bool:
