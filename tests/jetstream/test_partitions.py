@@ -20,7 +20,7 @@ from signals.jetstream.connection import connect
 from signals.jetstream.layout import leases_bucket
 from signals.jetstream.leases import Leases
 from signals.jetstream.partitions import PartitionReaders, open_readers
-from signals.jetstream.provision import ensure_leases
+from signals.jetstream.provision import ensure_consumers, ensure_leases
 from signals.settings import JournalSettings
 
 
@@ -145,6 +145,8 @@ async def test_what_a_dead_instance_pulled_and_did_not_acknowledge_goes_to_anoth
             await until(lambda: len({event for _, event in handled_after}) == 30, seconds=60)
             assert b.readers.partitions == [0]
             assert in_order_per_user(handled_after, sent)
+            # The consumer was remade from its ack floor; a later start takes it as it is.
+            await ensure_consumers(b.client.jetstream(), settings, "store")
 
 
 async def test_a_lease_is_held_by_one_instance_and_freed_when_not_renewed(

@@ -41,6 +41,11 @@ async def test_a_missing_stream_and_its_consumers_are_created(
         assert consumer.config.ack_wait == journal.ack_wait_seconds
     await provision(journal)  # a second start finds them as they are: no complaint
     await ensure_consumers(js, journal, "store")
+    # A new ack wait is applied; where a consumer starts is kept.
+    slower = msgspec.structs.replace(journal, ack_wait_seconds=7.0)
+    await ensure_consumers(js, slower, "store")
+    consumer = await js.consumer_info(journal.stream, consumer_name("store", 0))
+    assert consumer.config.ack_wait == 7.0
 
 
 async def test_a_stream_with_other_settings_is_refused_naming_each_difference(

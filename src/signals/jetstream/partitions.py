@@ -8,11 +8,11 @@
                  so the batch is not redelivered meanwhile
 
 Order: one reader per partition at a time (the lease), each handling a batch before it pulls the
-next. A holder that died leaves messages pulled and not acknowledged, and maybe pulls still open
-on the server that deliver more after it is gone; JetStream redelivers all of them once the
-consumer's ack wait has passed, before anything newer. So a new reader waits until no earlier
-pull is open, then, if messages are pending, waits out the ack wait before its first pull, and
-gets them first, in stream order.
+next. A holder that died (or handed the partition over) may leave messages pulled and not
+acknowledged, and pulls still open on the server; JetStream would redeliver those after the ack
+wait, but in the order their timers ran out, not the stream's. So a new reader that finds any
+makes the consumer again from its ack floor (`_rewind`): the first message not acknowledged
+comes first, then the rest in stream order, at once.
 
 `handle` returns False when it gave up because the service is stopping: the batch is not
 acknowledged, and JetStream redelivers it to whoever reads the partition next.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -30,10 +29,10 @@ import nats.errors
 import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
+from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
-from signals.jetstream.layout import FETCH_MAX, consumer_name, leases_bucket
+from signals.jetstream.layout import FETCH_MAX, consumer_config, consumer_name, leases_bucket
 from signals.jetstream.leases import Leases
 from signals.jetstream.provision import ensure_consumers
 from signals.settings import JournalSettings
@@ -60,6 +59,7 @@ class PartitionReaders:
     ) -> None:
         self._js = js
         self._leases = leases
+        self._settings = settings
         self._stream = settings.stream
         self._ack_wait = settings.ack_wait_seconds
         self._group = group
@@ -145,6 +145,8 @@ class PartitionReaders:
     def _recovered(self, what: str) -> None:
         if self._failing.pop(what, 0):
             log.info("jetstream.read_recovered", group=self._group, what=what)
+            if not self._failing:
+                self.failures = 0
 
     async def _read(self, partition: int) -> None:
         me = asyncio.current_task()
@@ -171,7 +173,7 @@ class PartitionReaders:
             lambda: self._js.pull_subscribe_bind(durable=name, stream=self._stream), name
         )
         try:
-            await self._after_the_previous_reader(subscription, name)
+            await self._after_the_previous_reader(subscription, partition)
             while not self._stopping.is_set() and partition not in self._leaving:
                 self._pulling.add(partition)
                 try:
@@ -196,26 +198,34 @@ class PartitionReaders:
                 await subscription.unsubscribe()
 
     async def _after_the_previous_reader(
-        self, subscription: JetStreamContext.PullSubscription, name: str
+        self, subscription: JetStreamContext.PullSubscription, partition: int
     ) -> None:
-        """Return once whatever an earlier reader of the partition pulled and did not
-        acknowledge will be redelivered before anything newer.
+        """Make what an earlier reader of the partition pulled and did not acknowledge come
+        first, in stream order.
 
-        Its pulls may still be open on the server (a reader that died, or was stopped while it
-        waited) and deliver a message after we look: wait until none is (they expire within
-        `FETCH_WAIT_SECONDS`). Then, if messages are pulled and unacknowledged, wait out the
-        ack wait, after which JetStream redelivers them first, in stream order.
+        JetStream would redeliver it after the ack wait, but not necessarily in order: messages
+        that reached the earlier reader at different times expire at different times (and a
+        pull of its may still be open, delivering to a reader that is gone). So when anything
+        is pending or a pull is open, the consumer is made again from its ack floor: delivery
+        resumes at the first message not acknowledged, in stream order, at once.
         """
-        deadline = time.monotonic() + FETCH_WAIT_SECONDS + 1
-        while True:
-            info = await self._retry(subscription.consumer_info, name)
-            if not info.num_waiting or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
-        if info.num_ack_pending:
-            log.info("jetstream.awaiting_redelivery", consumer=name,
-                     pending=info.num_ack_pending, seconds=self._ack_wait)  # fmt: skip
-            await asyncio.sleep(self._ack_wait + 1)
+        name = consumer_name(self._group, partition)
+        info = await self._retry(subscription.consumer_info, name)
+        if not info.num_ack_pending and not info.num_waiting:
+            return
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        log.info("jetstream.rewinding", consumer=name, pending=info.num_ack_pending,
+                 open_pulls=info.num_waiting, from_seq=floor + 1)  # fmt: skip
+        await self._retry(lambda: self._rewind(partition, floor + 1), name)
+
+    async def _rewind(self, partition: int, start: int) -> None:
+        name = consumer_name(self._group, partition)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self._js.delete_consumer(self._stream, name)
+        config = consumer_config(self._settings, self._group, partition)
+        config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = start
+        await self._js.add_consumer(self._stream, config)
 
     async def _retry(self, call: Callable[[], Awaitable[T]], name: str) -> T:
         while True:

@@ -2,9 +2,10 @@
 
 An existing stream whose settings differ from ours (`layout.mismatches`) is not changed behind
 the operator's back: the start stops with `StreamRefused` naming each difference. Consumers are
-created, or updated where JetStream allows it (ack wait, pending limit); a change it refuses is
-a `StreamRefused` too. Two instances starting together may both create: JetStream answers the
-second with the same stream or consumer, since their settings are the same.
+created when missing; an existing one keeps where it starts (a reader may have remade it from
+its ack floor, `signals.jetstream.partitions`) and gets our ack wait and pending limit. Two
+instances starting together may both create: JetStream answers the second with the same stream
+or consumer, since their settings are the same.
 """
 
 from __future__ import annotations
@@ -58,8 +59,26 @@ async def ensure_consumers(js: JetStreamContext, settings: JournalSettings, grou
 
     async def ensure(partition: int) -> None:
         config = consumer_config(settings, group, partition)
+        assert config.durable_name is not None
         try:
-            await js.add_consumer(settings.stream, config)
+            found = (await js.consumer_info(settings.stream, config.durable_name)).config
+        except nats.js.errors.NotFoundError:
+            found = None
+        try:
+            if found is None:
+                await js.add_consumer(settings.stream, config)
+            elif found.filter_subject != config.filter_subject:
+                raise StreamRefused(
+                    f"the JetStream consumer {config.durable_name!r} reads "
+                    f"{found.filter_subject!r}, not {config.filter_subject!r}: delete it"
+                )
+            elif (found.ack_wait, found.max_ack_pending) != (
+                config.ack_wait, config.max_ack_pending,
+            ):  # fmt: skip
+                # Where a reader rewound it, it starts at a sequence: keep that, change the rest.
+                update = found.evolve(ack_wait=config.ack_wait,
+                                      max_ack_pending=config.max_ack_pending)  # fmt: skip
+                await js.add_consumer(settings.stream, update)
         except nats.js.errors.APIError as exc:
             raise StreamRefused(
                 f"cannot create or update the JetStream consumer {config.durable_name!r} of "
