@@ -1,14 +1,28 @@
-"""Store benchmark: insert rate, then query latency on a store of one million events.
+"""Store benchmark: `/v1/stats`, listings and export on a large store; ingest with a dashboard.
 
-    .venv/bin/python benchmarks/bench_queries.py [PATH] [--events N] [--rebuild]
+    .venv/bin/python benchmarks/bench_queries.py --backend sqlite --shape spread --events 10000000
+    .venv/bin/python benchmarks/bench_queries.py --backend postgres --shape burst --events 10000000
 
-Builds PATH (default /tmp/signals-bench-1m.db) unless it already holds the expected events:
-N events (default 1,000,000) over the 7 days before a fixed, deliberately unaligned end time,
-from 10k users with a Zipf-like skew, 8 signal types and a sentiment mix, with a daily rhythm;
-written through `SqliteStore.apply` in batches of 1000, in time order as the journal would
-replay them. Then runs each query 20 times and prints median and p95 in milliseconds, the
-median CPU time of this process, and the first run alone: stats remember the per-user sums of
-whole past slots, so the first call of a range is the cold one.
+Shapes: `spread` puts N events over the 7 days before END (a fixed instant on no minute, hour or
+day boundary), twice as dense in the afternoon as at night; `burst` puts all N in the 15
+minutes before END, the worst case for the recent edge of a range. 10k users with a Zipf-like
+skew, 8 signal types, a sentiment mix, realistic texts and metadata. The store is built
+through `Store.apply` in batches of `BATCH` (the consumer's path, not HTTP), in time order as
+the journal would replay it (made by a child process, on the other core), then
+`Store.seal(END)` derives the closed user slots (what the upkeep task does every 10 s while
+events arrive; its time is printed). A store that already holds N events of that shape is
+reused (`--rebuild` forces a new one).
+
+Then, each query `RUNS` times (median, p95, the first run alone):
+- `/v1/stats` for every range, over the window the endpoint asks for at END
+  (`stats_cache.aligned_window`), with the endpoint's bucket sizes;
+- `/v1/signals` with each filter;
+- `/v1/signals/export` of about 300k records through the endpoint's own code (in process,
+  httpx's ASGI transport): records/s;
+- ingest with the dashboard open: `Store.apply` of new batches for `--ingest-seconds`, alone
+  and with one stats query every 5 s (the ranges in turn), in five pairs of runs: events/s,
+  events per CPU second of this process, and the median ratio of the pairs.
+The load average is printed before each part: the machine is shared.
 """
 
 from __future__ import annotations
@@ -16,26 +30,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import functools
 import itertools
 import math
+import multiprocessing
 import os
 import random
 import statistics
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import msgspec
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from signals.events import Record
+from signals.ingest.history import RANGES, SignalHistory
+from signals.ingest.stats_cache import aligned_window
 from signals.instants import MICROS_PER_SECOND, from_us, to_us
-from signals.store.base import Batch, SignalQuery
+from signals.store.base import Batch, SignalQuery, Store
+from signals.store.postgres.store import PostgresStore
 from signals.store.sqlite.store import SqliteStore
 
-DAY_US = 86_400 * MICROS_PER_SECOND
-# Not on a minute, hour or day boundary, as a real "now" never is.
+S = MICROS_PER_SECOND
 END_US = to_us("2025-03-08T14:37:21.123456Z")
-START_US = END_US - 7 * DAY_US
+SPANS = {"spread": 7 * 86_400 * S, "burst": 900 * S}
+LATER_US = END_US + 2 * 86_400 * S  # where the ingest part's new events start
 USERS = 10_000
 SIGNAL_TYPES = {
     "message": 40,
@@ -57,90 +82,168 @@ TEXTS = [
     "Summarise the last meeting notes and send them to the team channel.",
     "The agent called search_orders with customer_id=4411 and got 3 results.",
 ]
-BATCH = 1000
+BATCH = 2000
 RUNS = 20
+DASHBOARD_SECONDS = 5.0
+PAIRS = 5
 
 
-def _draw_times(n: int, rng: random.Random) -> list[int]:
-    """n instants in [START, END), sorted, twice as dense in the afternoon as at night."""
-    times: list[int] = []
-    while len(times) < n:
-        t = rng.randrange(START_US, END_US)
-        hour = (t // 3_600_000_000) % 24
-        if rng.random() < 0.5 + 0.5 * math.sin(math.pi * hour / 24):
-            times.append(t)
-    times.sort()
-    return times
+class Timeline:
+    """Instant i of n, in order: the shape's density, inverted minute by minute."""
+
+    def __init__(self, shape: str, n: int) -> None:
+        self.start = END_US - SPANS[shape]
+        minutes = SPANS[shape] // (60 * S)
+        weights = [1.0] * minutes
+        if shape == "spread":
+            start_minute = self.start // (60 * S)
+            for m in range(minutes):
+                hour = (start_minute + m) // 60 % 24
+                weights[m] = 0.5 + 0.5 * math.sin(math.pi * hour / 24)
+        self.cumulative = list(itertools.accumulate(weights))
+        self.n = n
+
+    def at(self, i: int, jitter: float) -> int:
+        target = (i + jitter) / self.n * self.cumulative[-1]
+        minute = bisect.bisect(self.cumulative, target)
+        before = self.cumulative[minute - 1] if minute else 0.0
+        share = (target - before) / (self.cumulative[minute] - before)
+        return min(self.start + int((minute + share) * 60 * S), END_US - 1)
 
 
-def _records(n: int, seed: int = 7) -> Iterator[Record]:
-    rng = random.Random(seed)
+def records(shape: str, n: int, run: str = "") -> Iterator[Record]:
+    """The shape's N events in order; with `run`, endless new ones from two days after END,
+    20,000 per second of their clock, with ids of their own."""
+    rng = random.Random(f"{run}7")
+    timeline = Timeline(shape, n)
     cum_users = list(itertools.accumulate(1 / (rank**1.1) for rank in range(1, USERS + 1)))
-    types = list(SIGNAL_TYPES)
-    type_weights = list(itertools.accumulate(SIGNAL_TYPES.values()))
-    moods = list(SENTIMENTS)
-    mood_weights = list(itertools.accumulate(SENTIMENTS.values()))
-    for i, t in enumerate(_draw_times(n, rng)):
+    types, type_cum = list(SIGNAL_TYPES), list(itertools.accumulate(SIGNAL_TYPES.values()))
+    moods, mood_cum = list(SENTIMENTS), list(itertools.accumulate(SENTIMENTS.values()))
+    for i in itertools.count():
+        if i >= n and not run:
+            return
+        t = timeline.at(i, rng.random()) if not run else LATER_US + i * 50
         user = bisect.bisect(cum_users, rng.random() * cum_users[-1])
-        mood = rng.choices(moods, cum_weights=mood_weights)[0]
+        mood = rng.choices(moods, cum_weights=mood_cum)[0]
         # Most ids are server-made and time-ordered; some are clients' own random keys.
-        event_id = f"{t:016x}{i:08x}" if rng.random() < 0.8 else uuid.uuid4().hex
+        event_id = f"{run}{t:016x}{i:08x}" if rng.random() < 0.8 else f"{rng.getrandbits(128):032x}"
         yield Record(
             event_id=event_id,
             user_id=f"user-{user:05d}",
-            signal_type=rng.choices(types, cum_weights=type_weights)[0],
+            signal_type=rng.choices(types, cum_weights=type_cum)[0],
             received_at=from_us(t),
             sentiment=mood,
             sentiment_cues=CUES[mood],
             request_id=f"req-{i:08d}",
-            text=rng.choice(TEXTS),
-            agent_id=f"agent-{rng.randrange(20)}",
+            text=TEXTS[i % len(TEXTS)],
+            agent_id=f"agent-{i % 20}",
             session_id=f"s-{user}-{t // 1_800_000_000}",
-            metadata={"model": "gpt-x", "latency_ms": rng.randrange(50, 4000)}
-            if rng.random() < 0.5
-            else None,
+            metadata={"model": "gpt-x", "latency_ms": 50 + i % 3950} if i % 2 else None,
         )
 
 
-async def _stored_events(store: SqliteStore) -> int:
-    stats = await store.stats(START_US, END_US, 86_400)
+def produce(shape: str, n: int, run: str, queue: multiprocessing.Queue[bytes | None]) -> None:
+    """In a child process: the events in batches, msgpack-encoded, then None."""
+    source = records(shape, n, run)
+    while batch := list(itertools.islice(source, BATCH)):
+        queue.put(msgspec.msgpack.encode(batch))
+    queue.put(None)
+
+
+class Feed:
+    """Batches of `records` made by a child process, so that the other core makes them while
+    this one stores them; `take()` returns None at the end."""
+
+    _decoder = msgspec.msgpack.Decoder(list[Record])
+
+    def __init__(self, shape: str, n: int, run: str = "") -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue: multiprocessing.Queue[bytes | None] = context.Queue(maxsize=32)
+        self._process = context.Process(
+            target=produce, args=(shape, n, run, self._queue), daemon=True
+        )
+        self._process.start()
+
+    async def take(self) -> list[Record] | None:
+        data = await asyncio.to_thread(self._queue.get)
+        return None if data is None else self._decoder.decode(data)
+
+    def close(self) -> None:
+        self._process.terminate()
+        self._process.join()
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@contextlib.asynccontextmanager
+async def opened(args: argparse.Namespace) -> AsyncIterator[Store]:
+    if args.backend == "sqlite":
+        async with await SqliteStore.open(args.path) as sqlite_store:
+            yield sqlite_store
+        return
+    async with await PostgresStore.open(args.url) as postgres_store:
+        yield postgres_store
+
+
+async def stored_events(store: Store) -> int:
+    stats = await store.stats(END_US - SPANS["spread"] - 86_400 * S, END_US + 86_400 * S, 86_400)
     return sum(stats.by_sentiment.values())
 
 
-def _remove(path: Path) -> None:
+def remove_sqlite(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-async def _build(path: Path, events: int) -> None:
-    _remove(path)
-    records = _records(events)
-    apply_seconds = apply_cpu = tenth_seconds = 0.0
-    tenth = max(events // 10, 1)
-    stored = 0
+async def reset(args: argparse.Namespace) -> None:
+    if args.backend == "sqlite":
+        remove_sqlite(args.path)
+        return
+    schema = dict(parse_qsl(urlsplit(args.url).query))["search_path"]
+    conn = await asyncpg.connect(args.admin_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+
+
+async def build(args: argparse.Namespace) -> None:
+    await reset(args)
+    feed = Feed(args.shape, args.events)
     started = time.perf_counter()
-    async with await SqliteStore.open(path) as store:
-        while batch := list(itertools.islice(records, BATCH)):
-            t0, c0 = time.perf_counter(), time.process_time()
+    applying = 0.0
+    async with opened(args) as store:
+        stored = 0
+        while batch := await feed.take():
+            t0 = time.perf_counter()
             stored += await store.apply(Batch(records=batch))
-            elapsed = time.perf_counter() - t0
-            apply_seconds += elapsed
-            tenth_seconds += elapsed
-            apply_cpu += time.process_time() - c0
-            if stored % tenth == 0:
-                print(f"  {stored:>9,} stored: last {tenth:,} at {tenth / tenth_seconds:,.0f}/s")
-                tenth_seconds = 0.0
-    total = time.perf_counter() - started
-    print(
-        f"built {events:,} events in {total:.1f} s; apply() alone: {apply_seconds:.1f} s "
-        f"= {events / apply_seconds:,.0f} records/s wall, {events / apply_cpu:,.0f} records/s "
-        f"of CPU (batches of {BATCH}); load average {os.getloadavg()}"
-    )
+            applying += time.perf_counter() - t0
+            if stored % (args.events // 10 or 1) < BATCH:
+                print(f"  {stored:>11,} stored, {stored / applying:,.0f}/s in apply; {load()}")
+        feed.close()
+        total = time.perf_counter() - started
+        print(
+            f"built {stored:,} events in {total:.0f} s (apply alone {applying:.0f} s, "
+            f"{stored / applying:,.0f} events/s)"
+        )
+        t0 = time.perf_counter()
+        derived = await store.seal(END_US, since_us=0)
+        print(f"derived {derived:,} closed user slots in {time.perf_counter() - t0:.0f} s")
+    if args.backend == "postgres":
+        # What autovacuum's analyze does on a live database: plans need the tables' statistics.
+        conn = await asyncpg.connect(args.url)
+        try:
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
 
 
-async def _measure(name: str, call: Callable[[], Awaitable[object]]) -> None:
-    """Wall time, and CPU time of this process (all threads): on a shared machine the CPU time
-    shows the query's own cost when the wall time mostly shows the neighbours'."""
+async def measure(name: str, call: Callable[[], Awaitable[object]]) -> float:
+    """Wall time, and the CPU time of this process (all its threads: SQLite's work included,
+    a PostgreSQL server's not); on a shared machine the CPU time shows a query's own cost when
+    the wall time mostly shows the neighbours'."""
     samples: list[float] = []
     cpu: list[float] = []
     for _ in range(RUNS):
@@ -148,83 +251,156 @@ async def _measure(name: str, call: Callable[[], Awaitable[object]]) -> None:
         await call()
         samples.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
+    median = statistics.median(samples)
     p95 = statistics.quantiles(samples, n=20)[18]
     print(
-        f"| {name:<38} | {statistics.median(samples):8.2f} | {p95:8.2f} "
-        f"| {statistics.median(cpu):8.2f} | {samples[0]:8.2f} | {cpu[0]:8.2f} |"
+        f"| {name:<40} | {median:8.2f} | {p95:8.2f} | {samples[0]:8.2f} "
+        f"| {statistics.median(cpu):8.2f} |"
     )
+    return median
 
 
-async def _queries(store: SqliteStore) -> None:
-    first_page = await store.signals(SignalQuery(limit=100))
-    heavy_user = "user-00000"  # rank 1 of the Zipf draw; not looked up: stats must start cold
-    by_stressed = await store.signals(SignalQuery(sentiment="stressed", limit=100))
-    mid = START_US + 3 * DAY_US + 1234
-    print(f"load average before the queries: {os.getloadavg()}")
+async def queries(store: Store, shape: str, events: int) -> None:
+    print(f"\n{load()}")
     print(
-        f"| {'query (20 runs), ms':<38} | {'median':>8} | {'p95':>8} | {'cpu med.':>8} "
-        f"| {'1st run':>8} | {'1st cpu':>8} |"
+        f"| {'query (20 runs), ms':<40} | {'median':>8} | {'p95':>8} | {'1st run':>8} "
+        f"| {'cpu med.':>8} |"
     )
-    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
-    for label, seconds, bucket in (
-        ("15m", 900, 30),
-        ("1h", 3600, 60),
-        ("24h", 86_400, 900),
-        ("7d", 7 * 86_400, 10_800),
-    ):
-        since = END_US - seconds * MICROS_PER_SECOND
-        await _measure(
-            f"stats {label} (buckets of {bucket} s)",
-            functools.partial(store.stats, since, END_US, bucket),
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
+    exact = []
+    for name, (seconds, bucket) in RANGES.items():
+        since, until = aligned_window(seconds, END_US / S)
+        await measure(
+            f"stats {name} (buckets of {bucket} s)",
+            functools.partial(store.stats, since, until, bucket),
         )
-    cases: list[tuple[str, SignalQuery]] = [
-        ("signals unfiltered", SignalQuery()),
-        ("signals user_id (heaviest user)", SignalQuery(user_id=heavy_user)),
-        ("signals user_id (typical user)", SignalQuery(user_id="user-04321")),
-        ("signals sentiment=stressed", SignalQuery(sentiment="stressed")),
-        ("signals signal_type=escalation (2%)", SignalQuery(signal_type="escalation")),
-        (
-            "signals since/until (1h, mid-week)",
-            SignalQuery(since_us=mid, until_us=mid + 3600 * 10**6),
+        exact.append(f"{name}: {(await store.stats(since, until, bucket)).top_users_exact}")
+    first_page = await store.signals(SignalQuery(limit=100))
+    stressed = await store.signals(SignalQuery(sentiment="stressed", limit=100))
+    mid = END_US - SPANS[shape] // 2 + 1234
+    window = min(3600 * S, SPANS[shape] // 15)
+    cases = {
+        "signals unfiltered": SignalQuery(),
+        "signals user_id (heaviest user)": SignalQuery(user_id="user-00001"),
+        "signals user_id (typical user)": SignalQuery(user_id="user-04321"),
+        "signals sentiment=stressed": SignalQuery(sentiment="stressed"),
+        "signals signal_type=escalation (2%)": SignalQuery(signal_type="escalation"),
+        "signals since/until (mid-range)": SignalQuery(since_us=mid, until_us=mid + window),
+        "signals user+sentiment": SignalQuery(user_id="user-00001", sentiment="stressed"),
+        "signals user+type (rare pair)": SignalQuery(user_id="user-04321", signal_type="handoff"),
+        "signals 2nd page (cursor)": SignalQuery(cursor=first_page.next_cursor),
+        "signals 2nd page stressed (cursor)": SignalQuery(
+            sentiment="stressed", cursor=stressed.next_cursor
         ),
-        ("signals user+sentiment", SignalQuery(user_id=heavy_user, sentiment="stressed")),
-        ("signals 2nd page (cursor)", SignalQuery(cursor=first_page.next_cursor)),
-        (
-            "signals 2nd page stressed (cursor)",
-            SignalQuery(sentiment="stressed", cursor=by_stressed.next_cursor),
-        ),
-    ]
-    for name, query in cases:
-        await _measure(name, functools.partial(store.signals, query))
-    t0 = time.perf_counter()
-    exported = 0
-    async for _ in store.export(SignalQuery(since_us=END_US - DAY_US)):
-        exported += 1
-    elapsed = time.perf_counter() - t0
-    print(
-        f"\nexport of the last 24 h: {exported:,} records in {elapsed:.2f} s "
-        f"= {exported / elapsed:,.0f} records/s"
-    )
+    }
+    for name, query in cases.items():
+        await measure(name, functools.partial(store.signals, query))
+    print(f"top users proved exact: {', '.join(exact)}")
+    await export(store, shape, events)
+
+
+async def export(store: Store, shape: str, events: int) -> None:
+    """GET /v1/signals/export (the endpoint's own code, in process) of ~300k records."""
+    app = Starlette(routes=[Route("/v1/signals/export", SignalHistory(store).export)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        span = SPANS[shape] * min(1.0, 300_000 / events)
+        for label, until in (("ending at END", END_US), ("mid-range", END_US - SPANS[shape] // 2)):
+            since = until - int(span)
+            t0, c0 = time.perf_counter(), time.process_time()
+            response = await client.get(
+                "/v1/signals/export", params={"since": from_us(since), "until": from_us(until)}
+            )
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+            lines = response.content.count(b"\n")
+            print(
+                f"export ({label}): {lines:,} records in {elapsed:.2f} s = "
+                f"{lines / elapsed:,.0f}/s ({lines / cpu:,.0f} per CPU second of this process)"
+            )
+
+
+async def ingest(store: Store, seconds: float, shape: str, events: int) -> None:
+    """Events/s of apply alone and with a stats query every 5 s, in PAIRS pairs of runs (the
+    order within a pair alternating, after a warm-up run), and the median of the pairs' ratios;
+    also per CPU second of this process, the steadier figure for SQLite on a shared machine."""
+    print(f"\ningest alone and with a dashboard, {PAIRS} pairs of {seconds:.0f} s runs; {load()}")
+    feed = Feed(shape, events, run=f"r{time.time_ns():x}-")
+    ranges = itertools.cycle(RANGES.values())
+    latest = [LATER_US]
+
+    async def dashboard(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            range_seconds, bucket = next(ranges)
+            since, until = aligned_window(range_seconds, latest[0] / S)
+            await store.stats(since, until, bucket)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), DASHBOARD_SECONDS)
+
+    async def run(with_dashboard: bool, length: float) -> tuple[float, float]:
+        stop = asyncio.Event()
+        viewer = asyncio.create_task(dashboard(stop)) if with_dashboard else None
+        count, t0, c0 = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - t0 < length:
+            batch = await feed.take() or []
+            count += await store.apply(Batch(records=batch))
+            latest[0] = to_us(batch[-1].received_at)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        stop.set()
+        if viewer is not None:
+            await viewer
+        return count / wall, count / cpu
+
+    await run(False, min(seconds, 5.0))  # warm-up: caches, the feed's first batches
+    pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    for n in range(PAIRS):
+        first = n % 2 == 1
+        a = await run(first, seconds)
+        b = await run(not first, seconds)
+        pairs.append((b, a) if first else (a, b))
+    feed.close()
+    for i, label in ((0, "events/s"), (1, "events per CPU second")):
+        alone = [pair[0][i] for pair in pairs]
+        watched = [pair[1][i] for pair in pairs]
+        ratio = statistics.median(w / a for a, w in zip(alone, watched, strict=True))
+        print(
+            f"{label}: alone {statistics.median(alone):,.0f}, with a dashboard "
+            f"{statistics.median(watched):,.0f}; median ratio of the pairs {ratio:.3f}"
+        )
+
+
+def schema_url(admin: str, schema: str) -> str:
+    parts = urlsplit(admin)
+    query = {**dict(parse_qsl(parts.query)), "search_path": schema}
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", nargs="?", type=Path, default=Path("/tmp/signals-bench-1m.db"))
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--shape", choices=tuple(SPANS), default="spread")
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--path", type=Path, help="SQLite file (default /tmp/signals-bench-...)")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--ingest-seconds", type=float, default=15.0)
     args = parser.parse_args()
-    if args.rebuild or not args.path.exists():
-        await _build(args.path, args.events)
+    name = f"signals_bench_{args.shape}_{args.events}"
+    args.path = args.path or Path(f"/tmp/{name}.db")
+    args.url = schema_url(args.admin_url, name)
+    print(f"{args.backend}, {args.shape}, {args.events:,} events; {load()}")
+    found = -1
+    if not args.rebuild:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, RuntimeError):
+            async with opened(args) as store:
+                found = await stored_events(store)
+    if found == args.events:
+        print(f"reusing the store ({found:,} events)")
     else:
-        async with await SqliteStore.open(args.path) as store:
-            found = await _stored_events(store)
-        if found != args.events:
-            print(f"{args.path} holds {found:,} events, not {args.events:,}: rebuilding")
-            await _build(args.path, args.events)
-        else:
-            print(f"reusing {args.path} ({found:,} events)")
-    async with await SqliteStore.open(args.path) as store:
-        await _queries(store)
+        await build(args)
+    async with opened(args) as store:
+        await queries(store, args.shape, args.events)
+        if args.ingest_seconds > 0:
+            await ingest(store, args.ingest_seconds, args.shape, args.events)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 Builds realistic ~200-character messages (sentences users write to support bots, coding
 assistants, banking, travel and health bots, joined until about 200 characters) and times
 `Classifier.classify` over all of them in one thread, several times (`--cpu` pins the process
-to one CPU where the OS allows it); then the same for the shared dev set's messages. Prints the
+to one CPU where the OS allows it); then the same for the development set's messages. Prints the
 median and best rate in CPU time (what the classifier costs; other processes on a shared
 machine do not count) and in wall time, the share of each phase of a classification, and how
 long a Classifier takes to build: cold (a fresh process: lexicon load and pattern compile) and
@@ -43,7 +43,7 @@ from signals.sentiment.lexicon import FOLD
 from signals.sentiment.tally import Scan, has_caps_word, tally
 
 REPO = Path(__file__).resolve().parents[1]
-DEV = REPO / ".." / "shared" / "sentiment" / "dev.jsonl"
+DEV = REPO / "tests" / "sentiment" / "data" / "dev.jsonl"
 BASELINE_PACKAGE = "baseline_sentiment"
 
 SENTENCES = [
@@ -167,9 +167,9 @@ def phases(classifier: Classifier, texts: list[str], repeat: int) -> dict[str, f
     """CPU seconds per message spent in each phase of classify, from pipelines cut after each.
 
     The stages mirror Classifier.classify: fold (whitespace, lower case, quotes), scan (the
-    lexicon patterns and the "?" and "!!" marks), rules (the tally), verdict (label and cues).
+    lexicon automaton and the "?" and "!!" marks), rules (the tally), verdict (label and cues).
     """
-    entries, rules, spans_of = classifier._entries, classifier._rules, classifier._spans
+    table, rules, spans_of = classifier._table, classifier._rules, classifier._spans
 
     def fold(text: str) -> tuple[str, str, str]:
         if "  " in text or "\n" in text or "\t" in text or "\r" in text:
@@ -186,7 +186,7 @@ def phases(classifier: Classifier, texts: list[str], repeat: int) -> dict[str, f
     def rules_only(text: str) -> object:
         text, lowered, padded = fold(text)
         caps = len(lowered) == len(text) and lowered != text and has_caps_word(text)
-        return tally(Scan(padded, " " + text if caps else "", entries, rules), spans_of(padded))
+        return tally(Scan(padded, " " + text if caps else "", table, rules), spans_of(padded))
 
     stages = {"fold": fold, "scan": scan, "rules": rules_only, "verdict": classifier.classify}
     runs: dict[str, list[float]] = {name: [] for name in stages}

@@ -154,6 +154,19 @@ def test_serve_refuses_bad_settings_before_starting(tmp_path: Path) -> None:
     assert "windows.backend" in result.stderr
 
 
+def test_otel_settings_are_checked_and_off_by_default(tmp_path: Path) -> None:
+    assert Settings().otel.endpoint == ""
+    path = write(tmp_path, '[otel]\nendpoint = "collector:4318"\nsample_ratio = 1.5\n')
+    found = problems(path)
+    assert any(line.startswith(f"{path}: otel.sample_ratio: ") for line in found), found
+    path = write(tmp_path, '[otel]\nendpoint = "collector:4318"\n')
+    assert problems(path) == [
+        f"{path}: otel: endpoint must be an http:// or https:// URL (or empty: off)"
+    ]
+    on = load(path, {"SIGNALS__OTEL__ENDPOINT": "http://127.0.0.1:4318"})
+    assert (on.otel.endpoint, on.otel.service_name) == ("http://127.0.0.1:4318", "signals")
+
+
 def test_the_jetstream_journal_needs_a_url(tmp_path: Path) -> None:
     path = write(tmp_path, '[journal]\nbackend = "jetstream"\nurl = []\n')
     assert problems(path) == [f"{path}: journal: url: at least one nats:// URL, and no empty one"]

@@ -1,25 +1,33 @@
 """`signals simulate` against a real HTTP server (Starlette under uvicorn on a free port) that
-records what it receives and answers like the service's ingest port."""
+records what it receives and answers like the service's ingest port; and its progress: a live line
+at a terminal, log lines elsewhere, the summary at the end."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import statistics
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import uvicorn
+from rich.console import Console
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from structlog.testing import capture_logs
+from tests.support.terminal import run_in_terminal
 
 from signals.errors import UsageError
+from signals.progress import Progress
 from signals.simulate.corpus import MESSAGES
 from signals.simulate.run import simulate
 from signals.simulate.summary import SimulationSummary, format_summary
@@ -286,3 +294,40 @@ def test_summary_format_names_every_figure() -> None:
     ):
         assert fragment in text
     assert "nothing reached" not in text
+
+
+async def test_without_a_terminal_progress_is_log_lines_with_the_figures(
+    server: tuple[str, Recorder],
+) -> None:
+    url, _ = server
+    progress = Progress("simulate", "events", console=Console(file=io.StringIO()), interval=0)
+    with capture_logs() as captured, progress:
+        summary = await simulate(url, rate=40, duration=1, seed=5, progress=progress)
+    lines = [line for line in captured if line["event"] == "simulate progress"]
+    assert len(lines) >= 2
+    assert lines[0]["done"] <= lines[-1]["done"]
+    last = lines[-1]
+    assert (last["done"], last["accepted"], last["bursts"], last["errors"]) == (
+        summary.sent,
+        summary.accepted,
+        summary.bursts,
+        0,
+    )
+    assert last["total"] >= 40
+    assert last["unit"] == "events"
+
+
+async def test_at_a_terminal_a_live_line_then_the_summary(server: tuple[str, Recorder]) -> None:
+    url, _ = server
+    argv = [sys.executable, "-m", "signals", "simulate", "--url", url, "--rate", "40",
+            "--duration", "2", "--seed", "6"]  # fmt: skip
+    status, drawn = await asyncio.to_thread(run_in_terminal, argv, Path.cwd())
+    assert status == 0, drawn
+    live = [line for line in drawn.splitlines() if "events/s" in line and "bursts" in line]
+    assert live, drawn
+    assert all("accepted" in line and "errors 0" in line for line in live)
+    summary = drawn[drawn.index("simulated traffic to") :]
+    assert f"{url}" in summary
+    accepted = int(summary.split("accepted ")[1].split()[0])
+    assert accepted > 0
+    assert any(f"accepted {accepted:,}" in line for line in live)  # the last live figures

@@ -113,19 +113,22 @@ def _keygen(name: str, scopes: str) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from signals.progress import Progress
     from signals.simulate.run import simulate
     from signals.simulate.summary import format_summary
 
-    summary = asyncio.run(
-        simulate(
-            args.url,
-            rate=args.rate,
-            duration=args.duration,
-            users=args.users,
-            api_key=args.api_key,
-            seed=args.seed,
+    with Progress("simulate", "events", transient=True) as progress:
+        summary = asyncio.run(
+            simulate(
+                args.url,
+                rate=args.rate,
+                duration=args.duration,
+                users=args.users,
+                api_key=args.api_key,
+                seed=args.seed,
+                progress=progress,
+            )
         )
-    )
     sys.stdout.write(format_summary(summary) + "\n")
     return EXIT_OK
 

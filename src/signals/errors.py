@@ -12,20 +12,25 @@
     ├── StreamRefused             the JetStream journal cannot be used as configured: no
     │                             JetStream on the server, or a stream whose settings disagree
     │                             with ours (exit 1)
-    └── JournalError              an append was not (or may not have been) made durable; an
-        │                         `OSError` too, carrying the errno (ENOSPC, EIO, ...)
-        ├── JournalClosed         the journal is closed or its writer stopped: nothing written
-        ├── JournalUnavailable    the JetStream cluster did not acknowledge in time, or refused
-        ├── JournalLocked         another process holds the journal directory
-        └── JournalCorrupt        a complete line in a segment is not a record: file and offset
+    ├── JournalError              an append was not (or may not have been) made durable; an
+    │   │                         `OSError` too, carrying the errno (ENOSPC, EIO, ...)
+    │   ├── JournalUnavailable    a write or fsync failed (disk full, I/O error), or JetStream
+    │   │                         did not acknowledge: nothing of the group was acknowledged,
+    │   │                         and appends fail until one succeeds
+    │   ├── JournalClosed         the journal is closed or its writer stopped: nothing written
+    │   ├── JournalLocked         another process holds the journal directory
+    │   └── JournalCorrupt        a complete line in a segment is not a record: file and offset
+    └── StoreUnavailable          the store did not answer a query (PostgreSQL lost, SQLite busy
+                                  or failing); names no URL or path (it reaches clients)
 
 The CLI (`signals.__main__`) is the only place these become exit statuses; while serving, the
-request path turns a `JournalError` into 503 `unavailable`.
+request path turns a `JournalError` and a `StoreUnavailable` into 503 `unavailable`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 
 class SignalsError(Exception):
@@ -76,7 +81,7 @@ class DatasetError(UsageError):
 
 class JournalError(SignalsError, OSError):
     @classmethod
-    def wrapping(cls, exc: OSError, what: str) -> JournalError:
+    def wrapping(cls, exc: OSError, what: str) -> Self:
         if exc.errno is None:
             error = cls(f"{what}: {exc}")
         else:
@@ -85,15 +90,14 @@ class JournalError(SignalsError, OSError):
         return error
 
 
+class JournalUnavailable(JournalError):
+    """Nothing of the append was acknowledged: the local journal's write or fsync failed, or
+    JetStream did not acknowledge (not connected, no quorum, refused or too slow). On JetStream
+    the events may still have been stored: a retry then answers `duplicate`."""
+
+
 class JournalClosed(JournalError):
     pass
-
-
-class JournalUnavailable(JournalError):
-    """JetStream did not acknowledge a publish: not connected, no quorum, refused or too slow.
-
-    The events may still be stored (a retry then answers `duplicate`), but none is acknowledged.
-    """
 
 
 class JournalLocked(JournalError):
@@ -111,3 +115,7 @@ class JournalCorrupt(JournalError):
         )
         self.path = path
         self.offset = offset
+
+
+class StoreUnavailable(SignalsError):
+    """A query the store could not answer because it cannot be reached or used right now."""

@@ -1,4 +1,4 @@
-"""The event a client sends and the record `signals` keeps (SPEC §2).
+"""The event a client sends and the record `signals` keeps (docs/api.md).
 
 Validation is msgspec's: one typed decode rejects unknown fields, wrong types and broken
 constraints, and its error names the path. The few rules that depend on settings (text length) or
@@ -18,12 +18,22 @@ import msgspec
 from msgspec import Meta, Struct
 
 from signals.instants import utc_now
+from signals.tracing.traceparent import TraceParent
 
 # Patterns end in \Z, not $: msgspec matches with Python's `re`, where `$` also matches before a
 # final newline, so "chat\n" would pass as a signal type (the OpenAPI document publishes `$`).
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}\Z"
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f-\x9f]*\Z"
-RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+# RFC 3339's date-time (section 5.6, the format JSON Schema's "date-time" names) with an offset.
+# Each field's range is in the pattern, so that the calendar (February 30) is all it leaves to
+# `datetime`: no year 0, no leap second, no offset of a day or more, which datetime refuses.
+# [0-9], not \d: Python's \d also matches other scripts' digits, JSON Schema's does not.
+RFC3339 = (
+    r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+    r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
+)
 MAX_METADATA_BYTES = 4096
 
 UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_CONTROL_CHARS)]
@@ -63,6 +73,11 @@ class Record(Struct, frozen=True, kw_only=True):
     agent_id: str | None = None
     session_id: str | None = None
     metadata: dict[str, MetadataValue] | None = None
+    # The W3C trace context the record was accepted in (`signals.tracing`): the request's span
+    # while tracing is on, else the caller's `traceparent` or a new trace. The router forward
+    # and the alert webhook continue it. None only on records journaled before tracing existed.
+    trace_id: str | None = None
+    traceparent: str | None = None
 
 
 class Problem(Struct, frozen=True):
@@ -158,7 +173,7 @@ def _check_limits(event: Event, max_text_chars: int) -> list[Problem]:
         problems.append(Problem(["body", "text"], f"Expected `str` of length <= {max_text_chars}"))
     if event.timestamp is not None:
         try:
-            datetime.fromisoformat(event.timestamp.upper().replace(" ", "T"))
+            parse_instant(event.timestamp)
         except ValueError:
             problems.append(Problem(["body", "timestamp"], "not a valid RFC 3339 date-time"))
     if event.metadata and len(record_encoder.encode(event.metadata)) > MAX_METADATA_BYTES:
@@ -269,12 +284,15 @@ class _IdClock:
 new_event_id = _IdClock().next_id
 
 
+_RFC3339 = re.compile(RFC3339)
+
+
 def parse_instant(value: str) -> datetime:
-    """An RFC 3339 string (with offset) as an aware datetime; ValueError when it is not one."""
-    parsed = datetime.fromisoformat(value.strip().upper().replace(" ", "T"))
-    if parsed.tzinfo is None:
-        raise ValueError("an RFC 3339 offset (Z or +hh:mm) is required")
-    return parsed
+    """An RFC 3339 date-time with an offset (`RFC3339`, a real calendar date) as an aware
+    datetime; ValueError for anything else, even what `datetime.fromisoformat` would take."""
+    if not _RFC3339.match(value):
+        raise ValueError("not an RFC 3339 date-time with an offset")
+    return datetime.fromisoformat(value.upper())
 
 
 def epoch_seconds(received_at: str) -> float:
@@ -288,6 +306,7 @@ def build_record(
     sentiment: str,
     cues: list[str],
     received_at: str | None = None,
+    trace: TraceParent | None = None,
 ) -> Record:
     return Record(
         event_id=event.event_id or new_event_id(),
@@ -302,4 +321,6 @@ def build_record(
         agent_id=event.agent_id,
         session_id=event.session_id,
         metadata=event.metadata,
+        trace_id=None if trace is None else trace.trace_id,
+        traceparent=None if trace is None else trace.header,
     )

@@ -1,8 +1,8 @@
 """The HTTP edge both ports share: JSON responses, the error envelope, request ids, body limits.
 
-Every error a client sees is `{"error": {"code", "message", "details"}, "request_id"}` (SPEC §3).
-Handlers raise `ApiError`; Starlette's own 404/405 and any unexpected exception are turned into
-the same envelope here, so no traceback ever reaches a client.
+Every error a client sees is `{"error": {"code", "message", "details"}, "request_id"}`
+(docs/api.md). Handlers raise `ApiError`; Starlette's own 404/405 and any unexpected exception
+are turned into the same envelope here, so no traceback ever reaches a client.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ STATUS_CODES = {
     500: "internal",
     503: "overloaded",
 }
+# Every code a client can see: the defaults above, and those raised by name.
+ERROR_CODES = frozenset({*STATUS_CODES.values(), "unavailable", "invalid_host"})
+# How long a client should wait after 503 `unavailable`: a disk that fills up or a database
+# that restarts takes seconds to come back, not milliseconds.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 class JSONResponse(Response):
@@ -81,6 +86,19 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details)
         self.headers = dict(headers or {})
+
+
+def unavailable(message: str) -> ApiError:
+    """503 `unavailable`: a dependency (the journal's disk, the store) cannot be used now; nothing
+    of the request was done."""
+    seconds = UNAVAILABLE_RETRY_AFTER_SECONDS
+    return ApiError(
+        503,
+        message,
+        code="unavailable",
+        details=[{"retry_after": seconds}],
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def request_id_of(scope: Scope) -> str:
@@ -200,7 +218,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     whose declared length lies is counted while it streams in.
     """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0

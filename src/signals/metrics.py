@@ -1,4 +1,4 @@
-"""The Prometheus instruments (SPEC §8), in a registry of their own per service instance.
+"""The Prometheus instruments (docs/monitoring.md), in a registry of their own per service instance.
 
 A registry per instance rather than the global one, so tests can build several services in one
 process. Labels are bounded: routes are templates, signal types beyond `MAX_SIGNAL_TYPES` share
@@ -55,6 +55,12 @@ class Metrics:
             "signals_journal_group_lines",
             "Lines per group commit.",
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
+            registry=r,
+        )
+        self.journal_unavailable = Gauge(
+            "signals_journal_unavailable",
+            "1 while the journal refuses appends: its last group write or fsync failed, or its "
+            "writer stopped.",
             registry=r,
         )
         self.queue_depth = Gauge(

@@ -26,28 +26,30 @@ from signals.accept.intake import Accepted, BatchAccepted, Valid
 from signals.events import (
     ID_PATTERN,
     MAX_METADATA_BYTES,
+    RFC3339,
     Event,
     Problem,
     Record,
     SignalType,
     UserId,
 )
-from signals.http import STATUS_CODES, ErrorEnvelope
-from signals.ingest.history import RANGES
+from signals.http import ERROR_CODES, STATUS_CODES, ErrorEnvelope
+from signals.ingest.history import RANGES, RECENT_DELIVERIES
 from signals.labels import SENTIMENTS, SEVERITIES
 from signals.records.delivery import DELIVERY_STATUSES, Delivery
 from signals.records.episode import Episode
 from signals.settings import IngestSettings
 from signals.store.base import Page, Stats
-from signals.store.cursor import MAX_CURSOR_CHARS
+from signals.store.cursor import CURSOR_PATTERNS, MAX_CURSOR_CHARS
 
 Json = dict[str, Any]
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 WRITE_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
-READ_ERRORS = (401, 403, 422, 429)
+READ_ERRORS = (400, 401, 403, 422, 429, 503)
 ERRORS = {
-    400: "the body is not JSON; the message says where it broke",
+    400: "the body is not JSON; the message says where it broke (`malformed_json`), or the Host "
+    "is not one this service answers (`invalid_host`, see server.allowed_hosts)",
     401: "no API key, or an unknown one",
     403: "the API key lacks the scope the operation needs",
     404: "no such resource",
@@ -57,7 +59,8 @@ ERRORS = {
     422: "the request breaks a rule; each detail names where (`loc`) and which (`msg`)",
     429: "too many failed authentications from this address, or the key is over its rate",
     500: "an unexpected error, logged with its traceback (never sent)",
-    503: "the queue to the store is full",
+    503: "the queue to the store is full (`overloaded`), or the journal cannot write or the store "
+    "does not answer (`unavailable`): nothing was written; retry after Retry-After",
 }
 ERROR_HEADERS = {
     401: ("WWW-Authenticate",),
@@ -102,13 +105,21 @@ def _schemas(limits: IngestSettings) -> Json:
     schemas: Json = _ecma(components)
     event = schemas["Event"]["properties"]
     event["text"]["anyOf"][0]["maxLength"] = limits.max_text_chars
+    event["timestamp"]["anyOf"][0]["format"] = "date-time"
     event["timestamp"]["description"] = "RFC 3339 with an offset, a real date; kept as given"
     event["metadata"]["description"] = (
         f"flat: string, number, boolean or null values; at most {MAX_METADATA_BYTES} bytes encoded"
     )
-    schemas["ErrorBody"]["properties"]["code"]["enum"] = sorted(set(STATUS_CODES.values()))
+    schemas["ErrorBody"]["properties"]["code"]["enum"] = sorted(ERROR_CODES)
     schemas["Stats"]["properties"]["range"] = {"enum": list(RANGES)}
-    schemas["Stats"]["required"].append("range")
+    schemas["Stats"]["properties"]["recent_deliveries"] = {
+        "type": "array",
+        "items": _ref("Delivery"),
+        "maxItems": RECENT_DELIVERIES,
+        "description": "the newest webhook deliveries, whatever the range, as GET /v1/alerts on "
+        "the integrity port lists them",
+    }
+    schemas["Stats"]["required"] += ["range", "recent_deliveries"]
     schemas["EventBatch"] = {
         "type": "array",
         "items": _ref("Event"),
@@ -177,7 +188,20 @@ def _path(name: str, schema: Json) -> Json:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-INSTANT = {"type": "string", "format": "date-time"}
+# The pattern is what the service checks (RFC 3339 with an offset, ranges of every field); the
+# format adds the calendar, so a generated client sends only instants the service accepts.
+INSTANT = _ecma({"type": "string", "format": "date-time", "pattern": RFC3339})
+
+
+def _cursor(kind: str) -> Json:
+    schema = {"type": "string", "pattern": CURSOR_PATTERNS[kind], "maxLength": MAX_CURSOR_CHARS}
+    return _query(
+        "cursor",
+        schema,
+        "opaque: the `next_cursor` of the previous page of this listing, passed back as it came",
+    )
+
+
 PARAMETERS: Json = {
     "X-Request-ID": {
         "name": "X-Request-ID",
@@ -200,16 +224,14 @@ PARAMETERS: Json = {
     "limit": _query(
         "limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"
     ),
-    "cursor": _query(
-        "cursor",
-        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR_CHARS},
-        "`next_cursor` of the previous page of the same listing (422 otherwise)",
-    ),
+    "signals_cursor": _cursor("signals"),
+    "anomalies_cursor": _cursor("anomalies"),
+    "deliveries_cursor": _cursor("deliveries"),
     "path_user_id": _path("user_id", _schema_of(UserId)),
     "file": _path("file", {"type": "string", "minLength": 1}),
 }
 SIGNAL_FILTERS = ("user_id", "signal_type", "sentiment", "since", "until")
-ANOMALY_FILTERS = ("severity", "signal_type", "since", "limit", "cursor")
+ANOMALY_FILTERS = ("severity", "signal_type", "since", "limit", "anomalies_cursor")
 
 
 def _operation(
@@ -320,7 +342,7 @@ def ingest_openapi(limits: IngestSettings | None = None) -> Json:
         "/v1/signals": _read(
             "stored events, newest first",
             _ok("a page", _ref("Page_Record_")),
-            (*SIGNAL_FILTERS, "limit", "cursor"),
+            (*SIGNAL_FILTERS, "limit", "signals_cursor"),
         ),
         "/v1/signals/export": _read(
             "stored events, oldest first",
@@ -365,7 +387,7 @@ def integrity_openapi(limits: IngestSettings | None = None) -> Json:
         "/v1/alerts": _read(
             "webhook deliveries with their attempts",
             _ok("a page, newest first", _ref("Page_Delivery_")),
-            ("status", "limit", "cursor"),
+            ("status", "limit", "deliveries_cursor"),
         ),
     }
     return _document("signals integrity", limits or IngestSettings(), paths)

@@ -3,6 +3,8 @@
 `/health` says the event loop runs. `/ready` checks what accepting an event needs (the journal
 is writable, the store answers) and reports what degrades service without stopping it (windows
 fallen back to memory, consumer and router lag): 200 for `ready` and `degraded`, 503 `unready`.
+A caller that may not see details (`sees_details`: without a read key once keys are configured)
+gets each check's state alone: no paths, error texts or figures.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from signals import __version__
 from signals.http import JSONResponse
@@ -25,9 +28,16 @@ Check = Callable[[], Awaitable[dict[str, Any]]]
 class Probes:
     """Each check returns its details with a `status` of ok, degraded or failed."""
 
-    def __init__(self, *, metrics: Metrics, checks: dict[str, Check]) -> None:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        checks: dict[str, Check],
+        sees_details: Callable[[Scope], bool] = lambda scope: True,
+    ) -> None:
         self._metrics = metrics
         self._checks = checks
+        self._sees_details = sees_details
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "signals", "version": __version__})
@@ -40,6 +50,8 @@ class Probes:
         status = (
             "unready" if "failed" in states else "degraded" if "degraded" in states else "ready"
         )
+        if not self._sees_details(request.scope):
+            checks = {name: {"status": result["status"]} for name, result in checks.items()}
         return JSONResponse(
             {"status": status, "checks": checks}, status_code=503 if status == "unready" else 200
         )

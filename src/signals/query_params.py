@@ -2,21 +2,28 @@
 
 Every problem is a 422 `validation_failed` naming the parameter as `loc: ["query", name]`;
 `since` is inclusive and `until` exclusive, on `received_at`, on every endpoint that takes them.
+Numbers are ASCII digits only. A store that does not answer is 503 `unavailable`
+(`store_answers`), never a 500.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
 from signals.events import parse_instant
-from signals.http import ApiError, JSONResponse
+from signals.http import ApiError, JSONResponse, unavailable
 from signals.instants import us_of
 from signals.store.base import BadCursor
+from signals.store.failures import is_store_failure
+
+log = structlog.get_logger(__name__)
 
 
 class QueryParams:
@@ -63,7 +70,8 @@ class QueryParams:
         value = self.query.get("limit")
         if value is None:
             return default
-        if not value.isdigit() or not 1 <= int(value) <= maximum:
+        # isdigit() alone also takes other scripts' digits, which int() reads
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
             self.problem("limit", f"must be an integer from 1 to {maximum}")
             return default
         return int(value)
@@ -73,9 +81,23 @@ class QueryParams:
             raise ApiError(422, "invalid query parameters", details=self.problems)
 
 
+@contextmanager
+def store_answers() -> Iterator[None]:
+    """Turn a store that cannot be used now into 503 `unavailable` (logged, without a
+    traceback: the store's own outage is not a bug of ours)."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        log.warning("store did not answer a query", error=f"{type(exc).__name__}: {exc}")
+        raise unavailable("the store does not answer now; retry later") from None
+
+
 async def paged(call: Callable[[], Any]) -> Response:
     try:
-        page = await call()
+        with store_answers():
+            page = await call()
     except BadCursor:
         raise ApiError(
             422, "invalid cursor", details=[{"loc": ["query", "cursor"], "msg": "not a cursor"}]

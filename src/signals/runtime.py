@@ -1,12 +1,13 @@
 """The composition root: every resource opened once, and closed in order (`serve` runs it).
 
-    open:  Redis (the one client) -> windows -> store -> journal (torn tail repaired) -> catch-up
-           into the store -> idempotency warm-up -> alert dispatcher, detection, consumer,
-           router forwarder -> both servers
+    open:  tracing (when on) -> Redis (the one client) -> windows -> store -> journal (torn tail
+           repaired) -> catch-up into the store -> idempotency warm-up -> alert dispatcher,
+           detection, consumer, router forwarder, store upkeep -> both servers
            (journal.backend = "jetstream": `signals.streamed` opens the stream instead, and its
            consumers feed the store and the router; no catch-up, no checkpoint rows)
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> store -> Redis
+           -> tracing (its last spans exported)
 
 Each resource has one owner, this module: it opens the Redis client and lends it to the windows,
 the episodes shared across instances and the auth limiter, and it starts and stops the alert
@@ -20,6 +21,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +33,24 @@ from signals.accept.backlog import Backlog
 from signals.accept.idempotency import IdempotencyIndex
 from signals.accept.intake import Intake
 from signals.accept.pipeline import Pipeline
-from signals.auth.wiring import guards_for
+from signals.auth.wiring import guards_for, sees_details
 from signals.errors import FilesUnusable
 from signals.ingest.app import build_ingest_app
 from signals.ingest.forwarder import Forwarder
-from signals.ingest.forwarder import checkpoint_name as router_checkpoint
 from signals.ingest.history import SignalHistory
 from signals.ingest.stream_forwarder import StreamForwarder
 from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.app import build_integrity_app
-from signals.integrity.consumer import Consumer, catch_up
+from signals.integrity.consumer import Consumer
 from signals.integrity.detection import Detection
 from signals.integrity.episodes.redis_state import SharedEpisodes
 from signals.integrity.handoff import Handoff
 from signals.integrity.history import AnomalyHistory
 from signals.integrity.windows.base import Windows
 from signals.integrity.windows.factory import open_windows
-from signals.journal import START, Journal, JournalPosition
+from signals.journal import START, Journal
 from signals.journal.interface import JournalBackend, LocalJournal
+from signals.journals import open_forwarder, open_local
 from signals.metrics import Metrics
 from signals.probes import Probes
 from signals.redis_client import open_redis
@@ -56,11 +58,20 @@ from signals.sentiment import Classifier
 from signals.settings import Settings
 from signals.store.base import Store
 from signals.store.factory import open_store
+from signals.store.failures import is_store_failure
+from signals.store.upkeep import StoreUpkeep
 from signals.streamed import Streamed, open_streamed
+from signals.tracing.base import Tracing
+from signals.tracing.otel import open_tracing
 
 log = structlog.get_logger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+DATA_DIR_MODE = 0o700
+# Below the probes' own limit, so a store that hangs reads as degraded rather than failed.
+STORE_CHECK_SECONDS = 1.5
+
+# The dashboard is package data: pip installs a wheel's files on disk, where StaticFiles reads them.
+WEB_DIR = Path(str(resources.files("signals") / "web"))
 
 
 def instance_id(data_dir: Path) -> str:
@@ -111,6 +122,7 @@ class Services:
     windows: Windows
     consumer: Consumer
     forwarder: Forwarder | StreamForwarder | None
+    tracing: Tracing
     ingest_app: Starlette
     integrity_app: Starlette
 
@@ -132,6 +144,8 @@ def _data_dir(settings: Settings) -> Path:
     data_dir = settings.data_path
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        # The journal and the SQLite file hold users' texts: the owner's only.
+        data_dir.chmod(DATA_DIR_MODE)
     except OSError as exc:
         raise FilesUnusable(f"cannot create data_dir {data_dir}: {exc.strerror or exc}") from None
     return data_dir
@@ -143,6 +157,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     metrics = Metrics()
     checkpoint = f"store:{instance_id(data_dir)}"
     async with contextlib.AsyncExitStack() as stack:
+        tracing = open_tracing(settings.otel)
+        stack.push_async_callback(tracing.aclose)  # last: it exports the spans of the close
         # Redis first: an unreachable Redis fails the start before the store or journal opens.
         redis_client, windows = await _open_windows(settings, metrics, stack)
         store = await open_store(settings)
@@ -160,12 +176,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             )
             journal = streamed
         else:
-            local, position = await _open_local(settings, metrics, store, handoff, stack)
+            local, position = await open_local(
+                settings, metrics, store, handoff, instance_id(data_dir), stack=stack,
+                tracing=tracing,
+            )  # fmt: skip
             journal = LocalJournal(local)
 
         index = await _warm_index(settings, store)
 
-        dispatcher = AlertDispatcher(store, settings.alerts, metrics)
+        dispatcher = AlertDispatcher(store, settings.alerts, metrics, tracing=tracing)
         await dispatcher.start()
         stack.push_async_callback(dispatcher.aclose)
         detection = build_detection(
@@ -181,11 +200,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             checkpoint_name=checkpoint if local else None,
             batch_max=settings.store.batch_max,
             detection=detection,
+            tracing=tracing,
         )
         consumer.position = position
         if local is not None:
             local.register_consumer("store", lambda: consumer.position)
-        forwarder = await _open_forwarder(settings, metrics, store, local or streamed, stack)
+        forwarder = await open_forwarder(
+            settings, metrics, store, local or streamed, instance_id(data_dir), stack=stack,
+            tracing=tracing,
+        )  # fmt: skip
         if local is not None:
             local.unregister_consumer("opening")
 
@@ -204,9 +227,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 journal=journal, store=store, windows=windows, consumer=consumer,
                 backlog=backlog, forwarder=forwarder,
             ),
-            redis=redis_client,
+            redis=redis_client, tracing=tracing,
         )  # fmt: skip
 
+        # Derived rollups and retention, in small steps beside ingest; stopped before the store.
+        await stack.enter_async_context(StoreUpkeep(store, settings.store.retention_days))
         consumer_task = asyncio.create_task(consumer.run(), name="store-consumer")
 
         async def drain_consumer() -> None:
@@ -233,61 +258,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             windows=windows,
             consumer=consumer,
             forwarder=forwarder,
+            tracing=tracing,
             ingest_app=ingest_app,
             integrity_app=integrity_app,
         )
         # Close order (reverse of the pushes): consumer drain needs the journal closed first.
         await journal.aclose()
-
-
-async def _open_local(
-    settings: Settings,
-    metrics: Metrics,
-    store: Store,
-    handoff: Handoff,
-    stack: contextlib.AsyncExitStack,
-) -> tuple[Journal, JournalPosition]:
-    """The local journal, caught up into the store; returns it and the store's position.
-
-    Retention's first pass runs as soon as the journal opens, before the consumers register
-    their positions: until they do (the caller unregisters "opening"), it holds what their
-    saved checkpoints still need.
-    """
-    data_dir = settings.data_path
-    checkpoint = f"store:{instance_id(data_dir)}"
-    names = [checkpoint]
-    if settings.router.url:
-        names.append(router_checkpoint(instance_id(data_dir)))
-    held = min([await store.checkpoint(name) or START for name in names])
-    journal = await Journal.open(
-        data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics
-    )
-    journal.register_consumer("opening", lambda: held)  # no await before this line
-    stack.push_async_callback(journal.aclose)
-    position, _ = await catch_up(
-        journal.read, store, checkpoint, settings.store.batch_max, data_dir / "journal"
-    )
-    return journal, position
-
-
-async def _open_forwarder(
-    settings: Settings,
-    metrics: Metrics,
-    store: Store,
-    journal: Journal | Streamed | None,
-    stack: contextlib.AsyncExitStack,
-) -> Forwarder | StreamForwarder | None:
-    """The router forwarder of the journal's kind, running; None without `router.url`."""
-    forwarder: Forwarder | StreamForwarder
-    if not settings.router.url or journal is None:
-        return None
-    if isinstance(journal, Journal):
-        instance = instance_id(settings.data_path)
-        forwarder = Forwarder(journal, store, settings.router, metrics, instance)
-    else:
-        forwarder = journal.forwarder(metrics)
-    await stack.enter_async_context(forwarder)
-    return forwarder
 
 
 async def _warm_index(settings: Settings, store: Store) -> IdempotencyIndex:
@@ -304,6 +280,7 @@ def _build_apps(
     store: Store,
     checks: dict[str, Any],
     redis: redis.asyncio.Redis | None,
+    tracing: Tracing,
 ) -> tuple[Starlette, Starlette]:
     intake = Intake(
         pipeline=pipeline,
@@ -311,16 +288,17 @@ def _build_apps(
         settings=settings.ingest,
         metrics=metrics,
     )
-    probes = Probes(metrics=metrics, checks=checks)
+    probes = Probes(metrics=metrics, checks=checks, sees_details=sees_details(settings))
     guards = guards_for(settings, metrics, redis)
     cors = settings.auth.cors_origins
     ingest_app = build_ingest_app(
         intake=intake, history=SignalHistory(store), probes=probes, metrics=metrics,
         web_dir=WEB_DIR, limits=settings.ingest, cors_origins=cors, guards=guards,
+        tracing=tracing,
     )  # fmt: skip
     integrity_app = build_integrity_app(
         intake=intake, history=AnomalyHistory(store), probes=probes, metrics=metrics,
-        limits=settings.ingest, cors_origins=cors, guards=guards,
+        limits=settings.ingest, cors_origins=cors, guards=guards, tracing=tracing,
     )  # fmt: skip
     return ingest_app, integrity_app
 
@@ -339,7 +317,15 @@ def _readiness_checks(
         return {"status": "ok"}
 
     async def store_check() -> dict[str, Any]:
-        await store.ping()
+        # Degraded, not failed: ingest goes on without the store (the journal keeps every event
+        # for it), so a load balancer must keep sending events while queries answer 503.
+        try:
+            async with asyncio.timeout(STORE_CHECK_SECONDS):
+                await store.ping()
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            return {"status": "degraded", "error": f"{type(exc).__name__}: {exc}"}
         return {"status": "ok"}
 
     async def windows_check() -> dict[str, Any]:

@@ -20,6 +20,8 @@ from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+# `*`, `*.example.com`, a name, an IPv4 address or a bracketed IPv6 one; no port.
+HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$"
 ENV_PREFIX = "SIGNALS__"
 DEFAULT_CONFIG_FILE = "settings.toml"
 
@@ -97,6 +99,7 @@ class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     url: str = ""  # postgresql://user@host:port/db
     batch_max: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     pool_size: Annotated[int, Meta(ge=1, le=100)] = 4
+    retention_days: Annotated[float, Meta(ge=0)] = 30.0  # 0 keeps everything
 
 
 class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -148,6 +151,8 @@ class AlertsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     max_attempts: Annotated[int, Meta(ge=1, le=100)] = 8
     timeout_seconds: PositiveFloat = 5.0
     max_backoff_seconds: PositiveFloat = 300.0
+    # Alertmanager's default too: an alert that never says it is over leaves pages open.
+    send_resolved: bool = True
 
     def __post_init__(self) -> None:
         if self.webhook_url and not self.secret:
@@ -178,9 +183,22 @@ class AuthSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
 
 class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     shutdown_timeout_seconds: PositiveFloat = 10.0
+    # Host names served (DNS rebinding); empty: loopback names while auth is off, any with keys.
+    allowed_hosts: list[Annotated[str, Meta(pattern=HOST_PATTERN)]] = []
     # Proxies whose X-Forwarded-For is believed (the failure limiter counts per client address);
     # empty: the peer address is the client, whatever headers say.
     trusted_proxies: list[str] = []
+
+
+class OtelSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # The collector's OTLP/HTTP URL; "/v1/traces" is appended unless it ends with it. Empty: off.
+    endpoint: str = ""
+    service_name: Annotated[str, Meta(min_length=1)] = "signals"
+    sample_ratio: Annotated[float, Meta(ge=0, le=1)] = 1.0
+
+    def __post_init__(self) -> None:
+        if self.endpoint and not re.match(r"^https?://[^/?#]+", self.endpoint):
+            raise ValueError("endpoint must be an http:// or https:// URL (or empty: off)")
 
 
 class LoggingSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -210,6 +228,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     alerts: AlertsSettings = AlertsSettings()
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()
+    otel: OtelSettings = OtelSettings()
     logging: LoggingSettings = LoggingSettings()
     sentiment: SentimentSettings = SentimentSettings()
 

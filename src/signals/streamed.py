@@ -1,4 +1,4 @@
-"""The JetStream journal as `signals serve` runs it (SPEC §9): the composition of its parts.
+"""The JetStream journal as `signals serve` runs it: the composition of its parts.
 
     open:  connect (JetStream checked, sync warnings logged) -> the stream, created or checked
            -> the lease bucket -> the store feed's consumers (its readers start pulling; the
@@ -31,6 +31,7 @@ from signals.jetstream.provision import ensure_leases, ensure_stream
 from signals.journal.interface import Appended
 from signals.metrics import Metrics
 from signals.settings import Settings
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -62,10 +63,10 @@ class Streamed:
         await self._journal.aclose()
         await self.feed.aclose(self._settings.server.shutdown_timeout_seconds / 2)
 
-    def forwarder(self, metrics: Metrics) -> StreamForwarder:
+    def forwarder(self, metrics: Metrics, tracing: Tracing) -> StreamForwarder:
         return StreamForwarder(
             self.client.jetstream(timeout=self._settings.journal.timeout_seconds), self.kv,
-            self._settings, metrics, self._instance,
+            self._settings, metrics, self._instance, tracing=tracing,
         )  # fmt: skip
 
 

@@ -21,22 +21,28 @@ from signals.auth.headers import SecurityHeaders
 from signals.http import EXCEPTION_HANDLERS, JSONResponse, RequestContext
 from signals.metrics import Metrics
 from signals.probes import Probes
+from signals.tracing.base import Tracing
 
 
 class _App(Starlette):
     """A Starlette app whose request context and security headers sit outside its error
-    middleware, so a 500 also carries `X-Request-ID` and the headers."""
+    middleware, so a 500 also carries `X-Request-ID` and the headers; the server span (tracing
+    on) sits outside them all."""
 
-    def __init__(self, *, metrics: Metrics, port_name: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, metrics: Metrics, port_name: str, tracing: Tracing, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._metrics = metrics
         self._port_name = port_name
+        self._tracing = tracing
 
     def build_middleware_stack(self) -> ASGIApp:
         inner = super().build_middleware_stack()
-        return RequestContext(
+        context = RequestContext(
             SecurityHeaders(inner), metrics=self._metrics, port_name=self._port_name
         )
+        return self._tracing.wrap(context, self._port_name)
 
 
 def make_app(
@@ -48,6 +54,7 @@ def make_app(
     openapi: Callable[[], dict[str, Any]],
     cors_origins: Sequence[str] = (),
     guards: Sequence[Middleware] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi())
@@ -73,6 +80,7 @@ def make_app(
     return _App(
         metrics=metrics,
         port_name=port_name,
+        tracing=tracing or Tracing(),
         routes=[*routes, *common],
         middleware=middleware,
         exception_handlers=dict(EXCEPTION_HANDLERS),

@@ -75,7 +75,7 @@ MakeStub = Callable[..., Starlette]
 
 def client_for(app: Starlette, address: str = "192.0.2.10") -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost")
 
 
 def redis_settings(prefix: str, keys: list[ApiKey] | None = None, **auth: Any) -> Settings:

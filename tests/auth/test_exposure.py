@@ -15,6 +15,7 @@ from signals.settings import (
     AuthSettings,
     IngestSettings,
     IntegritySettings,
+    ServerSettings,
     Settings,
 )
 
@@ -48,11 +49,14 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def settings(ingest: str, integrity: str, keys: list[ApiKey]) -> Settings:
+def settings(
+    ingest: str, integrity: str, keys: list[ApiKey], proxies: list[str] | None = None
+) -> Settings:
     return Settings(
         ingest=IngestSettings(host=ingest),
         integrity=IntegritySettings(host=integrity),
         auth=AuthSettings(keys=keys),
+        server=ServerSettings(trusted_proxies=proxies or []),
     )
 
 
@@ -88,7 +92,7 @@ def test_startup_warnings() -> None:
     assert startup_warnings(settings("127.0.0.1", "127.0.0.1", [])) == [
         "auth is off: no API keys configured; listening on loopback only"
     ]
-    assert startup_warnings(settings("0.0.0.0", "0.0.0.0", [KEY])) == []
+    assert startup_warnings(settings("0.0.0.0", "127.0.0.1", [KEY], ["10.0.0.2"])) == []
     twin = ApiKey(name="twin", sha256=KEY.sha256, scopes=["read"])
     (warning,) = startup_warnings(settings("127.0.0.1", "127.0.0.1", [KEY, twin]))
     assert "'ops' and 'twin' have the same sha256" in warning
@@ -105,10 +109,14 @@ def signals_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_config_refuses_an_exposed_bind_without_keys(tmp_path: Path) -> None:
+def check_config(tmp_path: Path, toml: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "settings.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[ingest]\nhost = "0.0.0.0"\n')
-    done = signals_cli("check-config", "--config", str(config))
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n{toml}')
+    return signals_cli("check-config", "--config", str(config))
+
+
+def test_check_config_refuses_an_exposed_bind_without_keys(tmp_path: Path) -> None:
+    done = check_config(tmp_path, '[ingest]\nhost = "0.0.0.0"\n')
     assert done.returncode == 2
     assert "ingest.host = 0.0.0.0 is not loopback" in done.stderr
 
@@ -130,3 +138,27 @@ def test_check_config_accepts_an_exposed_bind_with_keys(tmp_path: Path) -> None:
     )
     done = signals_cli("check-config", "--config", str(config))
     assert done.returncode == 0, done.stderr
+
+
+def test_an_exposed_bind_without_trusted_proxies_warns() -> None:
+    warnings = startup_warnings(settings("0.0.0.0", "127.0.0.1", [KEY]))
+    assert [line.split(" = ")[0] for line in warnings] == ["ingest.host"]
+    assert "server.trusted_proxies is empty" in warnings[0]
+    assert "valid keys are never refused" in warnings[0]
+
+
+def test_trusting_every_proxy_needs_keys() -> None:
+    (problem,) = check_exposure(settings("127.0.0.1", "127.0.0.1", [], ["*"]))
+    assert problem.startswith('server.trusted_proxies = ["*"] believes X-Forwarded-For')
+    assert "auth.keys" in problem
+    assert check_exposure(settings("0.0.0.0", "127.0.0.1", [KEY], ["*"])) == []
+    assert check_exposure(settings("127.0.0.1", "127.0.0.1", [], ["10.0.0.2"])) == []
+
+
+def test_check_config_refuses_trusting_every_proxy_without_keys(tmp_path: Path) -> None:
+    every = '[server]\ntrusted_proxies = ["*"]\n'
+    done = check_config(tmp_path, every)
+    assert done.returncode == 2
+    assert "believes X-Forwarded-For from every peer" in done.stderr
+    key = f'[[auth.keys]]\nname = "ops"\nsha256 = "{digest("sk_ops")}"\nscopes = ["admin"]\n'
+    assert check_config(tmp_path, every + key).returncode == 0

@@ -193,8 +193,9 @@ async def test_instances_sharing_redis_share_the_failure_limit(
         refused = await one.integrity.get("/v1/alerts")  # the third failure, on another instance
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert (await two.ingest.get("/v1/stats")).status_code == 429
         valid = await two.ingest.get("/v1/stats", headers={"X-API-Key": READ_KEY})
-        assert valid.status_code == 429
+        assert valid.status_code == 200  # a valid key is never refused by the address limit
 
 
 @pytest.mark.slow
@@ -215,7 +216,8 @@ def test_keys_never_reach_logs_or_data_files_and_rotation_needs_only_the_setting
             else {"Authorization": f"Bearer {key}"}
         )
         event = {**EVENT, "metadata": {"note": "no key here"}}
-        return httpx.post(f"{service.ingest}/v1/log", json=event, headers=headers).status_code
+        response = httpx.post(f"{service.ingest}/v1/log", json=event, headers=headers, timeout=30)
+        return response.status_code
 
     with service:
         assert post(old_key) == 202
@@ -223,7 +225,9 @@ def test_keys_never_reach_logs_or_data_files_and_rotation_needs_only_the_setting
         assert post(guess) == 401
         assert post(guess, "bearer") == 401
         assert (
-            httpx.get(f"{service.integrity}/v1/alerts", headers={"X-API-Key": guess}).status_code
+            httpx.get(
+                f"{service.integrity}/v1/alerts", headers={"X-API-Key": guess}, timeout=30
+            ).status_code
             == 401
         )
         assert service.stop(signal.SIGTERM) == 0

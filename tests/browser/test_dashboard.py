@@ -1,7 +1,9 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright) against a real
 `signals serve` subprocess: charts drawn with data, both tables filled, the range selector, live
 refresh without a reload, no console error or failed request, nothing fetched from another host,
-no horizontal overflow at phone width, and the read-key form when auth is on.
+no horizontal overflow at phone width, and the read-key form when auth is on. Alerts go to the
+real webhook receiver of the alert tests, which refuses each delivery's first attempt: a click
+on an anomaly shows its events, and the deliveries show every attempt.
 
 Playwright's `wait_for_function` evaluates a string, which the page's CSP (no 'unsafe-eval')
 refuses; the tests wait on selectors or poll `page.evaluate` instead.
@@ -9,6 +11,10 @@ refuses; the tests wait on selectors or poll `page.evaluate` instead.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+from tests.integrity.alerts.webhook_receiver import WebhookReceiver
+from tests.support.ci import cannot_run
 from tests.support.service import ServiceProcess
 
 from signals.auth.keys import digest
@@ -37,16 +45,15 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
+ALERTS_SCREENSHOT = ROOT / "docs" / "dashboard-alerts.png"
 SENTIMENTS = ("stressed", "uncertain", "positive", "neutral")
 TYPES = ("chat", "search", "tool_call", "feedback", "login", "escalation")
 HOSTILE_USER = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_TEXT = "<script>window.__pwned=2</script> still stressed, this is urgent!"
 BURST_USER = "burst-user"
+DRILL_USER = "drill-user"
 SEEDED = 300
 DEADLINE_SECONDS = 20.0
-
-if not CHROMIUM.exists():
-    pytest.skip("needs Chromium: apt-get install chromium", allow_module_level=True)
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE_SECONDS) -> Any:
@@ -135,15 +142,52 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        cannot_run("needs Chromium: apt-get install chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
 
+class ThreadedReceiver:
+    """The alert tests' webhook receiver on an event loop of its own, in a thread: these tests
+    are synchronous (Playwright's sync API)."""
+
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        self.receiver = receiver
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.receiver.__aenter__(), self._loop).result(10)
+        return self.receiver
+
+    def __exit__(self, *exc: object) -> None:
+        stopping = self.receiver.__aexit__(None, None, None)
+        asyncio.run_coroutine_threadsafe(stopping, self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    process = ServiceProcess(tmp_path_factory.mktemp("dashboard"))
+def receiver() -> Iterator[WebhookReceiver]:
+    with ThreadedReceiver(WebhookReceiver(fail_first=1)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
+) -> Iterator[ServiceProcess]:
+    alerts = {
+        "webhook_url": receiver.url,
+        "secret": "whsec_" + base64.b64encode(os.urandom(32)).decode(),
+        "max_backoff_seconds": 0.2,
+    }
+    process = ServiceProcess(tmp_path_factory.mktemp("dashboard"), {"alerts": alerts})
     with process:
         yield process
         assert process.stop() == 0, process.logs()
@@ -246,7 +290,11 @@ def test_dashboard_fills_live_and_follows_the_range(
     assert "#range=7d" in page.url
     page.click("#range-selector span:text-is('15m')")
     page.wait_for_selector("html[data-range='15m']", state="attached")
-    assert page.locator("#range-caption").inner_text() == caption_15m
+    # The same range; its bucket count may differ by one (30 when the window, which ends on a
+    # 10-second boundary, happens to start on a bucket boundary).
+    assert (
+        page.locator("#range-caption").inner_text().split(" · ")[0] == caption_15m.split(" · ")[0]
+    )
     page.mouse.move(0, 0)  # no hover highlight in the screenshot
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
@@ -317,3 +365,91 @@ def test_read_key_form_when_auth_is_on(
         assert errors == []
         page.close()
         assert process.stop() == 0, process.logs()
+
+
+ROW_TEXTS = """(selector) =>
+  Array.from(document.querySelectorAll(selector)).map((row) => row.innerText)"""
+
+
+def row_texts(page: Page, selector: str) -> list[str]:
+    texts: list[str] = page.evaluate(ROW_TEXTS, selector)
+    return texts
+
+
+def check_the_delivery(page: Page, receiver: WebhookReceiver, delivery_id: str) -> None:
+    """The delivery's row shows it delivered, after a refused attempt and an accepted one."""
+    delivery = f"#table-deliveries tbody tr[data-delivery-id='{delivery_id}']"
+
+    def delivered() -> bool:
+        rows = page.locator(delivery)
+        return rows.count() == 1 and "delivered" in rows.inner_text()
+
+    wait_for(delivered, "the delivery to show as delivered")
+    shown = page.locator(delivery)
+    assert f"{DRILL_USER} · search" in shown.inner_text()
+    assert "critical" in shown.locator(".badge-critical").inner_text()
+    attempts = shown.locator("ol.attempts li")
+    assert attempts.count() == 2
+    assert "HTTP 500" in attempts.nth(0).inner_text()
+    assert "204 OK" in attempts.nth(1).inner_text()
+    assert shown.locator("ol.attempts").get_attribute("aria-label") == "2 attempts"
+    assert receiver.ids().count(delivery_id) == 2
+
+
+def test_an_anomaly_shows_its_events_and_a_delivery_its_attempts(
+    browser: Browser, service: ServiceProcess, receiver: WebhookReceiver
+) -> None:
+    page, watch = open_dashboard(browser, service.ingest + "/", 1280, 900)
+    stats_requests: list[str] = []
+
+    def note(request: Request) -> None:
+        if "/v1/stats" in request.url:
+            stats_requests.append(request.url)
+
+    page.on("request", note)
+    opened_at = time.monotonic()
+    with httpx.Client(base_url=service.ingest, timeout=10) as client:
+        for n in range(16):  # > 10: the 11th opens the episode; >= 15: critical, so alerted
+            burst = {"user_id": DRILL_USER, "signal_type": "search", "text": f"drill {n}, urgent!"}
+            assert client.post("/v1/log", json=burst).status_code == 202
+    row = f"#table-anomalies tbody tr:has(td:text-is('{DRILL_USER}'))"
+    page.wait_for_selector(row, timeout=DEADLINE_SECONDS * 1000)
+    episode_id = page.locator(row).get_attribute("data-episode-id")
+
+    # A click on the anomaly lists its events: from the one that opened it on.
+    page.click(f"{row} td.ident >> nth=0")
+    page.wait_for_selector(f"html[data-episode='{episode_id}']", state="attached")
+    assert page.locator("#episode-panel").is_visible()
+    assert page.evaluate("document.activeElement.id") == "episode-title"
+    events = row_texts(page, "#table-episode-events tbody tr[data-event-id]")
+    assert [text.count(DRILL_USER) for text in events] == [1] * 6
+    assert all(f"drill {n}," in text for n, text in zip(range(15, 9, -1), events, strict=True))
+    assert DRILL_USER in page.locator("#episode-sub").inner_text()
+    button = page.locator(f"{row} button")
+    assert button.get_attribute("aria-expanded") == "true"
+    assert "selected" in (page.locator(row).get_attribute("class") or "")
+
+    # The keyboard does the same: Escape closes and gives focus back, Enter opens again.
+    page.keyboard.press("Escape")
+    assert page.locator("#episode-panel").is_hidden()
+    assert page.evaluate("document.documentElement.dataset.episode") is None
+    assert page.evaluate("document.activeElement.getAttribute('aria-expanded')") == "false"
+    assert page.evaluate("document.activeElement.closest('tr').dataset.episodeId") == episode_id
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"html[data-episode='{episode_id}']", state="attached")
+    assert len(row_texts(page, "#table-episode-events tbody tr[data-event-id]")) == 6
+
+    # The critical alert's delivery: refused once by the receiver, then delivered.
+    check_the_delivery(page, receiver, f"msg_{episode_id}_critical")
+
+    # The anomaly, its events and the deliveries, as the README shows them.
+    page.evaluate("document.getElementById('anomalies-title').scrollIntoView()")
+    page.evaluate("document.activeElement.blur()")
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(ALERTS_SCREENSHOT))
+
+    # At most one refresh every 5 s: the first at load, then one per period at most.
+    elapsed = time.monotonic() - opened_at
+    assert len(stats_requests) <= 2 + elapsed / 5, (len(stats_requests), elapsed)
+    watch.assert_clean()
+    page.close()

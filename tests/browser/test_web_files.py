@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
-WEB = Path(__file__).resolve().parents[2] / "web"
+from signals.runtime import WEB_DIR as WEB
+
 CHARTJS = WEB / "vendor" / "chartjs"
 
 

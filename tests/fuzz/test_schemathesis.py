@@ -4,10 +4,12 @@
 One subprocess with an admin key serves both ports. Every generated request carries the key (the
 `auth` for the documented schemes); `ignored_auth` also sends each one without it and expects a
 refusal where the document asks for a key. Checks: no 5xx, every status documented, the
-documented media type, bodies and headers matching their schemas, and requests the document
-calls invalid refused with a 4xx. Fuzzing phase on every operation, plus the coverage phase
-(boundary values of every constraint) on `/v1/validate`, where the event rules meet the
-document without writing anything. Bounded and derandomized: a CI run is the same every time.
+documented media type, bodies and headers matching their schemas, requests the document calls
+invalid refused with a 4xx, and requests it calls valid accepted. Fuzzing phase on every
+operation, plus the coverage phase (boundary values of every constraint) where requests write
+nothing: `/v1/validate` (the event rules) and the listings (the query rules). Bounded and
+derandomized: a CI run is the same every time. `signals`'s README says how to run the same
+checks from the command line with more examples.
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ CHECKS = {
     "content_type_conformance": {},
     "response_schema_conformance": {},
     "response_headers_conformance": {},
+    # 413 is the contract's answer to a batch over ingest.max_batch (the document's maxItems)
     "negative_data_rejection": {
         "expected-statuses": ["400", "401", "403", "404", "405", "413", "415", "422", "429"]
     },
+    # A request the document calls valid is not refused: a cursor, an instant or a timestamp
+    # that matches its published pattern and format is one the service reads.
+    "positive_data_acceptance": {},
     "ignored_auth": {},
 }
 OPERATIONS = [
@@ -46,7 +52,12 @@ OPERATIONS = [
         "include-path": ["/v1/log/batch", "/v1/events"],
         "checks": {"negative_data_rejection": {"enabled": False}},
     },
-    {"include-path": "/v1/validate", "phases": {"coverage": {"enabled": True}}},
+    # The coverage phase (each constraint's boundary values) where requests write nothing: the
+    # event rules, and the query rules (instants, limit, cursor) of every listing.
+    {
+        "include-path": ["/v1/validate", "/v1/signals", "/v1/anomalies", "/v1/alerts"],
+        "phases": {"coverage": {"enabled": True}},
+    },
 ]
 
 

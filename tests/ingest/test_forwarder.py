@@ -12,12 +12,14 @@ from typing import Any
 import msgspec
 import pytest
 from tests.durability.router_receiver import RouterReceiver
+from tests.support.otlp_receiver import OtlpReceiver
 
 from signals.ingest.forwarder import Forwarder, checkpoint_name
 from signals.journal import START, Journal, JournalPosition
 from signals.metrics import Metrics
-from signals.settings import JournalSettings, RouterSettings
+from signals.settings import JournalSettings, OtelSettings, RouterSettings
 from signals.store.sqlite.store import SqliteStore
+from signals.tracing.otel import OtelTracing
 
 INSTANCE = "test"
 
@@ -205,3 +207,43 @@ async def test_a_line_it_cannot_read_stops_nothing_else_and_shows_in_readiness(r
         assert check["status"] == "degraded"
         assert check["last_error"].startswith("DecodeError")
     assert rig.receiver.attempts == 0
+
+
+def traced_line(event_id: str, traceparent: str | None) -> bytes:
+    now = datetime.now(UTC).isoformat()
+    record = {"event_id": event_id, "request_id": f"req-{event_id}", "received_at": now}
+    if traceparent is not None:
+        record["traceparent"] = traceparent
+    return msgspec.json.encode(record)
+
+
+def parent(n: int, flags: str = "01") -> str:
+    return f"00-{n:032x}-{n:016x}-{flags}"
+
+
+async def test_a_forward_carries_its_first_records_traceparent(rig: Rig) -> None:
+    await rig.journal.append(
+        [traced_line("a", parent(1)), traced_line("b", parent(2)), traced_line("old", None)]
+    )
+    async with rig.forwarder(batch_size=2):
+        await until(lambda: len(rig.receiver.event_ids()) == 3)
+    first, second = rig.receiver.delivered
+    assert first.headers["traceparent"] == parent(1)  # a batch goes in its first record's trace
+    assert "traceparent" not in second.headers  # journaled before records kept a trace
+
+
+async def test_with_tracing_on_a_forward_is_a_span_of_its_first_records_trace(rig: Rig) -> None:
+    with OtlpReceiver() as otlp:
+        tracing = OtelTracing(OtelSettings(endpoint=otlp.url))
+        await rig.journal.append([traced_line("a", parent(1)), traced_line("b", parent(2))])
+        settings = RouterSettings(url=rig.receiver.url, batch_size=2, timeout_seconds=1.0)
+        async with Forwarder(
+            rig.journal, rig.store, settings, rig.metrics, INSTANCE, tracing=tracing
+        ):
+            await until(lambda: len(rig.receiver.event_ids()) == 2)
+        await tracing.aclose()
+    (span,) = otlp.named("router forward")
+    assert (span.trace_id, span.parent_span_id) == (f"{1:032x}", f"{1:016x}")
+    assert span.links == ((f"{2:032x}", f"{2:016x}"),)
+    assert span.attributes["signals.records"] == 2
+    assert rig.receiver.delivered[0].headers["traceparent"] == span.traceparent_prefix + "01"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gzip
 import json
+import os
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -275,14 +276,37 @@ async def test_latency_metric_uses_route_templates(live: Live) -> None:
     assert "some-user" not in text
 
 
-async def test_not_ready_when_the_journal_cannot_write(live: Live, tmp_path: Path) -> None:
-    journal_dir = local_journal(live).directory
-    journal_dir.chmod(0o500)
+async def test_a_failing_journal_answers_503_and_is_not_ready_until_it_writes_again(
+    live: Live,
+) -> None:
+    """A disk whose fsync fails (the journal's fsync seam: see tests/journal/test_journal_faults.py
+    for the same fault on its own, tests/durability/test_full_disk.py for a disk that fills)."""
+    journal = local_journal(live)
+    healthy = journal.fsync
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    journal.fsync = failing
     try:
+        refused = await live.ingest.post("/v1/log", json=EVENT)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "unavailable"
+        assert int(refused.headers["retry-after"]) >= 1
+        batch = await live.integrity.post("/v1/events", json=[EVENT, EVENT])
+        assert batch.status_code == 503
         ready = await live.ingest.get("/ready")
-    finally:
-        journal_dir.chmod(0o755)
-    # root bypasses permission bits; then the check passes, which is also a truthful answer
-    assert ready.status_code in (200, 503)
-    if ready.status_code == 503:
+        assert ready.status_code == 503
         assert ready.json()["status"] == "unready"
+        assert ready.json()["checks"]["journal"]["status"] == "failed"
+    finally:
+        journal.fsync = healthy
+    # No request needed: the writer's probe finds the disk healthy again.
+    async with asyncio.timeout(10):
+        while (await live.ingest.get("/ready")).status_code != 200:
+            await asyncio.sleep(0.05)
+    accepted = await live.ingest.post("/v1/log", json=EVENT)
+    assert accepted.status_code == 202
+    await live.settle()
+    page = await live.services.store.signals(SignalQuery(limit=10))
+    assert [record.event_id for record in page.items] == [accepted.json()["event_id"]]

@@ -181,7 +181,7 @@ async def test_the_whole_cluster_down_answers_503_then_recovers_by_itself(
 
         answer = await eventually(refused, within=30)
         assert answer.json()["error"]["code"] == "unavailable"
-        assert answer.headers["retry-after"] == "1"
+        assert int(answer.headers["retry-after"]) >= 1
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["journal"]["status"] == "failed"

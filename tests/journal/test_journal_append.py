@@ -8,7 +8,7 @@ import random
 import resource
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -180,7 +180,8 @@ async def test_failed_group_is_cut_off_and_the_journal_goes_on(
     directory: Path, file_size_limit: None
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    journal = await Journal.open(directory, JournalSettings())
+    metrics = Metrics()
+    journal = await Journal.open(directory, JournalSettings(), metrics=metrics)
     good = [line(i, 1000) for i in range(100)]
     await journal.append(good)
     before = journal.committed
@@ -194,10 +195,18 @@ async def test_failed_group_is_cut_off_and_the_journal_goes_on(
     assert {result.errno for result in results if isinstance(result, OSError)} == {errno.EFBIG}
     assert journal.committed == before
     assert size(directory / "segment-000000000001.jsonl") == before.offset
-    assert any(entry["event"] == "journal.write_failed" for entry in logs)
+    # one error for the outage, however many groups failed in it
+    assert [entry["event"] for entry in logs if entry["log_level"] == "error"] == [
+        "journal.unavailable"
+    ]
     assert journal.stats.failed_groups >= 1
+    assert metrics.registry.get_sample_value("signals_journal_unavailable") == 1
+    with pytest.raises(JournalError):
+        await journal.check()
     after = await journal.append([b"after"])
+    await journal.check()
     assert after == JournalPosition(1, before.offset + len(b"after\n"))
+    assert metrics.registry.get_sample_value("signals_journal_unavailable") == 0
     await journal.aclose()
     assert file_lines(directory) == [*good, b"after"]
 
@@ -262,3 +271,32 @@ async def test_a_dead_writer_refuses_appends_and_fails_readiness(directory: Path
         with pytest.raises(Fatal):
             await journal.aclose()
     assert not in_use(directory)
+
+
+async def test_on_group_sees_each_group_its_time_and_its_failure(
+    directory: Path, file_size_limit: None
+) -> None:
+    groups: list[tuple[list[object], int, int, BaseException | None]] = []
+
+    def on_group(
+        payloads: Sequence[object], started: int, ended: int, error: BaseException | None
+    ) -> None:
+        groups.append((list(payloads), started, ended, error))
+
+    journal = await Journal.open(directory, JournalSettings(), on_group=on_group)
+    await asyncio.gather(journal.append([line(1)], "a"), journal.append([line(2)], "b"))
+    assert [payloads for payloads, *_ in groups] in ([["a", "b"]], [["a"], ["b"]])
+    assert all(started <= ended and error is None for _, started, ended, error in groups)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (journal.committed.offset + 10, hard))
+    try:
+        with pytest.raises(JournalError):
+            await journal.append([line(3, 1000)], "failed")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    payloads, _, _, error = groups[-1]
+    assert payloads == ["failed"]
+    assert isinstance(error, OSError)
+    assert error.errno == errno.EFBIG
+    await journal.aclose()

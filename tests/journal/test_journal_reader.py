@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 from pathlib import Path
 
 import pytest
 
 from signals.journal import JournalPosition, iter_records
-from signals.journal.reader import LineReader
+from signals.journal.reader import LineReader, count_lines
 from signals.journal.segments import open_segment
 
 
@@ -70,3 +71,18 @@ def test_iter_records_reads_a_segment_larger_than_a_chunk(tmp_path: Path) -> Non
     (tmp_path / "segment-000000000001.jsonl").write_bytes(b"".join(t + b"\n" for t in lines))
     assert (tmp_path / "segment-000000000001.jsonl").stat().st_size > 3 << 20
     assert list(iter_records(tmp_path)) == expected(lines, 1)
+
+
+def test_a_progress_total_counts_what_a_replay_reads_from_any_position(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "segment-000000000001.jsonl").write_bytes(b"a\nb\nc\n")
+    with gzip.open(journal / "segment-000000000002.jsonl.gz", "wb") as packed:
+        packed.write(b"d\ne\n")
+    (journal / "segment-000000000003.jsonl").write_bytes(b"f\ntorn")
+    assert count_lines(journal) == 6 == len(list(iter_records(journal)))
+    middle = JournalPosition(2, 2)
+    assert count_lines(journal, middle) == 2 == len(list(iter_records(journal, middle)))
+    stop = threading.Event()
+    stop.set()
+    assert count_lines(journal, stop=stop) is None

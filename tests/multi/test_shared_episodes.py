@@ -103,6 +103,10 @@ def deliveries(analyses: Sequence[Detected]) -> list[Delivery]:
     return [delivery for analysis in analyses for delivery in analysis.deliveries]
 
 
+def resolved(analysis: Detected) -> list[str]:
+    return [d.id for d in analysis.deliveries if d.type == "anomaly.resolved"]
+
+
 async def shared_state(settings: Settings, user_id: str = "split-user") -> Episode | None:
     client = redis.asyncio.from_url(settings.redis.url)
     try:
@@ -169,9 +173,12 @@ async def test_a_close_seen_by_one_instance_ends_the_episode_on_the_other(
         # On B, 5.5 s in: the first five left the window, 2 <= 4: B closes A's episode.
         closing = await b.detect([record(clock.at(5.5))])
         assert [(e.id, e.closed_at) for e in closing.episodes] == [(episode.id, clock.at(5.5))]
+        # B decided the close, so B alone queues its `anomaly.resolved`.
+        assert resolved(closing) == [f"msg_{episode.id}_resolved"]
         # A's copy is not closed a second time; A's next burst is a new episode.
         quiet = await a.detect([record(clock.at(5.6))])
         assert quiet.episodes == []
+        assert quiet.deliveries == []
         burst = [await a.detect([record(clock.at(5.7 + n * 0.01))]) for n in range(3)]
     [reopened] = burst[-1].episodes
     assert reopened.id != episode.id
@@ -195,13 +202,31 @@ async def test_a_sweep_adopts_what_another_instance_saw_before_closing(
         [closed] = swept.episodes
         assert closed.closed_at == clock.at(9.5)  # a window after the last event, seen on B
         assert closed.event_count == 4
-        # B's copy is dropped, not closed again.
-        assert (await b.tick(clock.now(9.7))).episodes == []
+        assert resolved(swept) == [f"msg_{closed.id}_resolved"]
+        # B's copy is dropped, not closed again, and not resolved again.
+        assert (await b.tick(clock.now(9.7))) == Detected([], [])
         assert len(b.tracker) == 0
     final = await shared_state(settings)
     assert final is not None
     assert final.closed_at == clock.at(9.5)
     assert await open_keys(settings) == set()
+
+
+async def test_instances_sweeping_at_once_resolve_an_episode_once(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    settings = settings_for(tmp_path, redis_url, prefix)
+    clock = Clock()
+    async with instance(settings, "a") as a, instance(settings, "b") as b:
+        for n in range(6):  # both hold the episode: each took three of its events
+            await (a, b)[n % 2].detect([record(clock.at(n * 0.01))])
+        assert len(a.tracker) == len(b.tracker) == 1
+        sweeps = await asyncio.gather(
+            *(d.tick(clock.now(5.1 + n)) for n in range(3) for d in (a, b))
+        )
+    [episode_id] = ids(sweeps)
+    assert [d.id for d in deliveries(sweeps)] == [f"msg_{episode_id}_resolved"]
+    assert len(a.tracker) == len(b.tracker) == 0
 
 
 async def test_a_local_episode_redis_never_knew_gives_way_to_the_shared_one(

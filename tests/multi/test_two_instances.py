@@ -1,5 +1,5 @@
 """Two `signals serve` processes on their own ports and journals, sharing one Redis and one
-PostgreSQL database, as behind a load balancer (SPEC §9)."""
+PostgreSQL database, as behind a load balancer (docs/semantics.md)."""
 
 from __future__ import annotations
 

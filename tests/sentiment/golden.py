@@ -7,7 +7,7 @@ checks that every (label, cues) is reproduced exactly. Regenerate only for a del
 of behaviour, and say which outputs moved and why.
 
 The corpus, each line tagged with where it came from:
-- "dev:<id>"      every message of the shared dev set (/work/shared/sentiment/dev.jsonl);
+- "dev:<id>"      every message of the development set (data/dev.jsonl);
 - "written:<id>"  every message of data/written.jsonl;
 - "bench:<n>"     every message benchmarks/bench_sentiment.py times, and each of its sentences;
 - "mixed:<n>"     sentences of all of the above run together and roughened (capitals, "!!",
@@ -29,7 +29,7 @@ from signals.sentiment import Classifier
 HERE = Path(__file__).parent
 GOLDEN = HERE / "data" / "golden.jsonl"
 REPO = Path(__file__).parents[2]
-DEV = REPO / ".." / "shared" / "sentiment" / "dev.jsonl"
+DEV = HERE / "data" / "dev.jsonl"
 # Loaded by path: benchmarks/ is not a package, and mypy sees it as top-level modules.
 BENCHMARK = REPO / "benchmarks" / "bench_sentiment.py"
 WRITTEN = HERE / "data" / "written.jsonl"

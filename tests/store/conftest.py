@@ -37,11 +37,17 @@ async def _sqlite(tmp_path: Path) -> AsyncIterator[StoreOpener]:
 
 
 @asynccontextmanager
-async def _postgres(tmp_path: Path) -> AsyncIterator[StoreOpener]:
+async def _postgres_schema() -> AsyncIterator[str]:
     reason = await skip_reason()
     if reason is not None:
         pytest.skip(reason)
     async with temporary_schema() as url:
+        yield url
+
+
+@asynccontextmanager
+async def _postgres(tmp_path: Path) -> AsyncIterator[StoreOpener]:
+    async with _postgres_schema() as url:
 
         @asynccontextmanager
         async def opener(**options: Any) -> AsyncIterator[Store]:
@@ -69,3 +75,10 @@ async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 async def store(open_store: StoreOpener) -> AsyncIterator[Store]:
     async with open_store() as opened:
         yield opened
+
+
+@pytest.fixture
+async def url() -> AsyncIterator[str]:
+    """A URL of an empty PostgreSQL schema, for the tests of that backend alone."""
+    async with _postgres_schema() as schema_url:
+        yield schema_url

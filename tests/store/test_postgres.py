@@ -4,32 +4,23 @@ clear errors for a server it cannot use, and several writers sharing one databas
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
 import pytest
-from tests.support.postgres_server import free_port_url, skip_reason, temporary_schema
+from tests.support.postgres_server import free_port_url
 
 from signals.errors import DependencyUnavailable, SchemaTooNew
 from signals.journal.position import JournalPosition
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, SignalQuery
 from signals.store.postgres.schema import MIGRATIONS
 from signals.store.postgres.store import PostgresStore
+from signals.store.rollup import COUNT_TABLES, USER_TABLES
 
 from .samples import BASE_US, at, delivery, episode, record
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    reason = await skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    async with temporary_schema() as schema_url:
-        yield schema_url
 
 
 async def tables(url: str) -> set[str]:
@@ -171,3 +162,51 @@ async def test_claims_from_two_instances_split_the_outbox(url: str) -> None:
         assert len(claimed) == len(set(claimed))
         assert len(claimed) == 60
         assert len((await b.deliveries(AlertQuery(limit=100))).items) == 60
+
+
+async def test_retention_leaves_no_rollup_row_of_a_pruned_day(url: str) -> None:
+    day_us = 86_400 * 1_000_000
+    cutoff = (BASE_US // day_us) * day_us
+    async with await PostgresStore.open(url) as store:
+        await store.apply(Batch(records=[record(-2 * 86_400 + n * 97.3) for n in range(900)]))
+        await store.apply(Batch(records=[record(n * 61.7) for n in range(300)]))
+        assert await store.seal(BASE_US + day_us, since_us=0) > 0
+        while await store.prune(cutoff, 100):
+            pass
+    conn = await asyncpg.connect(url)
+    try:
+        for table in {*COUNT_TABLES.values(), *USER_TABLES.values(), "user_seals"}:
+            old = await conn.fetchval(
+                f"SELECT COUNT(*) FROM {table} WHERE slot < $1", cutoff // 10**6
+            )
+            assert old == 0, table
+            assert await conn.fetchval(f"SELECT COUNT(*) FROM {table}") > 0, table
+        assert (
+            await conn.fetchval("SELECT COUNT(*) FROM events WHERE received_us < $1", cutoff) == 0
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_postgres_store_from_before_traces_is_migrated_in_place(
+    url: str,
+) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(MIGRATIONS[0])
+        await conn.execute("CREATE TABLE signals_schema (version integer NOT NULL)")
+        await conn.execute("INSERT INTO signals_schema VALUES (1)")
+        await conn.execute(
+            "INSERT INTO deliveries (id, episode_id, type, payload, status, created_at, "
+            "created_us, next_attempt_at, attempts) VALUES ('msg_old', 'ep', "
+            "'anomaly.critical', '\\x7b7d', 'pending', '2025-01-06T10:00:00Z', $1, 0, '[]')",
+            BASE_US,
+        )
+    finally:
+        await conn.close()
+    async with await PostgresStore.open(url) as store:
+        (pending,) = await store.due_deliveries(BASE_US / 1_000_000, 10)
+        assert pending.traceparent is None
+        traced = delivery(0, traceparent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        await store.apply(Batch(records=[], deliveries=[traced]))
+        assert traced in (await store.deliveries(AlertQuery())).items

@@ -9,7 +9,16 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signals.store.rollup import COUNT_LEVELS, RAW, USER_LEVELS, Fact, Segment, deltas, plan
+from signals.store.rollup import (
+    COUNT_LEVELS,
+    FINEST,
+    RAW,
+    USER_LEVELS,
+    Fact,
+    Segment,
+    deltas,
+    plan,
+)
 
 MICROS = 1_000_000
 instants = st.integers(min_value=-(10**16), max_value=10**16)
@@ -70,7 +79,6 @@ def test_deltas_match_a_plain_count() -> None:
     ]
     changes = deltas(facts)
     assert [level for level, _ in changes.counts] == list(COUNT_LEVELS)
-    assert [level for level, _ in changes.users] == list(USER_LEVELS)
     for level, rows in changes.counts:
         size = level * MICROS
         expected = Counter(
@@ -78,19 +86,19 @@ def test_deltas_match_a_plain_count() -> None:
         )
         assert {(s, t, m): n for s, t, m, n in rows} == expected
         assert len(rows) == len(expected)
-    for level, user_rows in changes.users:
-        size = level * MICROS
-        events = Counter((f.received_us // size * level, f.user_id) for f in facts)
-        stressed = Counter(
-            (f.received_us // size * level, f.user_id) for f in facts if f.sentiment == "stressed"
-        )
-        assert {(s, u): (n, k) for s, u, n, k in user_rows} == {
-            key: (n, stressed[key]) for key, n in events.items()
-        }
-        assert all(type(k) is int for *_, k in user_rows)
+    size = FINEST * MICROS
+    events = Counter((f.received_us // size * FINEST, f.user_id) for f in facts)
+    stressed = Counter(
+        (f.received_us // size * FINEST, f.user_id) for f in facts if f.sentiment == "stressed"
+    )
+    assert {(s, u): (n, k) for s, u, n, k in changes.users} == {
+        key: (n, stressed[key]) for key, n in events.items()
+    }
+    assert len(changes.users) == len(events)
+    assert all(type(k) is int for *_, k in changes.users)
 
 
 def test_deltas_of_nothing() -> None:
     changes = deltas([])
     assert all(rows == [] for _, rows in changes.counts)
-    assert all(rows == [] for _, rows in changes.users)
+    assert changes.users == []

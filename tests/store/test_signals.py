@@ -239,3 +239,17 @@ async def test_export_applies_every_filter_and_ignores_paging(
 
 async def test_export_of_nothing(store: Store) -> None:
     assert [r async for r in store.export(SignalQuery(user_id="nobody"))] == []
+
+
+async def test_a_cursor_under_a_new_until_takes_the_lower_of_the_two(
+    store: Store, mixed: list[Record]
+) -> None:
+    """A cursor kept from one listing and used with another `until`: whichever bound is lower
+    decides, as if both applied."""
+    first = await store.signals(SignalQuery(limit=20))
+    assert first.next_cursor is not None
+    cursor_us = to_us(first.items[-1].received_at)
+    for until in (cursor_us - 40_000_000, cursor_us, cursor_us + 1, cursor_us + 400_000_000):
+        got = await walk(store, SignalQuery(until_us=until, cursor=first.next_cursor, limit=7))
+        expected = [r for r in newest_first(mixed)[20:] if to_us(r.received_at) < until]
+        assert got == expected, until

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from signals.errors import SchemaTooNew
 from signals.store.base import Batch, SignalQuery
-from signals.store.rollup import COUNT_LEVELS, USER_LEVELS
-from signals.store.sqlite.rollup import COUNT_TABLES, USER_TABLES
+from signals.store.rollup import COUNT_LEVELS, COUNT_TABLES, USER_LEVELS, USER_TABLES
 from signals.store.sqlite.schema import MIGRATIONS
 from signals.store.sqlite.store import SqliteStore
 
-from .samples import record
+from .samples import BASE_US, record
+
+DAY_US = 86_400 * 1_000_000
 
 
-def pragma(path: Path, name: str) -> object:
+def pragma(path: Path, name: str) -> Any:
     with sqlite3.connect(path) as conn:
         return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
@@ -100,3 +102,40 @@ async def test_a_closed_store_refuses_to_work(tmp_path: Path) -> None:
         await store.apply(Batch(records=[record(1)]))
     with pytest.raises(ValueError):
         await store.ping()
+
+
+async def test_a_new_file_gives_pruned_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    text = "a long message that takes some room in the file " * 40
+    async with await SqliteStore.open(path) as store:
+        assert pragma(path, "auto_vacuum") == 2  # incremental, from the first page
+        for batch in range(6):
+            records = [record(-40 * 86_400 + batch * 600 + n, text=text) for n in range(500)]
+            await store.apply(Batch(records=records))
+        full = pragma(path, "page_count")
+        cutoff = (BASE_US // DAY_US - 10) * DAY_US
+        while await store.prune(cutoff, 1000):
+            pass
+        assert pragma(path, "freelist_count") > 0
+        while await store.reclaim(256):
+            pass
+        assert pragma(path, "freelist_count") == 0
+        assert full > 4 * pragma(path, "page_count")  # 3000 texts of 2 KB gone from the file
+        assert (await store.signals(SignalQuery())).items == []
+
+
+async def test_retention_leaves_no_rollup_row_of_a_pruned_day(tmp_path: Path) -> None:
+    path = tmp_path / "signals.db"
+    cutoff = (BASE_US // DAY_US) * DAY_US
+    async with await SqliteStore.open(path) as store:
+        await store.apply(Batch(records=[record(-2 * 86_400 + n * 97.3) for n in range(900)]))
+        await store.apply(Batch(records=[record(n * 61.7) for n in range(300)]))
+        assert await store.seal(BASE_US + DAY_US, since_us=0) > 0
+        while await store.prune(cutoff, 100):
+            pass
+    with sqlite3.connect(path) as conn:
+        for table in {*COUNT_TABLES.values(), *USER_TABLES.values(), "user_seals"}:
+            old = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE slot < ?", (cutoff // 10**6,))
+            assert old.fetchone()[0] == 0, table
+            assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table
+    conn.close()

@@ -160,6 +160,7 @@ def oracle(
         by_signal_type=by_type,
         by_sentiment=by_sentiment,
         top_users=[TopUser(user_id=u, events=e, stressed=s) for u, (e, s) in top],
+        top_users_exact=True,
         anomalies_by_severity=by_severity,
         anomaly_buckets=[
             AnomalyBucket(start=from_us(s), counts=c)

@@ -5,7 +5,8 @@ names (default: the local one, trust auth, user postgres).
 whose `search_path` is that schema alone (asyncpg passes unknown URL parameters to the server as
 settings), so a store opened on it sees nothing else; the schema is dropped afterwards. A schema
 costs milliseconds where a database costs about a second. `skip_reason()` says why tests that
-need PostgreSQL cannot run here, or None when the server answers.
+need PostgreSQL cannot run here, or None when the server answers; in CI (`CI=true`) it fails the
+test instead of returning a reason, so a CI run without PostgreSQL is red, not silently skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import pytest
+from tests.support.ci import in_ci
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _reachable: dict[str, str | None] = {}
@@ -37,7 +40,8 @@ def schema_url(schema: str, admin: str | None = None) -> str:
 
 
 async def skip_reason() -> str | None:
-    """None when PostgreSQL answers at the admin URL (asked once per process), else why not."""
+    """None when PostgreSQL answers at the admin URL (asked once per process), else why not;
+    under CI the test fails right here instead."""
     url = admin_url()
     if url not in _reachable:
         try:
@@ -50,7 +54,10 @@ async def skip_reason() -> str | None:
         else:
             await conn.close()
             _reachable[url] = None
-    return _reachable[url]
+    reason = _reachable[url]
+    if reason is not None and in_ci():
+        pytest.fail(f"{reason} (CI=true: a PostgreSQL test that cannot run fails)", pytrace=False)
+    return reason
 
 
 @asynccontextmanager

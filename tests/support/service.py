@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,14 @@ def write_settings(path: Path, sections: dict[str, Any]) -> Path:
 class ServiceProcess:
     """One `signals serve`; its stdout (JSON log lines) goes to `log_path`."""
 
-    def __init__(self, workdir: Path, sections: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        sections: dict[str, Any] | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "signals"),
+    ) -> None:
         self.workdir = workdir
+        self.command = list(command)
         self.ingest_port = free_port()
         self.integrity_port = free_port()
         sections = dict(sections or {})
@@ -72,7 +79,7 @@ class ServiceProcess:
     def start(self, env: dict[str, str] | None = None) -> ServiceProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "signals", "serve", "--config", str(self.config)],
+                [*self.command, "serve", "--config", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,

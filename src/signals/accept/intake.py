@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signals.accept.pipeline import Overloaded, Pipeline
-from signals.errors import JournalError
+from signals.errors import JournalError, StoreUnavailable
 from signals.events import (
     Event,
     InvalidEvent,
@@ -26,11 +26,20 @@ from signals.events import (
     split_array,
     split_ndjson,
 )
-from signals.http import ApiError, JSONResponse, read_body, request_id_of, require_media_type
+from signals.http import (
+    ApiError,
+    JSONResponse,
+    read_body,
+    request_id_of,
+    require_media_type,
+    unavailable,
+)
 from signals.instants import utc_now
 from signals.metrics import Metrics
 from signals.sentiment import Classifier
 from signals.settings import IngestSettings
+from signals.tracing.base import trace_of
+from signals.tracing.traceparent import TraceParent
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -74,7 +83,9 @@ class Intake:
         self._settings = settings
         self._metrics = metrics
 
-    def _record(self, event: Event, request_id: str, received_at: str) -> Record:
+    def _record(
+        self, event: Event, request_id: str, received_at: str, trace: TraceParent
+    ) -> Record:
         result = self._classifier.classify(event.text)
         return build_record(
             event,
@@ -82,6 +93,7 @@ class Intake:
             sentiment=result.label,
             cues=list(result.cues),
             received_at=received_at,
+            trace=trace,
         )
 
     async def _body(self, request: Request, *media: str) -> tuple[str, bytes]:
@@ -109,12 +121,17 @@ class Intake:
             self._metrics.rejections.labels("overloaded").inc()
             raise ApiError(503, f"overloaded: {exc}", headers={"Retry-After": "1"}) from None
         except JournalError:
-            # Nothing of the request was acknowledged; the journal logs the outage once.
+            # The journal logged the outage once; a log line per refused request would drown it.
             self._metrics.rejections.labels("unavailable").inc()
-            raise ApiError(
-                503, "unavailable: the journal cannot make events durable now",
-                code="unavailable", headers={"Retry-After": "1"},
-            ) from None  # fmt: skip
+            raise unavailable(
+                "the journal cannot make events durable now (disk full, I/O error, or JetStream "
+                "unreachable): nothing of this request was accepted; retry later"
+            ) from None
+        except StoreUnavailable:
+            self._metrics.rejections.labels("unavailable").inc()
+            raise unavailable(
+                "a duplicate's first answer is in the store, which does not answer now; retry later"
+            ) from None
 
     async def log_one(self, request: Request) -> Response:
         _, body = await self._body(request, JSON)
@@ -134,7 +151,9 @@ class Intake:
 
     async def _single_from_body(self, request: Request, body: bytes) -> Response:
         event = self._decode_one(body)
-        record = self._record(event, request_id_of(request.scope), utc_now())
+        record = self._record(
+            event, request_id_of(request.scope), utc_now(), trace_of(request.scope)
+        )
         (result,) = await self._accept([record], [event.event_id is None])
         answer = result.answer
         return JSONResponse(
@@ -206,7 +225,8 @@ class Intake:
             raise self._all_rejected(rejected, "every event in the batch is invalid")
         request_id = request_id_of(request.scope)
         received_at = utc_now()
-        records = [self._record(event, request_id, received_at) for _, event in events]
+        trace = trace_of(request.scope)
+        records = [self._record(event, request_id, received_at, trace) for _, event in events]
         results = await self._accept(records, [event.event_id is None for _, event in events])
         duplicates = sum(1 for result in results if result.duplicate)
         return JSONResponse(

@@ -25,10 +25,12 @@ import msgspec
 
 from signals.accept.backlog import Backlog, BacklogFull
 from signals.accept.idempotency import Answer, IdempotencyIndex
+from signals.errors import StoreUnavailable
 from signals.events import Record, record_decoder
 from signals.journal.interface import JournalBackend
 from signals.metrics import Metrics
 from signals.store.base import Store
+from signals.store.failures import is_store_failure
 
 _encoder = msgspec.json.Encoder()
 
@@ -112,8 +114,16 @@ class Pipeline:
             try:
                 await self._backlog.reserve(len(fresh), self._wait)
             except BacklogFull as exc:
-                self._release(fresh, exc)
+                # A copy waiting on these claims is refused as this request is (503, retry later).
+                self._release(fresh, Overloaded(str(exc)))
                 raise Overloaded(str(exc)) from None
+            except BaseException:
+                # Cancelled while waiting for room: nothing was written, so the ids are free
+                # again, and a copy waiting on them is told to retry instead of waiting for ever.
+                self._release(
+                    fresh, Overloaded("the request that sent this event_id first gave up")
+                )
+                raise
         # Shielded: once the journal has the lines, their outcome settles the claims even if
         # this request is cancelled (a client hanging up must not unclaim a written id).
         write = asyncio.ensure_future(self._append(fresh))
@@ -158,7 +168,12 @@ class Pipeline:
         if isinstance(answer, asyncio.Future):
             return await asyncio.shield(answer)
         # An id warmed from the store at start: its answer is the stored record.
-        stored = (await self._store.get_records([event_id])).get(event_id)
+        try:
+            stored = (await self._store.get_records([event_id])).get(event_id)
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if stored is None:
             raise LookupError(f"event {event_id} is in the idempotency horizon but not stored")
         answer = answer_of(stored)

@@ -1,4 +1,4 @@
-"""API keys, scopes, abuse limits and hardening headers (SPEC §7).
+"""API keys, scopes, abuse limits and hardening headers (docs/security.md).
 
     keys.py      digests, constant-time lookup, `keygen`
     scopes.py    which method and path need which scope (one small table)

@@ -1,9 +1,11 @@
 """Protected mode: running without API keys is allowed only while every port binds to loopback.
 
-`check_exposure(settings)` lists what forbids starting (empty: fine); the CLI refuses `serve` and
-fails `check-config` with exit 2 on any. `startup_warnings(settings)` lists what `serve` logs at
-start. Loopback means 127.0.0.0/8, ::1 (also IPv4-mapped) or the name `localhost`; any other
-name is not resolved here and counts as exposed, because it may resolve to anything later.
+`check_exposure(settings)` lists what forbids starting (empty: fine): no keys on a non-loopback
+address, and `server.trusted_proxies = ["*"]` without keys. The CLI refuses `serve` and fails
+`check-config` with exit 2 on any. `startup_warnings(settings)` lists what `serve` logs at
+start: auth off, two keys with one digest, a non-loopback address without trusted proxies.
+Loopback means 127.0.0.0/8, ::1 (also IPv4-mapped) or the name `localhost`; any other name is
+not resolved here and counts as exposed, because it may resolve to anything later.
 """
 
 from __future__ import annotations
@@ -32,18 +34,35 @@ def _binds(settings: Settings) -> list[tuple[str, str]]:
 def check_exposure(settings: Settings) -> list[str]:
     if settings.auth.keys:
         return []
-    return [
+    problems = [
         f"{where} = {host or '(empty)'} is not loopback and auth.keys is empty: refusing to "
         "start without API keys (run `signals keygen`)"
         for where, host in _binds(settings)
         if not is_loopback(host)
     ]
+    if "*" in settings.server.trusted_proxies:
+        problems.append(
+            'server.trusted_proxies = ["*"] believes X-Forwarded-For from every peer, so any '
+            "client (a local process, or a web page through the browser) picks the address it "
+            "is seen from; without auth.keys nothing else tells clients apart: list the "
+            "proxies' own addresses instead, or configure keys (run `signals keygen`)"
+        )
+    return problems
 
 
 def startup_warnings(settings: Settings) -> list[str]:
     if not settings.auth.keys:
         return ["auth is off: no API keys configured; listening on loopback only"]
     warnings = []
+    if not settings.server.trusted_proxies:
+        warnings += [
+            f"{where} = {host or '(empty)'} is not loopback and server.trusted_proxies is "
+            "empty: behind a load balancer or reverse proxy every client is seen with the "
+            "proxy's address, so one client's failed keys rate-limit all keyless requests "
+            "(valid keys are never refused): list the proxies in server.trusted_proxies"
+            for where, host in _binds(settings)
+            if not is_loopback(host)
+        ]
     seen: dict[str, str] = {}
     for key in settings.auth.keys:
         if key.sha256 in seen:

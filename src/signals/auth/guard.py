@@ -1,13 +1,16 @@
 """The auth guard: a pure-ASGI middleware that lets a request through only with a key that has
-the scope its method and path need (SPEC §7).
+the scope its method and path need (docs/security.md).
 
-Order per request: open path -> through. Address over its failure limit -> 429 (even with a
-valid key). No key -> 401, unknown key -> 401, key without the scope -> 403; each counts as a
-failure of the client address, and the failure past the limit is answered 429 instead. Writes by
-a key with `rate_per_second` take a token from its bucket -> 429 when empty. Every 429 carries
-`Retry-After`. With no keys configured auth is off and the guard passes everything (protected
-mode keeps that to loopback). Only a key's name is ever logged; it is bound to the request's log
-lines as `api_key` and left in `scope["state"]["api_key"]`.
+Order per request: open path -> through. A valid key is looked up first: a request that carries
+one is never refused by its address's failure limit (behind a proxy or a NAT many clients share
+an address, and one of them guessing must not lock out the others). Without a valid key: address
+over its failure limit -> 429; no key -> 401, unknown key -> 401; each counts as a failure of the
+client address, and the failure past the limit is answered 429 instead. A valid key without the
+scope -> 403 (counted too). Writes by a key with `rate_per_second` take a token from its bucket
+-> 429 when empty. Every 429 carries `Retry-After`. With no keys configured auth is off and the
+guard passes everything (protected mode keeps that to loopback). Only a key's name is ever
+logged; it is bound to the request's log lines as `api_key` and left in
+`scope["state"]["api_key"]`.
 """
 
 from __future__ import annotations
@@ -88,11 +91,12 @@ class AuthGuard:
     async def _admit(self, scope: Scope, needed: ScopeName) -> ApiKey | ApiError:
         """The key a request may go ahead with, or the error to answer it with."""
         address = client_address(scope)
-        wait = await self._limits.blocked_for(address)
-        if wait > 0:
-            return self._too_many_failures(wait)
         presented = presented_key(scope["headers"])
         key = None if presented is None else self._keyring.lookup(presented)
+        if key is None:
+            wait = await self._limits.blocked_for(address)
+            if wait > 0:
+                return self._too_many_failures(wait)
         if key is None or not grants(key.scopes, needed):
             return await self._refuse(scope, address, needed, presented=presented, key=key)
         rate = key.rate_per_second
@@ -123,7 +127,7 @@ class AuthGuard:
             path=route_path(scope),
         )
         wait = await self._limits.fail(address)
-        if wait > 0:
+        if wait > 0 and key is None:
             return self._too_many_failures(wait)
         if key is None:
             message = "API key required" if presented is None else "unknown API key"

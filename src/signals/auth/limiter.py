@@ -23,16 +23,14 @@ from typing import Protocol
 
 import redis.asyncio
 import structlog
-from redis.exceptions import RedisError
 
 from signals.auth.redis_limits import RedisLimits
+from signals.redis_client import REDIS_FAILURES
 
 log = structlog.get_logger(__name__)
 
 WINDOW_SECONDS = 60.0
 MAX_ADDRESSES = 100_000
-# OSError covers the builtin ConnectionError and TimeoutError that can escape redis-py.
-REDIS_FAILURES: tuple[type[Exception], ...] = (RedisError, OSError)
 
 Clock = Callable[[], float]
 

@@ -1,4 +1,4 @@
-"""Which request needs which scope (SPEC §7), decided by method and path from one table.
+"""Which request needs which scope (docs/security.md), decided by method and path from one table.
 
 The first matching rule wins:
 

@@ -18,6 +18,7 @@ from signals.metrics import Metrics
 from signals.openapi import ingest_openapi
 from signals.probes import Probes
 from signals.settings import IngestSettings
+from signals.tracing.base import Tracing
 from signals.webapp import make_app
 
 
@@ -31,6 +32,7 @@ def build_ingest_app(
     limits: IngestSettings | None = None,
     cors_origins: Sequence[str] = (),
     guards: Sequence[Middleware] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     index = web_dir / "index.html"
 
@@ -55,4 +57,5 @@ def build_ingest_app(
         openapi=lambda: ingest_openapi(limits),
         cors_origins=cors_origins,
         guards=guards,
+        tracing=tracing,
     )

@@ -4,9 +4,10 @@ It is a consumer of the local journal, not of requests: it tails the journal fro
 checkpoint (`router:<instance>`, kept in the store), so a down, failing or hanging router only
 makes its lag grow; ingest never waits for it. Records are sent one per request (`router.batch_size
 = 1`, a JSON object) or as JSON arrays of up to `batch_size` (`signals.ingest.router_sender`,
-which retries a failed send until it succeeds); a failure of the forwarder itself (a segment it
-cannot read) is retried too, from the last record the router took. Nothing is ever skipped.
-(On JetStream, `signals.ingest.stream_forwarder` forwards instead.)
+which sets the headers, traces and retries a failed send until it succeeds); a failure of the
+forwarder itself (a segment it cannot read) is retried too, from the last record the router
+took. Nothing is ever skipped. (On JetStream, `signals.ingest.stream_forwarder` forwards
+instead.)
 
 The checkpoint is saved at most every `CHECKPOINT_SECONDS` while records flow, within that time
 once they stop, and at shutdown; after a crash the records since the last save are sent again
@@ -35,6 +36,7 @@ from signals.journal.writer import Journal
 from signals.metrics import Metrics
 from signals.settings import RouterSettings
 from signals.store.base import Store
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +62,7 @@ class Forwarder:
         *,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> None:
         self._journal = journal
         self._store = store
@@ -67,7 +70,9 @@ class Forwarder:
         self._metrics = metrics
         self._checkpoint_name = checkpoint_name(instance)
         self._stopping = asyncio.Event()
-        self._sender = RouterSender(settings, metrics, self._stopping, client=client, clock=clock)
+        self._sender = RouterSender(
+            settings, metrics, self._stopping, client=client, clock=clock, tracing=tracing
+        )
         self._task: asyncio.Task[None] | None = None
         self.position = START
         self._saved = START

@@ -1,4 +1,9 @@
-"""The ingest port's read endpoints: `/v1/signals`, `/v1/signals/export`, `/v1/stats`."""
+"""The ingest port's read endpoints: `/v1/signals`, `/v1/signals/export`, `/v1/stats`.
+
+`/v1/stats` is what the dashboard draws, and the dashboard reaches only this port (its page's
+origin), so the stats carry the newest webhook deliveries too (`recent_deliveries`), as
+`GET /v1/alerts` on the integrity port lists them, attempts included.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from signals.events import SignalType, UserId
-from signals.http import JSONResponse
-from signals.instants import micros
+from signals.ingest.stats_cache import StatsCache, aligned_window
 from signals.labels import SENTIMENTS
-from signals.query_params import QueryParams, paged
-from signals.store.base import SignalQuery, Store
+from signals.query_params import QueryParams, paged, store_answers
+from signals.store.base import AlertQuery, SignalQuery, Store
 
 # range -> (seconds, bucket seconds): about 15 to 100 buckets whatever the range.
 RANGES = {"15m": (900, 30), "1h": (3600, 60), "24h": (86_400, 900), "7d": (604_800, 10_800)}
+RECENT_DELIVERIES = 10
 
 _encoder = msgspec.json.Encoder()
 
@@ -25,7 +30,7 @@ _encoder = msgspec.json.Encoder()
 class SignalHistory:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._store = store
-        self._clock = clock
+        self._stats = StatsCache(self._compute_stats, clock)
 
     def _signal_query(self, request: Request, *, paged: bool) -> SignalQuery:
         allowed = ("user_id", "signal_type", "sentiment", "since", "until")
@@ -48,10 +53,19 @@ class SignalHistory:
 
     async def export(self, request: Request) -> Response:
         query = self._signal_query(request, paged=False)
+        # Pieces of whole lines, one per chunk the store reads: a send per record would cost
+        # more than reading the record. The first piece is read before the response starts, so
+        # a store that does not answer is still a 503; past that a failure cuts the stream short.
+        pieces = aiter(self._store.export_lines(query))
+        with store_answers():
+            first = await anext(pieces, None)
 
         async def lines() -> AsyncIterator[bytes]:
-            async for record in self._store.export(query):
-                yield _encoder.encode(record) + b"\n"
+            if first is None:
+                return
+            yield first
+            async for piece in pieces:
+                yield piece
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
@@ -59,10 +73,15 @@ class SignalHistory:
         params = QueryParams(request, ("range",))
         name = params.choice("range", tuple(RANGES)) or "1h"
         params.done()
+        return Response(await self._stats.get(name), media_type="application/json")
+
+    async def _compute_stats(self, name: str, now: float) -> bytes:
         seconds, bucket = RANGES[name]
-        until_us = micros(self._clock())
-        since_us = until_us - micros(seconds)
-        stats = await self._store.stats(since_us, until_us, bucket)
+        since_us, until_us = aligned_window(seconds, now)
+        with store_answers():
+            stats = await self._store.stats(since_us, until_us, bucket)
+            recent = await self._store.deliveries(AlertQuery(limit=RECENT_DELIVERIES))
         body = msgspec.to_builtins(stats)
         body["range"] = name
-        return JSONResponse(body)
+        body["recent_deliveries"] = msgspec.to_builtins(recent.items)
+        return _encoder.encode(body)

@@ -1,8 +1,10 @@
 """Sending journaled records to `router.url` until the router takes them: both journals' forwarders.
 
 A batch of lines (each a JSON record) goes as one POST: the line itself with `router.batch_size
-= 1`, else a JSON array, with the first record's `X-Request-ID`. A failed send (refused, timed
-out, non-2xx) is retried, the same batch again, with stamina's capped exponential backoff and
+= 1`, else a JSON array, with the first record's `X-Request-ID` and `traceparent` (the trace the
+record was accepted in; with tracing on, that of a `router forward` span, the child of that
+record's span and linked to the batch's others). A failed send (refused, timed out, non-2xx) is
+retried, the same batch again, with stamina's capped exponential backoff and
 jitter (`signals.retrying`) until it succeeds or the forwarder stops. One warning when deliveries
 start failing, then one every hundredth failure; one line when they recover.
 
@@ -24,6 +26,7 @@ from signals.events import epoch_seconds
 from signals.metrics import Metrics
 from signals.retrying import retry_until_stopped
 from signals.settings import RouterSettings
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -31,10 +34,11 @@ FIRST_BACKOFF_SECONDS = 0.1
 
 
 class _Head(msgspec.Struct):
-    """The two fields of a record the sender reads: for the header and the lag."""
+    """The fields of a record the sender reads: for the headers and the lag."""
 
     request_id: str = ""
     received_at: str = ""
+    traceparent: str | None = None
 
 
 _head_decoder = msgspec.json.Decoder(_Head)
@@ -53,8 +57,10 @@ class RouterSender:
         *,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> None:
         self._settings = settings
+        self._tracing = tracing or Tracing()
         self._metrics = metrics
         self._stopping = stopping
         self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
@@ -87,9 +93,15 @@ class RouterSender:
             self.oldest_unsent = epoch_seconds(head.received_at)
         body = lines[0] if self._settings.batch_size == 1 else b"[" + b",".join(lines) + b"]"
         headers = {"content-type": "application/json", "x-request-id": head.request_id}
+        links: list[str | None] = []
+        if self._tracing.enabled and len(lines) > 1:
+            links = [_head_decoder.decode(line).traceparent for line in lines[1:]]
+        attributes = {"signals.records": len(lines), "signals.request_id": head.request_id}
 
         async def send() -> None:
-            outcome = await self._post(body, headers)
+            with self._tracing.call("router forward", head.traceparent, links, attributes) as call:
+                outcome, status_code = await self._post(body, {**headers, **call.headers})
+                call.finish(status_code, None if outcome == "delivered" else outcome)
             self._metrics.router_outcomes.labels(outcome).inc()
             if outcome != "delivered":
                 self.failed(outcome)
@@ -113,13 +125,14 @@ class RouterSender:
                 lag_seconds=round(self.lag_seconds(), 3),
             )
 
-    async def _post(self, body: bytes, headers: dict[str, str]) -> str:
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[str, int | None]:
+        """The outcome (a metric label) and the status code, None without an answer."""
         try:
             response = await self._client.post(self._settings.url, content=body, headers=headers)
         except httpx.TimeoutException:
-            return "timeout"
+            return "timeout", None
         except httpx.HTTPError:
-            return "unreachable"
+            return "unreachable", None
         if 200 <= response.status_code < 300:
-            return "delivered"
-        return f"http_{response.status_code // 100}xx"
+            return "delivered", response.status_code
+        return f"http_{response.status_code // 100}xx", response.status_code

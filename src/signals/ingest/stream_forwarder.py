@@ -25,6 +25,7 @@ from signals.ingest.router_sender import RouterSender
 from signals.jetstream.partitions import PartitionReaders, open_readers
 from signals.metrics import Metrics
 from signals.settings import Settings
+from signals.tracing.base import Tracing
 
 GROUP = "router"
 STOP_GRACE_SECONDS = 1.0
@@ -40,7 +41,7 @@ _received = msgspec.json.Decoder(_Received)
 class StreamForwarder:
     def __init__(
         self, js: JetStreamContext, kv: KeyValue, settings: Settings, metrics: Metrics,
-        instance: str,
+        instance: str, *, tracing: Tracing | None = None,
     ) -> None:  # fmt: skip
         self._js = js
         self._kv = kv
@@ -48,7 +49,7 @@ class StreamForwarder:
         self._metrics = metrics
         self._instance = instance
         self._stopping = asyncio.Event()
-        self._sender = RouterSender(settings.router, metrics, self._stopping)
+        self._sender = RouterSender(settings.router, metrics, self._stopping, tracing=tracing)
         self._readers: PartitionReaders | None = None
         self._oldest: dict[int, float] = {}  # partition -> received_at of its oldest unsent
 

@@ -14,6 +14,7 @@ from signals.metrics import Metrics
 from signals.openapi import integrity_openapi
 from signals.probes import Probes
 from signals.settings import IngestSettings
+from signals.tracing.base import Tracing
 from signals.webapp import make_app
 
 
@@ -26,6 +27,7 @@ def build_integrity_app(
     limits: IngestSettings | None = None,
     cors_origins: Sequence[str] = (),
     guards: Sequence[Middleware] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     routes = [
         Route("/v1/events", intake.events, methods=["POST"]),
@@ -42,4 +44,5 @@ def build_integrity_app(
         openapi=lambda: integrity_openapi(limits),
         cors_origins=cors_origins,
         guards=guards,
+        tracing=tracing,
     )

@@ -3,7 +3,8 @@
 Each step takes everything waiting (up to `store.batch_max` records), runs detection (windows
 and episodes, `signals.integrity.detection`) over them, and writes records, episode changes, new
 alert deliveries and the consumer's journal checkpoint in ONE store transaction, so the
-checkpoint never runs ahead of what is stored. A failing store is retried with capped backoff,
+checkpoint never runs ahead of what is stored. With tracing on, each step is a `store batch` span
+linked to its records' requests. A failing store is retried with capped backoff,
 never skipped: the records are in the journal, and the backlog bound pushes back on producers
 meanwhile. Records pulled from JetStream carry no position: their checkpoint is the stream's
 ack floor, advanced by the partition reader once the step's transaction committed (`done`).
@@ -29,6 +30,7 @@ from signals.journal.records import decode_record
 from signals.metrics import Metrics
 from signals.retrying import retry_forever
 from signals.store.base import Batch, Store
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -51,19 +53,24 @@ class Consumer:
         detection: Detection | None = None,
         clock: Callable[[], float] = time.time,
         linger_seconds: float = LINGER_SECONDS,
+        tracing: Tracing | None = None,
     ) -> None:
         self._handoff = handoff
         self._queue = handoff.queue
         self._store = store
         self._backlog = backlog
-        self._metrics = metrics
         self._checkpoint_name = checkpoint_name
         self._batch_max = batch_max
         self._detection = detection
         self._clock = clock
         self._linger = linger_seconds
+        self._tracing = tracing or Tracing()
         self.position: JournalPosition = START
         self.oldest_pending: float | None = None  # monotonic time the oldest waiting batch came
+        # Read at each scrape: a consumer stuck retrying a store write sets nothing meanwhile,
+        # and its lag is exactly what must show then.
+        metrics.consumer_lag.set_function(self.lag_seconds)
+        metrics.queue_depth.set_function(lambda: backlog.used)
 
     async def run(self) -> None:
         """Consume until the handoff is closed; everything before the close is stored."""
@@ -110,32 +117,29 @@ class Consumer:
 
     async def _consume(self, items: list[Committed]) -> None:
         self.oldest_pending = items[0].enqueued_at
-        self._metrics.consumer_lag.set(self.lag_seconds())
-        self._metrics.queue_depth.set(self._backlog.used)
         records = [record for item in items for record in item.records]
-        detected = await self._detection.detect(records) if self._detection else None
         position = items[-1].position
-        batch = Batch(
-            records=records,
-            episodes=detected.episodes if detected else [],
-            deliveries=detected.deliveries if detected else [],
-            checkpoint_name=self._checkpoint_name if position is not None else None,
-            checkpoint=position,
-        )
-        await self._apply(batch)
+        with self._tracing.store_batch(records):
+            detected = await self._detection.detect(records) if self._detection else None
+            batch = Batch(
+                records=records,
+                episodes=detected.episodes if detected else [],
+                deliveries=detected.deliveries if detected else [],
+                checkpoint_name=self._checkpoint_name if position is not None else None,
+                checkpoint=position,
+            )
+            await self._apply(batch)
         if position is not None:
             self.position = position
         for item in items:
             if item.done is not None and not item.done.done():
                 item.done.set_result(None)
         self._backlog.release(len(records))
-        self._metrics.queue_depth.set(self._backlog.used)
         self.oldest_pending = self._handoff.oldest_enqueued()
         if detected and self._detection:
             self._detection.committed(detected)
 
     async def _tick(self) -> None:
-        self._metrics.consumer_lag.set(self.lag_seconds())
         if self._detection is None:
             return
         detected = await self._detection.tick(self._clock())

@@ -2,7 +2,9 @@
 
 For a batch of records (journal order): one windows call for the whole batch (one Redis round
 trip), then the pure episode transitions per record, then an outbox delivery for each severity an
-episode newly reached at or above `alerts.min_severity`. The consumer stores episodes and
+episode newly reached at or above `alerts.min_severity`, in the trace of the record that made the
+episode reach it (its webhook carries that `traceparent`), and one for each close of an episode
+that alerted (with `alerts.send_resolved`). The consumer stores episodes and
 deliveries in the same transaction as the records, then calls `committed`, which wakes the
 dispatcher. Open episodes are restored from the store at start (`restore`), so a restart neither
 loses nor duplicates an episode that is still running.
@@ -11,8 +13,10 @@ With Redis windows, instances share the episodes too (`signals.integrity.episode
 a step reads the shared state of the keys it may touch, runs the transitions on it, and writes
 it back only if no other instance changed those keys meanwhile, else runs again. So a burst
 split across instances is one episode that reaches each severity once, on one instance,
-which alone queues that alert. If Redis fails there, the step runs on this instance's own
-episodes, as the windows fall back to memory.
+which alone queues that alert. A close is such a transition too: the instance whose step closes
+the shared episode queues its `anomaly.resolved`; the others find its tombstone and drop their
+copy without a transition. If Redis fails there, the step runs on this instance's own episodes,
+as the windows fall back to memory.
 """
 
 from __future__ import annotations
@@ -22,18 +26,19 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 import structlog
+from msgspec.structs import replace
 
 from signals.events import Record, epoch_seconds, new_event_id
 from signals.instants import rfc3339
 from signals.integrity.alerts.dispatcher import AlertDispatcher
-from signals.integrity.alerts.outbox import delivery_for, should_alert
+from signals.integrity.alerts.outbox import delivery_for, resolved_for, should_alert, should_resolve
 from signals.integrity.episodes.redis_state import Key, Shared, SharedEpisodes, Write, adopt
 from signals.integrity.episodes.tracker import EpisodeTracker, Transition
 from signals.integrity.windows.base import WindowEvent, Windows
-from signals.integrity.windows.fallback import REDIS_FAILURES
 from signals.metrics import Metrics
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
+from signals.redis_client import REDIS_FAILURES
 from signals.settings import Settings
 from signals.store.base import Store
 
@@ -69,6 +74,7 @@ class Detection:
         self._metrics = metrics
         self._clock = clock
         self._min_severity = settings.alerts.min_severity
+        self._send_resolved = settings.alerts.send_resolved
         self.tracker = EpisodeTracker(settings.windows.seconds, settings.threshold, new_event_id)
         self._shared = shared
         self._shared_lost = False
@@ -87,7 +93,7 @@ class Detection:
         def step() -> list[Transition]:
             transitions: list[Transition] = []
             for record, event, count in zip(records, events, counts, strict=True):
-                transitions += self.tracker.observe(
+                caused = self.tracker.observe(
                     record.user_id,
                     record.signal_type,
                     event_id=record.event_id,
@@ -95,6 +101,9 @@ class Detection:
                     received_at=record.received_at,
                     count=count,
                 )
+                if caused and record.traceparent:
+                    caused = [replace(t, trace=record.traceparent) for t in caused]
+                transitions += caused
             return transitions
 
         return self._outcome(await self._step(await self._keys(records, counts), step))
@@ -236,7 +245,15 @@ class Detection:
             if reached is not None:
                 self._metrics.anomalies.labels(reached).inc()
                 if self._alerts(reached):
-                    deliveries.append(delivery_for(episode, reached, now, rfc3339(now)))
+                    deliveries.append(
+                        delivery_for(episode, reached, now, rfc3339(now), transition.trace)
+                    )
+            if (
+                transition.kind == "closed"
+                and self._dispatcher.enabled
+                and should_resolve(episode, self._send_resolved)
+            ):
+                deliveries.append(resolved_for(episode, now, rfc3339(now), transition.trace))
             # Later transitions of the same episode in this batch carry its newest state.
             episodes[episode.id] = episode
         return Detected(list(episodes.values()), deliveries)

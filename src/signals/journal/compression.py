@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+from signals.journal.active import FILE_MODE
 from signals.journal.segments import CHUNK_BYTES, TEMP_SUFFIX, fsync_directory
 
 # zlib releases the GIL while it deflates, so compressing in a thread leaves the event loop free;
@@ -31,7 +32,9 @@ def compress_segment(plain: Path, abort: threading.Event) -> Path | None:
         return None
     aborted = False
     try:
-        with source, temp.open("wb") as raw:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)  # users' texts: the owner's only, whatever the umask
+        with source, open(fd, "wb") as raw:
             stat = os.fstat(source.fileno())
             with gzip.GzipFile(
                 filename="", mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL, mtime=0

@@ -1,4 +1,4 @@
-"""What the service needs of a journal, whichever backend keeps it (SPEC §6 and §9).
+"""What the service needs of a journal, whichever backend keeps it (local segments, JetStream).
 
     backend    an append is answered after        the store and router read   their checkpoint
     local      its group's fsync (journal.fsync)  the commit callback and     a row in the store

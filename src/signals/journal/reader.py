@@ -2,8 +2,9 @@
 
 `LineReader` reads one segment a chunk at a time (memory stays flat on any segment size) and
 blocks: `read_committed` (behind `Journal.read`) calls it through `asyncio.to_thread`, offline
-tools call `iter_records`. A start in a segment that retention already deleted resumes at the
-oldest segment left, with a `journal.gap` warning.
+tools call `iter_records`, and `count_lines` counts what it would yield (a progress total). A
+start in a segment that retention already deleted resumes at the oldest segment left, with a
+`journal.gap` warning.
 Bytes after the last newline of a segment are a torn line: they are never returned, and the
 reader reports how many there were in `torn`.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -145,3 +147,25 @@ def iter_records(directory: Path, start: JournalPosition = START) -> Iterator[Li
             reader.close()
         if reader.torn:
             log.warning("journal.torn_line_skipped", file=str(segment.path), bytes=reader.torn)
+
+
+def count_lines(
+    directory: Path, start: JournalPosition = START, stop: threading.Event | None = None
+) -> int | None:
+    """How many complete lines `iter_records(directory, start)` yields, counted without decoding
+    any (a `.gz` segment is decompressed, nothing more); None once `stop` is set. Blocking."""
+    count = 0
+    for segment in list_segments(directory):
+        if segment.number < start.segment:
+            continue
+        stream = open_segment(directory, segment.number)
+        if stream is None:
+            continue
+        with stream:
+            if segment.number == start.segment:
+                stream.seek(start.offset)
+            while chunk := stream.read(CHUNK_BYTES):
+                if stop is not None and stop.is_set():
+                    return None
+                count += chunk.count(b"\n")
+    return count

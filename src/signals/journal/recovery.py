@@ -25,6 +25,7 @@ from signals.journal.segments import content_size, list_segments, remove_leftove
 log = structlog.get_logger(__name__)
 
 LOCK_NAME = "journal.lock"
+DIRECTORY_MODE = 0o700
 
 
 class Recovered(NamedTuple):
@@ -36,7 +37,8 @@ class Recovered(NamedTuple):
 
 def recover(directory: Path) -> Recovered:
     """Lock `directory` and find where appending resumes. Blocks: run it in a thread."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+    directory.chmod(DIRECTORY_MODE)  # explicit: mkdir's mode passes through the umask
     lock = _lock(directory)
     try:
         for path in remove_leftovers(directory):
@@ -83,7 +85,7 @@ def in_use(directory: Path) -> bool:
 
 
 def _lock(directory: Path) -> int:
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

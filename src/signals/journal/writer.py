@@ -5,21 +5,19 @@ every append waiting when it starts a write, joins them into one buffer, and wri
 it in a single hop to its one thread, while new appends queue for the next group: group commit,
 one fsync for every request in the group. Once the group is durable the writer calls
 `on_commit(payload, position)` for each of its appends in journal order (even for a caller that
-was cancelled meanwhile), then answers the callers with the same positions. A group that fails
-to write is cut off the file again and each of its callers gets a `JournalError`; the journal
-goes on with the next group.
+was cancelled meanwhile), then answers the callers with the same positions.
 
-What a crash can lose, by `journal.fsync`:
+Faults (a full disk, an I/O error). A group whose write or fsync fails is cut off the file again
+and each of its callers gets a `JournalError`: nothing of it was acknowledged. That starts an
+outage: one error log, `check()` (readiness) raises `JournalUnavailable`, and while no append
+comes the writer probes the disk every `PROBE_SECONDS` (`ActiveSegment.probe`). The first group
+or probe that succeeds ends it, with one info log; no restart is needed. In `interval` mode a
+failed background fsync starts an outage too, and no group is acknowledged until the groups
+written since the last good fsync were written again and fsynced (see `signals.journal.active`).
 
-- "always" (default): nothing acknowledged. An append is answered after its group's fsync.
-- "interval": an append is answered once its group reached the operating system, which fsyncs
-  every `fsync_interval_ms` in the background. A crash of the process loses nothing
-  acknowledged (the kernel has the bytes); a power loss or kernel crash can lose up to
-  `fsync_interval_ms` of acknowledged appends.
-
-In both modes an append that was not acknowledged may still be in the journal after a crash
-(at-least-once: consumers deduplicate by event_id), except a torn last line, cut off on the
-next open.
+What a crash can lose (docs/semantics.md, Durability): with `fsync = "always"` nothing
+acknowledged; with "interval" up to `fsync_interval_ms` of acknowledged appends on a power loss.
+An append not acknowledged may still be there after a crash (consumers deduplicate by event_id).
 
 Positions are byte offsets in a segment's uncompressed content. `committed` is the position
 after the last acknowledged group; `read` never goes past it, so it never sees part of a group.
@@ -31,6 +29,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,8 +37,10 @@ from types import TracebackType
 
 import structlog
 
-from signals.errors import JournalClosed, JournalError
+from signals.errors import JournalClosed, JournalError, JournalUnavailable
+from signals.journal.active import Fsync
 from signals.journal.maintenance import Maintenance
+from signals.journal.outage import Outage
 from signals.journal.position import START, JournalPosition
 from signals.journal.reader import read_committed
 from signals.journal.recovery import Recovered, recover
@@ -50,6 +51,11 @@ from signals.settings import JournalSettings
 log = structlog.get_logger(__name__)
 
 OnCommit = Callable[[object, JournalPosition], None]
+# While the journal is unavailable and no append comes, how often the writer tries the disk.
+PROBE_SECONDS = 1.0
+# After each group, durable or failed: its appends' payloads, when its write began and ended
+# (time.time_ns()), and the error that failed it (None: durable). The commit span is made of it.
+OnGroup = Callable[[Sequence[object], int, int, BaseException | None], None]
 
 
 class JournalStats:
@@ -84,6 +90,8 @@ class Journal:
         recovered: Recovered,
         on_commit: OnCommit | None,
         metrics: Metrics | None,
+        *,
+        on_group: OnGroup | None = None,
     ) -> None:
         self.directory = directory
         self.settings = settings
@@ -92,10 +100,13 @@ class Journal:
         self._active = recovered.active
         self._committed = recovered.committed
         self._on_commit = on_commit
+        self._on_group = on_group
         self._metrics = metrics
         self._fsync_each_group = settings.fsync == "always"
         self._loop = asyncio.get_running_loop()
         self._accepting = True
+        self._outage = Outage(metrics)
+        self._rotate_failing = False
         self._pending: list[_Append] = []
         self._in_flight: list[_Append] = []
         self._wake = asyncio.Event()
@@ -121,6 +132,7 @@ class Journal:
         *,
         on_commit: OnCommit | None = None,
         metrics: Metrics | None = None,
+        on_group: OnGroup | None = None,
     ) -> Journal:
         """Open (creating if needed) the journal kept in `directory` (`<data_dir>/journal`)."""
         recovered = await asyncio.to_thread(recover, directory)
@@ -131,11 +143,25 @@ class Journal:
             segment=committed.segment,
             offset=committed.offset,
         )
-        return cls(directory, settings, recovered, on_commit, metrics)
+        return cls(directory, settings, recovered, on_commit, metrics, on_group=on_group)
 
     @property
     def committed(self) -> JournalPosition:
         return self._committed
+
+    @property
+    def fsync(self) -> Fsync:
+        """How the writer makes a file durable (`os.fsync`); a test seam for a failing disk."""
+        return self._active.fsync
+
+    @fsync.setter
+    def fsync(self, function: Fsync) -> None:
+        self._active.fsync = function
+
+    @property
+    def unavailable(self) -> JournalUnavailable | None:
+        """Why appends fail now (a failed write or fsync not yet followed by a good one)."""
+        return self._outage.error
 
     async def append(self, lines: Sequence[bytes], payload: object = None) -> JournalPosition:
         """Journal `lines` (each without its newline) together; return the position after them."""
@@ -174,12 +200,15 @@ class Journal:
         return await self._maintenance.prune(now)
 
     def writable(self) -> bool:
-        return self._accepting and os.access(self.directory, os.W_OK)
+        return self._accepting and not self.unavailable and os.access(self.directory, os.W_OK)
 
     async def check(self) -> None:
-        """For readiness: raise unless appends are accepted and the directory is writable."""
+        """For readiness: raise unless appends are accepted, the last write or fsync succeeded
+        and the directory is writable."""
         if not self._accepting:
             raise self._refusal()
+        if self._outage.error is not None:
+            raise self._outage.error
         if not await asyncio.to_thread(os.access, self.directory, os.W_OK):
             raise JournalError(errno.EACCES, f"journal directory {self.directory} is not writable")
 
@@ -225,7 +254,14 @@ class Journal:
         return self._active.number
 
     async def _close_active(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._active.close)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._active.close)
+        except OSError as exc:
+            # The last fsync failed: in interval mode what was acknowledged since the previous
+            # one may not be on the disk. Said once, as the error the CLI reports (exit 1).
+            raise JournalUnavailable.wrapping(
+                exc, f"journal segment {self._active.number} could not be made durable at close"
+            ) from exc
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -233,7 +269,10 @@ class Journal:
             while self._pending or self._accepting:
                 if not self._pending:
                     self._wake.clear()
-                    await self._wake.wait()
+                    if self._outage.error is None:
+                        await self._wake.wait()
+                    else:
+                        await self._probe_unless_woken(loop)
                     continue
                 self._in_flight, self._pending = self._pending, []
                 await self._commit(loop, self._in_flight)
@@ -242,6 +281,7 @@ class Journal:
                     await self._rotate(loop)
         except Exception:
             log.exception("journal.writer_failed")  # /ready turns false; aclose re-raises it
+            self._outage.gauge(True)
             raise
         finally:
             # However the loop ended, nobody may wait forever on an append or on new data.
@@ -256,21 +296,25 @@ class Journal:
         parts = [item.data for item in group]
         parts.append(b"")  # the last line's newline, without copying the buffer again
         data = b"\n".join(parts)
+        started = time.time_ns() if self._on_group is not None else 0
         try:
             segment, at, seconds = await loop.run_in_executor(
                 self._thread, self._active.write, data, self._fsync_each_group
             )
         except OSError as exc:
+            self._group_done(group, started, exc)
             self.stats.failed_groups += 1
-            log.error("journal.write_failed", error=str(exc), appends=len(group))
+            refusal = self._outage.failed(exc, "journal write failed", appends=len(group))
             for item in group:
                 if not item.future.done():
-                    item.future.set_exception(JournalError.wrapping(exc, "journal write failed"))
+                    item.future.set_exception(refusal)
             return
+        self._outage.ended()
         for item in group:
             at += len(item.data) + 1
             item.position = JournalPosition(segment, at)
         self._committed = group[-1].position
+        self._group_done(group, started, None)
         self.stats.appends += len(group)
         self.stats.groups += 1
         if self._fsync_each_group:
@@ -295,13 +339,25 @@ class Journal:
         self._advanced.set()
         self._advanced = asyncio.Event()
 
+    def _group_done(self, group: list[_Append], started: int, error: OSError | None) -> None:
+        if self._on_group is None:
+            return
+        try:
+            self._on_group([item.payload for item in group], started, time.time_ns(), error)
+        except Exception:
+            log.exception("journal.on_group_failed", appends=len(group))
+
     async def _rotate(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             closed = await loop.run_in_executor(self._thread, self._active.rotate)
         except OSError as exc:
-            # Appends go on in the current segment; rotation is tried again after the next group.
-            log.error("journal.rotate_failed", segment=self._active.number, error=str(exc))
+            # Appends go on in the current segment; rotation is tried again after the next group,
+            # logged once until it succeeds.
+            if not self._rotate_failing:
+                log.error("journal.rotate_failed", segment=self._active.number, error=str(exc))
+            self._rotate_failing = True
             return
+        self._rotate_failing = False
         log.info("journal.segment_rotated", closed=closed, segment=closed + 1)
         if self.settings.compress:
             self._maintenance.compress_later(closed)
@@ -316,13 +372,27 @@ class Journal:
             try:
                 seconds = await loop.run_in_executor(self._thread, self._active.sync)
             except OSError as exc:
-                # Acknowledged appends are at risk until a later fsync succeeds.
-                log.error("journal.fsync_failed", segment=self._active.number, error=str(exc))
+                # The groups since the last good fsync are written again before any other group
+                # is acknowledged (the active segment's repair); until then appends fail.
+                self._outage.failed(exc, "journal fsync failed", segment=self._active.number)
                 continue
             if seconds is not None:
                 self.stats.fsyncs += 1
                 if self._metrics is not None:
                     self._metrics.fsync_latency.observe(seconds)
+
+    async def _probe_unless_woken(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for an append; after `PROBE_SECONDS` without one, try the disk instead."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PROBE_SECONDS):
+                await self._wake.wait()
+                return
+        try:
+            await loop.run_in_executor(self._thread, self._active.probe)
+        except OSError as exc:
+            log.debug("journal.probe_failed", error=str(exc))
+            return
+        self._outage.ended()
 
 
 async def _awaited(task: asyncio.Task[None]) -> None:

@@ -1,4 +1,5 @@
-"""A webhook delivery as the outbox keeps it: one per episode and severity."""
+"""A webhook delivery as the outbox keeps it: one per episode and severity, and one when an
+alerted episode closes."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ class Delivery(Struct, kw_only=True):
 
     id: str
     episode_id: str
-    type: str  # "anomaly.warning" | "anomaly.critical"
+    type: str  # "anomaly.warning" | "anomaly.critical" | "anomaly.resolved"
     payload: bytes  # the exact JSON body that is signed and sent, identical on every retry
     status: DeliveryStatus
     created_at: str
     next_attempt_at: float  # epoch seconds
     attempts: list[Attempt] = []
+    # The W3C trace context its webhook continues (`traceparent` header): the record's that
+    # raised it. None for deliveries made before tracing existed.
+    traceparent: str | None = None

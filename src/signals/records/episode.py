@@ -1,4 +1,4 @@
-"""The anomaly episode as SPEC §4 defines it; stored by the store, sent in alerts."""
+"""The anomaly episode as docs/semantics.md defines it; stored by the store, sent in alerts."""
 
 from __future__ import annotations
 

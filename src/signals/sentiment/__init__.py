@@ -5,16 +5,18 @@
     result = classifier.classify(text)            # text: str | None
     result.label, result.cues
 
-Labels follow the labelling guidelines (/work/shared/sentiment/GUIDELINES.md). When a message
+Labels follow the labelling guidelines (docs/sentiment-guidelines.md). When a message
 mixes states, the first label whose score reaches `rules.threshold` wins, in the order
 stressed > uncertain > positive; if none does, the message is neutral. The first Classifier of
 a process loads and compiles the lexicon (a fraction of a second); later ones reuse it and cost
-well under a millisecond (overrides that add or remove phrases compile their own patterns).
+well under a millisecond (overrides that add or remove phrases compile their own automata).
 `classify` is pure CPU with no I/O, safe to call inline from an async handler, and a Classifier
 keeps no state between calls.
 
-How a message is scored. One regular expression finds every lexicon phrase (longest first, on
-whole words) in the lower-cased text. Each cue adds its weight to its label, under these rules:
+How a message is scored. One pass of an Aho-Corasick automaton finds every lexicon phrase
+(longest first, on whole words) in the lower-cased text, in time linear in its length, as are
+all the rules below; a message is read up to its 512th phrase or mark. Each cue adds its weight
+to its label, under these rules:
 
 - negation: a negator ("not", "don't", "never", "nobody", "less") up to `negation_window` words
   before a cue, in the same clause, turns a stressed cue into a weaker positive one ("not bad")

@@ -1,117 +1,297 @@
-"""The compiled regular expressions that find lexicon phrases in one pass over a message.
+"""Where the lexicon's phrases are in a message: Aho-Corasick automata, one pass over the text.
 
-`Patterns.build(phrases)` folds the phrases into tries and writes each out as nested
-alternations, so the engine follows one branch per character instead of trying each phrase in
-turn; at every node the longer continuation is tried before the phrase that ends there, so the
-longest phrase wins at each position. Phrases and text both have single spaces between words
-(the caller folds other whitespace), so every step is a plain character the engine can skip
-past cheaply; children are tried in order of English letter frequency for the same reason.
-Compiling the lexicon's tens of thousands of pattern characters takes about a tenth of a second
-(the `re` parser is pure Python), so the result is kept per set of phrases: every Classifier of
-a process with the same phrases shares it.
+`Patterns.build(phrases)` compiles the phrases (with `ahocorasick_rs`, leftmost-longest); the
+result is kept per set of phrases, so every Classifier of a process with the same phrases
+shares it. `patterns.spans(padded)` lists the phrases found as (start - 1, end, phrase index),
+in text order: the padded text is " " + the folded message, and each span starts one character
+early, at the delimiter before the phrase.
 
-- `words` finds the phrases that start with an ASCII character ("not sure", ":)", a quoted
-  "instant"). Each match begins with the delimiter before the phrase (whitespace or
-  punctuation), which the caller skips; a leading delimiter is cheap for the engine to scan for,
-  and it keeps phrases on word starts ("https://" has no ":/" in it). Phrases ending in a letter
-  or digit must end a word.
-- `symbols` matches an emoji or other non-ASCII phrase at a given position, and `symbol_starts`
-  finds the positions worth trying. A class listing the emoji themselves would be tested one
-  character at a time (they lie outside the Basic Multilingual Plane); a few ranges are fast.
+What counts as found:
+- A phrase that starts with an ASCII character (a word, ":)", a quoted "instant") must follow a
+  delimiter (whitespace or punctuation, DELIMITERS: not "-", since "non-urgent" is not urgent,
+  and not "'", the inside of "don't") that no earlier phrase took; one ending in a letter or
+  digit must end a word. At each position the longest such phrase wins, and phrases do not
+  overlap: "stress test" hides "stress", "not sure" is one phrase.
+- A phrase that starts with any other character (emoji, "¯\\_(ツ)_/¯") is found anywhere, the
+  longest at each position, without overlapping other such phrases (but it may overlap words).
+
+The automaton finds the leftmost-longest occurrences in linear time without those conditions;
+the few it reports that fail them ("so" at the start of "some", "no" inside "piano") are
+dropped, and what they may have hidden is resolved exactly: a shorter phrase at the same start
+(`_prefixes`), and, for a phrase with a delimiter inside ("not sure" at the start of "not
+surely"), a rescan of a window at most twice the longest phrase long. No regular expression
+with backtracking runs over the text, so every message costs time linear in its length.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-_END = ""  # the trie key that marks the end of a phrase; never a character
-# What may stand right before a phrase. Not "-" ("non-urgent" is not urgent) and not "'"
-# (the inside of "don't"). The text is given a leading space so its first word has one too.
-DELIMITERS = ' \t\n\r\f\v([{"/*,.;:!?<>=~'
+import ahocorasick_rs
 
-_Trie = dict[str, "_Trie"]  # a node: its children by character, plus _END where a phrase ends
+# What may stand right before a phrase that starts with an ASCII character.
+DELIMITERS = ' \t\n\r\f\v([{"/*,.;:!?<>=~'
+Span = tuple[int, int, int]  # (phrase index, position of the delimiter before the phrase, end)
+_Match = tuple[int, int, int]  # (phrase index, start, end), as the automaton reports it
+POSITION = operator.itemgetter(1, 2)  # how spans sort into text order
+# A message is read up to its MAX_SPANS-th phrase or mark (a "?", a run of "!"), and the
+# automaton's first _MAX_MATCHES candidates: a realistic message has one per 21 characters,
+# about 390 in the longest one ingest takes (8,192 characters), so only a crafted one is cut
+# short, and its cost stays bounded however dense it is (8,192 emoji are 8,192 cues).
+MAX_SPANS = 512
+_MAX_MATCHES = 2 * MAX_SPANS
+# Rescans (see _Finder._exact) per message, beyond which a dropped match is taken to hide
+# nothing: dozens of phrases cut short ("not surely") are a crafted text, not a message.
+_MAX_RESCANS = 64
+_WINDOW = 1024  # characters of text searched at a time for _MAX_MATCHES
+# 1 for the bytes of ASCII word characters (what \w matches), 0 for the others.
+_WORD_BYTES = bytes(1 if chr(byte).isalnum() or byte == 0x5F else 0 for byte in range(128)) + bytes(
+    128
+)
+_LEFTMOST_LONGEST = ahocorasick_rs.MatchKind.LeftmostLongest
+
+# The characters most often after a phrase, none of them a word character: tested first.
+_NOT_WORD = " ,.!?'\")-:;"
+# The automaton takes UTF-8; a lone surrogate has none, and any non-word stand-in keeps positions.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_word_char(char: str) -> bool:
+    """What the `re` module's \\w matches in a str pattern."""
+    return char.isalnum() or char == "_"
+
+
+class _Finder:
+    """One automaton, and what the checks and the exact path need to know of each phrase."""
+
+    __slots__ = ("_delimited", "_find", "_hides", "_longest", "_offset", "_prefixes", "_whole")
+
+    def __init__(self, phrases: list[str], offset: int, delimited: bool) -> None:
+        self._find: Callable[[str], list[_Match]] = _nothing
+        if phrases:
+            automaton = ahocorasick_rs.AhoCorasick(phrases, matchkind=_LEFTMOST_LONGEST)
+            self._find = automaton.find_matches_as_indexes
+        self._offset = offset
+        self._delimited = delimited
+        self._whole = [is_word_char(phrase[-1]) for phrase in phrases]  # must end a word
+        self._longest = max(map(len, phrases), default=1)
+        number = {phrase: index for index, phrase in enumerate(phrases)}
+        # The shorter phrases each one starts with, longest first: what holds at its start when
+        # it does not end a word ("not sure" in "not surely": "not").
+        self._prefixes = [
+            [
+                (cut, number[phrase[:cut]])
+                for cut in range(len(phrase) - 1, 0, -1)
+                if phrase[:cut] in number
+            ]
+            for phrase in phrases
+        ]
+        starts = frozenset(phrase[:cut] for phrase in phrases for cut in range(1, len(phrase) + 1))
+        known = frozenset(number)
+        self._hides = [_hides(phrase, starts, known, delimited) for phrase in phrases]
+
+    def spans(self, text: str) -> list[Span]:
+        """The phrases in `text` (see the module docstring), in text order, MAX_SPANS at most."""
+        matches = self._first_matches(text)
+        spans: list[Span] = []
+        whole, hides, offset, size = self._whole, self._hides, self._offset, len(text)
+        delimited = self._delimited
+        taken = 0  # where the last phrase taken ends: its last character delimits nothing
+        for position, (index, start, end) in enumerate(matches):
+            if delimited and (start == taken or text[start - 1] not in DELIMITERS):
+                # Inside a word ("no" in "piano"): nothing starts here.
+                if hides[index]:
+                    return self._exact(text, matches[position:], spans, taken)
+                continue
+            if (
+                end == size
+                or (char := text[end]) in _NOT_WORD
+                or not whole[index]
+                or not (char.isalnum() or char == "_")
+            ):
+                spans.append((index + offset, start - 1, end))
+                taken = end
+                continue
+            # It does not end a word ("so" in "some"): a shorter phrase at its start may.
+            if hides[index]:
+                return self._exact(text, matches[position:], spans, taken)
+            for cut, shorter in self._prefixes[index]:
+                stop = start + cut
+                if not whole[shorter] or not is_word_char(text[stop]):
+                    spans.append((shorter + offset, start - 1, stop))
+                    taken = stop
+                    break
+        return spans
+
+    def _first_matches(self, text: str) -> list[_Match]:
+        """The automaton's first _MAX_MATCHES matches, found a window at a time: a text dense
+        with phrases (8,192 emoji) is not turned into thousands of matches to drop. A window
+        keeps the matches that start a longest phrase or more before its end (the automaton
+        saw all of each), and the next one starts where the first it dropped did, or where it
+        stops being sure of being outside a match: as one pass over the text would have."""
+        size, longest = len(text), self._longest
+        if size <= _WINDOW:
+            return self._matches(text, 0, size)[:_MAX_MATCHES]
+        matches: list[_Match] = []
+        start = 0
+        while start < size and len(matches) < _MAX_MATCHES:
+            stop = min(size, start + _WINDOW)
+            found = self._matches(text, start, stop)
+            if stop == size:
+                matches += found
+                break
+            sure = stop - longest  # matches starting after this may be cut short
+            kept = [match for match in found if match[1] <= sure]
+            matches += kept
+            if len(kept) < len(found):
+                start = found[len(kept)][1]
+            else:
+                start = max(kept[-1][2] if kept else start, sure + 1)
+        return matches[:_MAX_MATCHES]
+
+    def _matches(self, text: str, start: int, stop: int) -> list[_Match]:
+        window = text if start == 0 and stop == len(text) else text[start:stop]
+        try:
+            found = self._find(window)
+        except UnicodeEncodeError:
+            found = self._find(_SURROGATE.sub("\ufffd", window))
+        if start:
+            return [(index, first + start, last + start) for index, first, last in found]
+        return found
+
+    def _exact(self, text: str, matches: list[_Match], spans: list[Span], taken: int) -> list[Span]:
+        """The rest of the matches, each checked, and what a dropped one hid looked for again.
+
+        The next phrase may start at `taken + floor` at the earliest (`taken`: where the text
+        taken so far ends; a phrase after a delimiter needs one that nothing took). A rescan
+        window starts there and ends a longest phrase past the match that hid it, and each
+        starts further on than the last: linear in the text, whatever its shape.
+        """
+        whole, prefixes, hides, offset = self._whole, self._prefixes, self._hides, self._offset
+        delimited, size = self._delimited, len(text)
+        floor = 1 if delimited else 0
+        pending = matches[::-1]  # a stack, the next match on top
+        budget = _MAX_MATCHES  # rescans put matches back: they count too
+        rescans = _MAX_RESCANS
+        while pending and len(spans) < MAX_SPANS and budget:
+            budget -= 1
+            index, start, end = pending.pop()
+            if start < taken + floor:  # inside text already taken
+                if hides[index] and taken + floor < end and rescans:
+                    rescans -= 1
+                    self._rescan(text, taken + floor, end, pending)
+                continue
+            taken = start + 1 - floor  # unless a phrase holds here, the next starts after
+            if not delimited or text[start - 1] in DELIMITERS:
+                for cut, shorter in [(end - start, index), *prefixes[index]]:
+                    stop = start + cut
+                    if stop == size or not whole[shorter] or not is_word_char(text[stop]):
+                        spans.append((shorter + offset, start - 1, stop))
+                        taken = stop
+                        break
+            if taken + floor < end and hides[index] and rescans:
+                rescans -= 1
+                self._rescan(text, taken + floor, end, pending)
+        return spans
+
+    def _rescan(self, text: str, start: int, end: int, pending: list[_Match]) -> None:
+        """Put back the matches from `start` on that begin before `end`."""
+        window = self._matches(text, start, min(len(text), end + self._longest))
+        pending.extend(reversed([match for match in window if match[1] < end]))
+
+
+class _Marked:
+    """The exact path for ASCII text, where the automaton alone decides: no match is checked.
+
+    The text is rewritten as bytes, one for one, so that both conditions are in it: each
+    delimiter that no phrase contains becomes a space, and the last character of every word
+    (a letter, digit or "_" before anything else) gets its high bit set, which no ASCII
+    character has. Each phrase is a key once per delimiter that can stand before it, rewritten
+    the same way. A key then matches exactly where the phrase follows a delimiter and, if it
+    ends in a word character, ends a word; leftmost-longest and non-overlapping, as phrases are
+    to be taken. The rewrite is a few operations on the whole text (bytes.translate and one
+    big integer with a byte per character), not a loop over its characters.
+    """
+
+    __slots__ = ("_find", "_recode", "phrases")
+
+    def __init__(self, phrases: list[str]) -> None:
+        inside = {char for phrase in phrases for char in phrase if char in DELIMITERS}
+        leads = [" ", *sorted(inside - {" "})]
+        recode = {ord(char): 0x20 for char in DELIMITERS if char not in inside}
+        self._recode = bytes(recode.get(byte, byte) for byte in range(256))
+        ascii_phrases = [phrase for phrase in phrases if phrase.isascii()]
+        # The phrase of each key, without the delimiter before it.
+        self.phrases = [phrase for phrase in ascii_phrases for _ in leads]
+        keys = [self._mark(lead + phrase) for phrase in ascii_phrases for lead in leads]
+        self._find: Callable[[bytes], list[_Match]] = _nothing
+        if keys:
+            automaton = ahocorasick_rs.BytesAhoCorasick(keys, matchkind=_LEFTMOST_LONGEST)
+            self._find = automaton.find_matches_as_indexes
+
+    def _mark(self, text: str) -> bytes:
+        recoded = text.encode("ascii").translate(self._recode)
+        words = int.from_bytes(recoded.translate(_WORD_BYTES), "big")  # 1 in each word byte
+        ends = words & ~(words << 8)  # a word byte whose next byte (or the end) is not one
+        return (int.from_bytes(recoded, "big") | ends << 7).to_bytes(len(recoded), "big")
+
+    def spans(self, padded: str) -> list[Span]:
+        """The phrases of an ASCII text, as (key index, delimiter position, end)."""
+        return self._find(self._mark(padded))[:MAX_SPANS]
+
+
+def _hides(phrase: str, starts: frozenset[str], phrases: frozenset[str], delimited: bool) -> bool:
+    """Whether a match of `phrase` may hide another phrase that starts inside it: one that
+    begins with the rest of it from some inner position, or that the rest begins with.
+    `starts` holds every beginning of every phrase. For phrases after a delimiter, only inner
+    positions right after a delimiter count."""
+    for inner in range(1, len(phrase)):
+        if delimited and phrase[inner - 1] not in DELIMITERS:
+            continue
+        rest = phrase[inner:]
+        if rest in starts or any(rest[:cut] in phrases for cut in range(1, len(rest))):
+            return True
+    return False
+
+
+def _nothing(text: str | bytes) -> list[_Match]:
+    return []
 
 
 class Patterns(NamedTuple):
-    words: re.Pattern[str]
-    symbols: re.Pattern[str]
-    symbol_starts: re.Pattern[str]
+    phrases: tuple[str, ...]  # the phrase of each index a span can carry
+    marked: _Marked  # ASCII text
+    words: _Finder  # other text: phrases that start with an ASCII character ...
+    symbols: _Finder  # ... and the others
 
     @classmethod
     def build(cls, phrases: Iterable[str]) -> Patterns:
         return _compile(frozenset(phrases))
 
+    def spans(self, padded: str) -> list[Span]:
+        """Every phrase in the padded text, in text order."""
+        if padded.isascii():
+            return self.marked.spans(padded)
+        spans = self.words.spans(padded)
+        if symbols := self.symbols.spans(padded):
+            spans += symbols
+            spans.sort(key=POSITION)
+            del spans[MAX_SPANS:]
+        return spans
+
 
 @functools.lru_cache(maxsize=8)
 def _compile(phrases: frozenset[str]) -> Patterns:
-    ascii_led: list[str] = []
-    others: list[str] = []
-    for phrase in phrases:
-        (ascii_led if phrase[0].isascii() else others).append(phrase)
-    delimiters = "[" + re.escape(DELIMITERS) + "]"
-    words = re.compile(delimiters + _emit(_trie(ascii_led), False))
-    symbols = re.compile(_emit(_trie(others), False))
-    return Patterns(words, symbols, re.compile(_ranges(phrase[0] for phrase in others)))
-
-
-def _ranges(chars: Iterable[str], gap: int = 256) -> str:
-    """A character class of ranges covering `chars`, merging those less than `gap` apart."""
-    points = sorted({ord(char) for char in chars})
-    if not points:
-        return "(?!)"
-    spans = [[points[0], points[0]]]
-    for point in points[1:]:
-        if point - spans[-1][1] < gap:
-            spans[-1][1] = point
-        else:
-            spans.append([point, point])
-    ranges = (f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in spans)
-    return "[" + "".join(ranges) + "]"
-
-
-# Space first (it follows every complete word), then letters by how often English uses them.
-_ORDER = {char: rank for rank, char in enumerate(" etaoinshrdlcumwfgypbvkjxqz")}
-
-
-def _order(char: str) -> tuple[int, str]:
-    return _ORDER.get(char, len(_ORDER)), char
-
-
-def _escape(char: str) -> str:
-    # Letters, digits, spaces and apostrophes stand for themselves: the parser reads an escape
-    # more slowly, and this pattern runs to tens of thousands of characters.
-    return char if char.isalnum() or char in " '" else re.escape(char)
-
-
-def _emit(node: _Trie, after_word: bool) -> str:
-    # A chain of nodes with one child each (most of the trie) is written out in one go.
-    chain = []
-    while len(node) == 1 and _END not in node:
-        ((char, node),) = node.items()
-        chain.append(_escape(char))
-        after_word = char.isalnum() or char == "_"
-    branches = [
-        _escape(char) + _emit(node[char], char.isalnum() or char == "_")
-        for char in sorted(node, key=_order)
-        if char != _END
-    ]
-    if _END in node:
-        # After a letter or digit the phrase must end its word. Right after a word character,
-        # \b says exactly what (?!\w) would, and it is a single step for the engine.
-        branches.append(r"\b" if after_word else "")
-    if len(branches) <= 1:
-        return "".join(chain) + (branches[0] if branches else "(?!)")
-    return "".join(chain) + "(?:" + "|".join(branches) + ")"
-
-
-def _trie(phrases: Iterable[str]) -> _Trie:
-    root: _Trie = {}
-    for phrase in phrases:
-        node = root
-        for char in phrase:
-            node = node.setdefault(char, {})
-        node[_END] = {}
-    return root
+    ordered = sorted(phrases)
+    words = [phrase for phrase in ordered if phrase[0].isascii()]
+    others = [phrase for phrase in ordered if not phrase[0].isascii()]
+    marked = _Marked(words)
+    indexes = (*marked.phrases, *words, *others)
+    size = len(marked.phrases)
+    return Patterns(
+        indexes, marked, _Finder(words, size, True), _Finder(others, size + len(words), False)
+    )

@@ -1,9 +1,10 @@
 """The tally of one message: every lexicon match weighed in text order, then the verdict.
 
-`tally(scan, spans)` walks the matches of a message (see `Classifier._spans`): each lexicon
-phrase is weighed by the rules for its kind, each question mark or run of "!" and "?" closes
-its sentence (`sentence.close`), and `verdict.decide` gives the label. The rules are described
-in the package docstring; the numbers come from the lexicon's `Rules`.
+`tally(scan, spans)` walks the matches of a message (see `Classifier._spans`; each names its
+phrase by index into the classifier's table of entries): each lexicon phrase is weighed by the
+rules for its kind, each question mark or run of "!" and "?" closes its sentence
+(`sentence.close`), and `verdict.decide` gives the label. The rules are described in the
+package docstring; the numbers come from the lexicon's `Rules`.
 
 This is the classifier's hot path, run for every ingested event, so it is one loop over local
 variables rather than an object with a method per rule: in CPython each call and attribute
@@ -12,6 +13,11 @@ negator, modifier or topic verb before them, and no capitals): those go straight
 
 Hits (see `verdict.Hit`) keep their weights in a parallel list, so that contrast and emphasis
 can rescale them in place.
+
+Every rule costs time linear in the text, whatever its shape: a pending negator, modifier or
+topic verb is checked against each later cue only over the text it has not checked yet, and
+once it fails to reach one it cannot reach a later one; a literal marker finds the cue before
+it without walking back over hits it walked before; the CAPS rule is one linear expression.
 """
 
 from __future__ import annotations
@@ -35,14 +41,18 @@ from signals.sentiment.lexicon import (
     Entry,
     Rules,
 )
+from signals.sentiment.pattern import Span
 from signals.sentiment.sentence import CLAUSE_BREAK, close, opens_question, reaches
-from signals.sentiment.verdict import CONTRAST_MARK, Hit
+from signals.sentiment.verdict import CONTRAST_MARK, Hit, excerpt
 
 # Two capitals in a row: a word in CAPS (one capital is just "I" or the start of a sentence).
 CAPS_WORD = re.compile(r"[A-Z][A-Z]")
 # Every ASCII capital as "A", every other byte as a space: "AA" in a translated ASCII text is a
 # word in CAPS. A search for CAPS_WORD tests each character against a class, which costs more.
 _CAPITALS = bytes(0x41 if 0x41 <= byte <= 0x5A else 0x20 for byte in range(256))
+# The same with "'" as "A" too: each word of a shout is then a run of two or more "A" after a
+# space, so three " AA" are needed before _SHOUTING is worth running.
+_RUNS = bytes(0x41 if 0x41 <= byte <= 0x5A or byte == 0x27 else 0x20 for byte in range(256))
 
 
 def has_caps_word(text: str) -> bool:
@@ -52,9 +62,24 @@ def has_caps_word(text: str) -> bool:
     return CAPS_WORD.search(text) is not None
 
 
-# Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN").
-# It starts with a character class, not \b, so the engine can skip ahead to capitals.
-_SHOUTING = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z']*[A-Z]\b(?:[\s,.!?]+[A-Z][A-Z']*[A-Z]\b){2,}")
+# Three or more words in a row written in capitals ("WHY IS THIS STILL BROKEN"). A word in CAPS
+# is [A-Z][A-Z']*[A-Z] after a non-word character and before one, and the words are apart by
+# whitespace and ",.!?" only. Written so that nothing is matched twice: the engine tries only
+# the start of each run of capitals and apostrophes, takes each run and each gap whole
+# (possessive), and looks for where the last word may end with a lazy step that only ever
+# moves forward. The first word may start inside its run after an apostrophe ("'EM"), and the
+# last may end inside its run before one ("DON'T" or just "DON"): linear in the text, where a
+# plain [A-Z']*[A-Z] backtracks quadratically on "A'A'A'...".
+_GAP = r"[\s,.!?]++"
+_SHOUTING = re.compile(
+    r"[A-Z'](?<![A-Z'][A-Z'])"  # the start of a run
+    r"(?:(?<=[A-Z])(?<!\w[A-Z])(?=[A-Z'])|(?<=')(?=[A-Z][A-Z'])|(?=[A-Z']*?'[A-Z][A-Z']))"
+    r"[A-Z']*+(?<=[A-Z])"  # the rest of the first run, ending in a capital
+    + _GAP
+    + r"[A-Z][A-Z']++(?<=[A-Z])"  # the second word: a whole run of two or more
+    + _GAP
+    + r"[A-Z][A-Z']*?[A-Z](?!\w)"  # the third: from its run's start to a capital ending a word
+)
 _CONTRACTIONS = ("n't", "nt")
 _LOUDABLE = frozenset([CUE, MODIFIER, NEGATOR, SHOUT])  # the kinds that capitals change
 _INERT_WHEN_QUIET = frozenset([SHOUT, IGNORE])  # with nothing pending and no capitals
@@ -65,32 +90,34 @@ class Scan(NamedTuple):
 
     padded: str  # the folded, lower-cased text after a leading space
     original: str  # " " + the text when it has capitals at the same positions, else ""
-    entries: dict[str, Entry]
+    table: list[Entry | None]  # a span's entry by its phrase index; None (index -1) for "?"
     rules: Rules
 
 
-def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[float]]:  # noqa: PLR0912, PLR0915
+def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # noqa: PLR0912, PLR0915  # one pass over the hits
     """Weigh every match; see the module docstring. The branches stay in one frame on purpose."""
-    padded, original, entries, rules = scan
-    get = entries.get
+    padded, original, table, rules = scan
     hits: list[Hit] = []
     weights: list[float] = []
     caps = bool(original)
     # What is pending: a negator, a modifier, a topic verb (end < 0: none), and where the clause
     # after the last contrast word starts in the hits.
     negator_start = negator_end = modifier_start = modifier_end = topic_start = topic_end = -1
+    topic_until = -1  # where the topic verb itself ends
     negator_loud = modifier_loud = False
     modifier = 1.0
     clause_start = 0
     # With n words allowed between a modifier or negator and its cue, n + 1 spaces are.
     modifier_window, negation_window = rules.modifier_window + 1, rules.negation_window + 1
     quiet = True  # nothing pending: a plain cue that is not in capitals goes straight in
-    for before, end in spans:
+    sentence = 0  # where the text after the last "?" or run of "!" and "?" starts
+    literal: _LastCue | None = None
+    for index, before, end in spans:
         start = before + 1  # spans start at the delimiter before the phrase
-        phrase = padded[start:end]
-        entry = get(phrase)
+        entry = table[index]
         if entry is None:  # not a phrase, so a "?" or a run of "!" and "?"
-            close(padded, rules, hits, weights, start=start, end=end, run=phrase)
+            close(padded, rules, hits, weights, start, end, sentence)
+            sentence = end
             continue
         kind, label, weight, negated_label, negated_weight = entry
         # Capitals count where the phrase itself has two in a row; the slices are equal when it
@@ -98,7 +125,7 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
         loud = (
             caps
             and kind in _LOUDABLE
-            and phrase != original[start:end]
+            and padded[start:end] != original[start:end]
             and CAPS_WORD.search(original, start, end) is not None
         )
         if quiet and not loud:
@@ -110,12 +137,16 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
             if kind in _INERT_WHEN_QUIET:
                 continue  # a shout word in lower case; a "not only" with no negator to stop
         if kind == CUE:
-            if topic_end >= 0 and CLAUSE_BREAK.search(padded, topic_end, start) is not None:
-                topic_end = -1
+            if topic_end >= 0:
+                if CLAUSE_BREAK.search(padded, topic_end, start) is not None:
+                    topic_end = -1
+                else:  # clean so far: the next cue looks on from here (a break is 3 at most)
+                    topic_end = max(topic_end, start - 2)
             if topic_end >= 0 and label != UNCERTAIN:
                 # "Explain what a panic attack is": the feeling is the topic, not the writer's;
                 # not knowing what a word means is still the writer's own doubt.
-                hits.append((start, end, NEUTRAL, start, "neutral:" + padded[topic_start:end]))
+                topic = excerpt(padded, topic_start, end, (topic_until, start))
+                hits.append((start, end, NEUTRAL, start, "neutral:" + topic))
                 weights.append(0.0)
                 continue  # nothing pending changed
             cue_start = start
@@ -126,13 +157,13 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
                 loud = loud or modifier_loud
             modifier_end = -1
             negated = negator_end >= 0 and reaches(padded, negator_end, start, negation_window)
+            # A negator that does not reach this cue reaches none after it either.
+            negator_end = -1
             if negated:
                 label, weight = negated_label, negated_weight
                 cue_start = min(cue_start, negator_start)
                 loud = loud or negator_loud
-                negator_end = -1
             if label != NEUTRAL:
-                negator_end = -1
                 weight *= factor
                 if loud:
                     weight *= rules.emphasis_factor
@@ -141,7 +172,8 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
                 hits.append((start, end, label, cue_start, ""))
                 weights.append(weight)
             elif negated:  # "not confused": cancelled, and said so
-                hits.append((start, end, NEUTRAL, start, "negated:" + padded[cue_start:end]))
+                note = "negated:" + excerpt(padded, cue_start, end)
+                hits.append((start, end, NEUTRAL, start, note))
                 weights.append(0.0)
             # else a phrase that means something only when negated, and nothing negates it
         elif kind == MODIFIER:
@@ -157,12 +189,12 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
                 weights.append(weight)
         elif kind == CONTRAST:
             if _give_way(hits, weights, clause_start, rules.contrast_factor, weight > 0):
-                hits.append((start, end, CONTRAST_MARK, start, "contrast:" + phrase))
+                hits.append((start, end, CONTRAST_MARK, start, "contrast:" + padded[start:end]))
                 weights.append(0.0)
             clause_start = len(hits)
             negator_end = modifier_end = -1
         elif kind == NEGATOR:
-            if phrase.endswith(_CONTRACTIONS) and opens_question(padded, start, end):
+            if padded.endswith(_CONTRACTIONS, start, end) and opens_question(padded, start, end):
                 negator_end = -1  # "doesn't that mean ...?" asks; it does not negate
             else:
                 negator_start, negator_end, negator_loud = start, end, loud
@@ -170,17 +202,22 @@ def tally(scan: Scan, spans: list[tuple[int, int]]) -> tuple[list[Hit], list[flo
                     hits.append((start, end, STRESSED, start, "emphasis:CAPS"))
                     weights.append(rules.shout_weight)
         elif kind == SHIELD:
-            hits.append((start, end, NEUTRAL, start, "neutral:" + phrase))
+            hits.append((start, end, NEUTRAL, start, "neutral:" + padded[start:end]))
             weights.append(0.0)
             negator_end = modifier_end = -1
         elif kind == LITERAL:
-            _make_literal(hits, weights, padded, start, end)
+            literal = literal or _LastCue()
+            literal.make_literal(hits, weights, padded, start, end)
         elif kind == IGNORE:
             negator_end = -1
         elif kind == TOPIC:
-            topic_start, topic_end = start, end
+            topic_start, topic_end, topic_until = start, end, end
         quiet = negator_end < 0 and modifier_end < 0 and topic_end < 0
-    if caps and (shout := _SHOUTING.search(original)):
+    if (
+        caps
+        and original.encode("utf-8", "surrogatepass").translate(_RUNS).count(b" AA") >= 3
+        and (shout := _SHOUTING.search(original))
+    ):
         start = shout.start()  # `original` has the same leading space as `padded`
         hits.append((start, start, STRESSED, start, "emphasis:CAPS"))
         weights.append(rules.shouting_weight)
@@ -204,14 +241,38 @@ def _give_way(
     return shifted
 
 
-def _make_literal(hits: list[Hit], weights: list[float], padded: str, start: int, end: int) -> None:
-    """ "failed as expected": the cue just before a literal marker carries no affect."""
-    for index in range(len(hits) - 1, -1, -1):
-        cue_start, cue_end, label, _, note = hits[index]
-        if note or label == NEUTRAL:
-            continue
+class _LastCue:
+    """Finds the last plain cue (no note, not neutral) before a literal marker in constant time
+    on average: plain cues go on a stack once, and a cue that stops being plain (it only ever
+    goes that way) comes off it once. A cue a marker cannot reach, a later marker cannot reach
+    either, nor any cue before it: reaching only gets harder further on."""
+
+    __slots__ = ("beyond", "plain", "seen")
+
+    def __init__(self) -> None:
+        self.seen = 0  # the hits below this are on the stack if they were plain
+        self.plain: list[int] = []
+        self.beyond = -1  # cues ending at or before this are out of every later marker's reach
+
+    def make_literal(
+        self, hits: list[Hit], weights: list[float], padded: str, start: int, end: int
+    ) -> None:
+        """ "failed as expected": the cue just before a literal marker carries no affect."""
+        plain = self.plain
+        for index in range(self.seen, len(hits)):
+            if not hits[index][4] and hits[index][2] != NEUTRAL:
+                plain.append(index)
+        self.seen = len(hits)
+        while plain and (hits[plain[-1]][4] or hits[plain[-1]][2] == NEUTRAL):
+            plain.pop()
+        if not plain:
+            return
+        cue_start, cue_end = hits[plain[-1]][0], hits[plain[-1]][1]
+        if cue_end <= self.beyond:
+            return
         if reaches(padded, cue_end, start, 3):
-            note = "neutral:" + padded[cue_start:end]
-            hits[index] = (cue_start, cue_end, NEUTRAL, cue_start, note)
-            weights[index] = 0.0
-        return
+            note = "neutral:" + excerpt(padded, cue_start, end)
+            hits[plain[-1]] = (cue_start, cue_end, NEUTRAL, cue_start, note)
+            weights[plain.pop()] = 0.0
+        else:
+            self.beyond = cue_end

@@ -16,6 +16,10 @@ from signals.sentiment.lexicon import LABELS, NEUTRAL, POSITIVE, STRESSED, UNCER
 
 Hit = tuple[int, int, int, int, str]
 CONTRAST_MARK = -1
+# A cue that quotes a stretch of the text (a quotation, a topic and the feeling in it) quotes
+# at most this much of it, its two ends joined by " … ": every cue of a long quotation quotes
+# it, and the cues of a message must stay linear in its length.
+EXCERPT_CHARS = 64
 
 _QUESTION_WORDS = frozenset(
     [
@@ -53,40 +57,71 @@ def decide(hits: list[Hit], weights: list[float], padded: str, threshold: float)
 
 
 def _unquote(hits: list[Hit], weights: list[float], padded: str) -> None:
-    """Words inside double quotes are mentioned, not felt: Translate "I am worried"."""
-    quotes = []
-    position = padded.find('"')
-    while position >= 0:
-        quotes.append(position)
-        position = padded.find('"', position + 1)
-    pairs = list(zip(quotes[::2], quotes[1::2], strict=False))
-    pair = 0  # hits and pairs are both in text order: one pass over each
+    """Words inside double quotes are mentioned, not felt: Translate "I am worried".
+
+    The quotes pair up in order (first with second, third with fourth); a hit inside a pair
+    is neutral. Hits and pairs are both in text order, so a pointer moves through the pairs
+    (never back): to the first pair that closes at or after the hit's end. Its position comes
+    from counting quotes in C, not from a list of them: a text of thousands of quote marks
+    costs no more than a few.
+    """
+    pairs = padded.count('"') // 2
+    counted = quotes = 0  # quotes in padded[:counted]
+    last = -1  # where the last of them is
+    pair = current = -1  # the pair pointed at, and the one whose ends are known
+    opening = closing = -1
     for index, (start, end, label, cue_start, _) in enumerate(hits):
-        while pair < len(pairs) and pairs[pair][1] < end:
-            pair += 1
-        if pair == len(pairs):
+        if end > counted:
+            if found := padded.count('"', counted, end):
+                quotes += found
+                last = padded.rfind('"', counted, end)
+            counted = end
+        # The pairs that close before `end` are quotes // 2 (pair k closes at quote 2k + 1).
+        pair = max(pair, quotes // 2)
+        if pair >= pairs:
             return
-        opening, closing = pairs[pair]
+        if pair != current:
+            # Quote 2 * pair opens it: the last one counted, or the first after `counted`.
+            opening = last if quotes == 2 * pair + 1 else padded.find('"', counted)
+            closing = padded.find('"', opening + 1)
+            current = pair
         if opening < cue_start and label != NEUTRAL and weights[index]:
-            note = "neutral:" + padded[opening : closing + 1]
+            note = "neutral:" + excerpt(padded, opening, closing + 1)
             hits[index] = (start, end, NEUTRAL, cue_start, note)
             weights[index] = 0.0
 
 
 def _cues(hits: list[Hit], padded: str, winner: int) -> list[str]:
     """The winner's cues in text order, with a contrast word its cues come after."""
-    name = LABELS[winner]
+    name = LABELS[winner] + ":"
     cues: list[str] = []
     contrast = ""
+    add = cues.append
     for _, end, label, cue_start, note in hits:
-        if label == CONTRAST_MARK:
-            contrast = note
-        elif label == winner:
+        if label == winner:
             if contrast and winner != NEUTRAL:
-                cues.append(contrast)
+                add(contrast)
                 contrast = ""
-            cues.append(note or f"{name}:{padded[cue_start:end]}")
+            if note:
+                add(note)
+            elif end - cue_start <= EXCERPT_CHARS:
+                add(name + padded[cue_start:end])
+            else:
+                add(name + excerpt(padded, cue_start, end))
+        elif label == CONTRAST_MARK:
+            contrast = note
     return list(dict.fromkeys(cues))
+
+
+def excerpt(padded: str, start: int, end: int, middle: tuple[int, int] | None = None) -> str:
+    """padded[start:end], or its ends around " … " when longer than EXCERPT_CHARS: the ends
+    given by `middle` (the text between them left out), else half the length each."""
+    if end - start <= EXCERPT_CHARS:
+        return padded[start:end]
+    if middle is not None:
+        return padded[start : middle[0]] + " … " + padded[middle[1] : end]
+    half = EXCERPT_CHARS // 2
+    return padded[start : start + half] + " … " + padded[end - half : end]
 
 
 def is_question(padded: str) -> bool:

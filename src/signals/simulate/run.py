@@ -1,8 +1,13 @@
-"""A simulation run: the token schedule that paces requests, and `simulate`, which drives it."""
+"""A simulation run: the token schedule that paces requests, and `simulate`, which drives it.
+
+With a `Progress`, a reporter updates it every `REPORT_SECONDS` from the tally (events sent of
+those planned, accepted, bursts, errors) until the last request has come back.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import random
@@ -11,6 +16,7 @@ import time
 import httpx
 
 from signals.errors import UsageError
+from signals.progress import Progress
 from signals.simulate.sender import Sender
 from signals.simulate.summary import SimulationSummary, Tally
 from signals.simulate.traffic import BURST_GAP_SECONDS, BURST_SECONDS, Traffic
@@ -18,6 +24,7 @@ from signals.simulate.traffic import BURST_GAP_SECONDS, BURST_SECONDS, Traffic
 BATCH_SHARE = 0.06
 DUPLICATE_SHARE = 0.015
 CATCH_UP_SECONDS = 1.0  # a stalled loop may make up at most this much lost budget at once
+REPORT_SECONDS = 0.25
 
 
 async def simulate(
@@ -30,6 +37,7 @@ async def simulate(
     seed: int | None = None,
     threshold: int = 10,
     concurrency: int = 32,
+    progress: Progress | None = None,
 ) -> SimulationSummary:
     """Send about `rate` events per second for `duration` seconds to `base_url`.
 
@@ -51,18 +59,35 @@ async def simulate(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     timeout = httpx.Timeout(10.0, connect=3.0)
     started = time.monotonic()
-    async with (
-        httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, limits=limits, timeout=timeout
-        ) as client,
-        asyncio.TaskGroup() as tasks,
-    ):
-        sender = Sender(client, tally, concurrency)
-        schedule = Schedule(
-            traffic, tally, sender, rng, rate=rate, duration=duration, threshold=threshold
-        )
-        await schedule.run(tasks)
+    finished = asyncio.Event()
+    reporter = None
+    if progress is not None:
+        reporter = asyncio.create_task(_report(progress, tally, round(rate * duration), finished))
+    try:
+        async with (
+            httpx.AsyncClient(
+                base_url=base_url.rstrip("/"), headers=headers, limits=limits, timeout=timeout
+            ) as client,
+            asyncio.TaskGroup() as tasks,
+        ):
+            sender = Sender(client, tally, concurrency)
+            schedule = Schedule(
+                traffic, tally, sender, rng, rate=rate, duration=duration, threshold=threshold
+            )
+            await schedule.run(tasks)
+    finally:
+        finished.set()
+        if reporter is not None:
+            await reporter
     return tally.summary(base_url, rate, time.monotonic() - started)
+
+
+async def _report(progress: Progress, tally: Tally, planned: int, finished: asyncio.Event) -> None:
+    while not finished.is_set():
+        progress.update(tally.sent, total=planned, **tally.figures())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), REPORT_SECONDS)
+    progress.update(tally.sent, total=max(planned, tally.sent), **tally.figures())
 
 
 class Schedule:

@@ -64,6 +64,10 @@ class Tally:
         self.errors[kind] += 1
         self.failed += events
 
+    def figures(self) -> dict[str, int]:
+        """What the live line shows beside the events sent: errors are failed requests."""
+        return {"accepted": self.accepted, "bursts": self.bursts, "errors": self.errors.total()}
+
     def summary(self, url: str, target_rate: float, elapsed: float) -> SimulationSummary:
         return SimulationSummary(
             url=url,

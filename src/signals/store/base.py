@@ -91,6 +91,9 @@ class Stats(Struct, kw_only=True):
     by_signal_type: dict[str, int]
     by_sentiment: dict[str, int]
     top_users: list[TopUser]  # by events, at most 10
+    # False when the ranking could not be proved complete (see `signals.store.ranking`): every
+    # user shown has exact counts, but another user might belong among them.
+    top_users_exact: bool
     anomalies_by_severity: dict[str, int]
     anomaly_buckets: list[AnomalyBucket]
     recent_anomalies: list[Episode]  # newest first, at most 20
@@ -123,6 +126,12 @@ class Store(Protocol):
         """Oldest first, streamed in chunks: memory stays flat however many records match."""
         ...
 
+    def export_lines(self, query: SignalQuery) -> AsyncIterator[bytes]:
+        """The records of `export` as NDJSON (a record's JSON as msgspec encodes it, then a
+        newline), yielded in pieces of whole lines; built by the database where it can, so a
+        record is never decoded only to be encoded again."""
+        ...
+
     async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats: ...
 
     async def open_episodes(self) -> list[Episode]: ...
@@ -151,6 +160,25 @@ class Store(Protocol):
 
     async def deliveries(self, query: AlertQuery) -> Page[Delivery]:
         """Newest first by created_at, keyset-paginated."""
+        ...
+
+    async def seal(self, now_us: int, since_us: int | None = None) -> int:
+        """Derive the user minutes, hours and days that have closed by `now_us` and are not
+        derived yet or changed since (`signals.store.sealing`); returns how many. `since_us`
+        None re-checks the recent past only; a time re-checks everything stored since then.
+        Stats are exact without it, and faster with it."""
+        ...
+
+    async def prune(self, before_us: int, limit: int) -> int:
+        """Delete up to `limit` rows older than `before_us` (a whole UTC day, else ValueError):
+        events, rollups of every level, closed episodes opened before it, and delivered or
+        failed deliveries created before it. Returns how many; 0 when nothing is left. Each
+        call is one short transaction."""
+        ...
+
+    async def reclaim(self, max_pages: int) -> int:
+        """Hand up to `max_pages` freed pages back to the file system; returns how many (0 when
+        none are free, or where the backend keeps its own space, as PostgreSQL does)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -56,6 +56,7 @@ def assemble(
     bucket_counts: list[tuple[int, str, int]],
     type_counts: list[tuple[str, int]],
     top_users: list[TopUser],
+    top_users_exact: bool,
     anomaly_counts: list[tuple[int, str, int]],
     recent_anomalies: list[Episode],
 ) -> Stats:
@@ -78,6 +79,7 @@ def assemble(
         by_signal_type=dict(sorted(type_counts, key=lambda item: (-item[1], item[0]))),
         by_sentiment=by_sentiment,
         top_users=top_users,
+        top_users_exact=top_users_exact,
         anomalies_by_severity=by_severity,
         anomaly_buckets=[
             AnomalyBucket(start=s, counts=c) for s, c in zip(starts, anomaly_buckets, strict=True)

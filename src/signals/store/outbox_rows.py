@@ -1,7 +1,7 @@
 """The outbox row, the same in every store: a delivery to a row and back.
 
 Columns (both stores select them in this order as `DELIVERY_COLUMNS`): id, episode_id, type,
-payload, status, created_at, created_us, next_attempt_at, attempts (JSON).
+payload, status, created_at, created_us, next_attempt_at, attempts (JSON), traceparent.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def delivery_row(delivery: Delivery) -> tuple[Any, ...]:
         to_us(delivery.created_at),
         delivery.next_attempt_at,
         _encoder.encode(delivery.attempts).decode(),
+        delivery.traceparent,
     )
 
 
@@ -42,4 +43,5 @@ def delivery_from_row(row: Any) -> Delivery:
         created_at=row[5],
         next_attempt_at=row[7],
         attempts=_attempts.decode(row[8]),
+        traceparent=row[9],
     )

@@ -1,15 +1,20 @@
 """Rollups: event counts per time slot, kept beside the raw events so stats never scan them.
 
-Each backend keeps, in the same transaction as the events themselves and for newly inserted
-events only, two families of rollups at a few slot sizes ("levels", in seconds):
+Each backend keeps two families of rollups at a few slot sizes ("levels", in seconds). A slot
+starts at a multiple of its level since the epoch, so the levels nest: a day is 24 whole hours,
+an hour 60 minutes, a minute six 10-second slots.
 
-- counts: (slot, signal_type, sentiment) -> events, at `COUNT_LEVELS`;
-- users: (slot, user_id) -> events, stressed events, at `USER_LEVELS`.
+- counts: (slot, signal_type, sentiment) -> events, at every one of `COUNT_LEVELS`, written in
+  the transaction that stores the events (a batch adds a few rows per level);
+- users: (slot, user_id) -> events, stressed events. Only the finest level, `FINEST`, is written
+  with the events: one row per user and 10 seconds, whatever the event rate. The coarser
+  `SEALED_LEVELS` are derived from the finer ones once a slot has closed (`signals.store.cover`
+  says when such a slot may be used), so the write path pays for one user level, not four.
 
-A slot starts at a multiple of its level since the epoch. A time range is answered exactly by
-`plan()`: the largest aligned run of whole slots at the coarsest level, its ragged ends at the next
-level down, and what is left (under a minute or an hour) from the raw events. So a day of stats
-reads about a thousand rollup rows plus a few minutes of raw events, whatever the event rate.
+A time range is answered by `plan()`: the largest aligned run of whole slots at the coarsest
+level, its ragged ends at the next level down, and what is left (under 10 seconds at either end
+of a range that is not aligned to 10 seconds) from the raw events. The stats endpoint aligns its
+ranges to `FINEST`, so it never reads a raw event.
 """
 
 from __future__ import annotations
@@ -19,10 +24,18 @@ from typing import NamedTuple
 
 from signals.instants import MICROS_PER_SECOND
 
-COUNT_LEVELS = (3600, 900, 60)
-USER_LEVELS = (86400, 3600)
+COUNT_LEVELS = (3600, 900, 60, 10)
+FINEST = 10
+SEALED_LEVELS = (86400, 3600, 60)
+USER_LEVELS = (*SEALED_LEVELS, FINEST)
 RAW = 0
 STRESSED = "stressed"
+
+# Both backends' tables, by level. A user slot's total is read from the count table of its
+# level (days from hours: counts are not kept by day).
+COUNT_TABLES = {3600: "counts_hour", 900: "counts_quarter", 60: "counts_minute", 10: "counts_10s"}
+USER_TABLES = {86400: "users_day", 3600: "users_hour", 60: "users_minute", 10: "users_10s"}
+TOTAL_TABLES = {86400: "counts_hour", 3600: "counts_hour", 60: "counts_minute", 10: "counts_10s"}
 
 
 class Fact(NamedTuple):
@@ -66,30 +79,29 @@ UserRow = tuple[int, str, int, int]  # slot, user_id, events, stressed
 
 
 class Deltas(NamedTuple):
-    """Increments for each rollup table, as (level, rows) pairs, coarsest level first."""
+    """Increments for the rollups the write path keeps."""
 
-    counts: list[tuple[int, list[CountRow]]]
-    users: list[tuple[int, list[UserRow]]]
+    counts: list[tuple[int, list[CountRow]]]  # (level, rows), coarsest level first
+    users: list[UserRow]  # at FINEST
 
 
 def deltas(facts: Iterable[Fact]) -> Deltas:
     """The rollup increments for newly stored events.
 
-    One pass over the events fills the finest level; each coarser level is summed from the level
-    below it, which holds fewer rows than there are events (the write path is hot: this runs on
-    every batch).
+    One pass over the events fills the finest levels; each coarser count level is summed from
+    the level below it, which holds far fewer rows than there are events (the write path is
+    hot: this runs on every batch).
     """
-    count_size = COUNT_LEVELS[-1] * MICROS_PER_SECOND
-    user_size = USER_LEVELS[-1] * MICROS_PER_SECOND
     counts: dict[tuple[int, str, str], int] = {}
     users: dict[tuple[int, str], list[int]] = {}
+    size = FINEST * MICROS_PER_SECOND
     for received_us, user_id, signal_type, sentiment in facts:
-        key = (received_us // count_size * COUNT_LEVELS[-1], signal_type, sentiment)
+        slot = received_us // size * FINEST
+        key = (slot, signal_type, sentiment)
         counts[key] = counts.get(key, 0) + 1
-        user_key = (received_us // user_size * USER_LEVELS[-1], user_id)
-        tally = users.get(user_key)
+        tally = users.get((slot, user_id))
         if tally is None:
-            users[user_key] = [1, sentiment == STRESSED]
+            users[(slot, user_id)] = [1, sentiment == STRESSED]
         else:
             tally[0] += 1
             tally[1] += sentiment == STRESSED
@@ -100,25 +112,10 @@ def deltas(facts: Iterable[Fact]) -> Deltas:
             key = (slot // level * level, signal_type, sentiment)
             coarser[key] = coarser.get(key, 0) + n
         count_levels.append(coarser)
-    user_levels = [users]
-    for level in reversed(USER_LEVELS[:-1]):
-        coarse_users: dict[tuple[int, str], list[int]] = {}
-        for (slot, user_id), (n, stressed) in user_levels[-1].items():
-            coarse_key = (slot // level * level, user_id)
-            tally = coarse_users.get(coarse_key)
-            if tally is None:
-                coarse_users[coarse_key] = [n, stressed]
-            else:
-                tally[0] += n
-                tally[1] += stressed
-        user_levels.append(coarse_users)
     return Deltas(
         counts=[
             (level, [(*key, n) for key, n in rows.items()])
             for level, rows in zip(COUNT_LEVELS, reversed(count_levels), strict=True)
         ],
-        users=[
-            (level, [(*key, n, int(stressed)) for key, (n, stressed) in rows.items()])
-            for level, rows in zip(USER_LEVELS, reversed(user_levels), strict=True)
-        ],
+        users=[(*key, n, int(stressed)) for key, (n, stressed) in users.items()],
     )

@@ -1,7 +1,8 @@
-"""Two `signals serve` processes sharing one Redis count one user's events together (SPEC §9).
+"""Two `signals serve` processes sharing one Redis count one user's events together
+(docs/semantics.md).
 
 Each process has its own journal and SQLite store, so an episode is read from the process that
-received the crossing event. (One episode and one alert across instances is issue 8's business.)
+received the crossing event. (One episode and one alert across instances: tests/multi.)
 """
 
 from __future__ import annotations

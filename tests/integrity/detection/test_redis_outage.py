@@ -1,4 +1,4 @@
-"""Redis lost and found while `signals serve` runs (SPEC §4), with a private redis-server.
+"""Redis lost and found while `signals serve` runs (docs/semantics.md), with a private redis-server.
 
 Killing Redis must not lose or refuse an event: windowing carries on in memory, `/ready` says
 degraded, one error line and one `signals_windows_fallbacks_total` count the outage. Redis

@@ -1,4 +1,4 @@
-"""An anomaly is readable soon after the event that crossed the threshold (SPEC target: 1 s).
+"""An anomaly is readable soon after the event that crossed the threshold (the target: 1 s).
 
 This only checks that it appears, polling every 5 ms, and records how long it took as the
 `visible_after_ms` property (`--junitxml` shows it); the real figure

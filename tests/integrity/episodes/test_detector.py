@@ -1,4 +1,4 @@
-"""The anomaly decision, as a table: count against threshold (SPEC §4)."""
+"""The anomaly decision, as a table: count against threshold (docs/semantics.md)."""
 
 from __future__ import annotations
 

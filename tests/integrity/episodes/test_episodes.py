@@ -1,4 +1,4 @@
-"""Episode transitions (SPEC §4) as tables: counts in, transitions and episodes out."""
+"""Episode transitions (docs/semantics.md) as tables: counts in, transitions and episodes out."""
 
 from __future__ import annotations
 

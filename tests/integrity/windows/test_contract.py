@@ -1,4 +1,4 @@
-"""The windows contract (SPEC §4), run against every backend: memory and Redis."""
+"""The windows contract (docs/semantics.md), run against every backend: memory and Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Redis lost while running (SPEC §4): no event lost, memory takes over, one log, a metric.
+"""Redis lost while running (docs/semantics.md): no event lost, memory takes over, one log, a
+metric.
 
 Each test runs a redis-server of its own on its own port, so killing it touches nobody else.
 The retry clock is a manual one, so "retry_seconds later" needs no sleeping.

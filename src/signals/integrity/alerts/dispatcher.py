@@ -1,4 +1,4 @@
-"""The webhook dispatcher: drains the store's outbox to `alerts.webhook_url` (SPEC §5).
+"""The webhook dispatcher: drains the store's outbox to `alerts.webhook_url` (docs/semantics.md).
 
 Contract:
 - The outbox is the store's deliveries table; the consumer writes new entries in the same
@@ -43,6 +43,7 @@ from signals.metrics import Metrics
 from signals.records.delivery import Attempt, Delivery
 from signals.settings import AlertsSettings
 from signals.store.base import Store
+from signals.tracing.base import Tracing
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,7 @@ class AlertDispatcher:
         drain_seconds: float = 1.0,
         jitter: Callable[[], float] = random.random,
         lease_seconds: float | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """`client` is used as given and not closed; without one, `start` opens its own.
 
@@ -100,6 +102,7 @@ class AlertDispatcher:
         self._drain_seconds = drain_seconds
         self._jitter = jitter
         self._lease = lease_seconds
+        self._tracing = tracing
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -118,6 +121,7 @@ class AlertDispatcher:
             self._key,
             self._settings.timeout_seconds,
             self._clock,
+            tracing=self._tracing,
         )
         self._task = asyncio.create_task(self._run(self._sender), name="alert-dispatcher")
 

@@ -7,6 +7,9 @@ matters: the answer's body is never read.
 `abandon()` (at shutdown) ends attempts in flight at once and makes new ones no-ops; an abandoned
 attempt reports None, since it tells nothing about the receiver and must not count against
 `alerts.max_attempts`.
+
+Each attempt carries the delivery's `traceparent` (with tracing on: that of its own `webhook
+delivery` span, a child of the record's span that raised the alert).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import httpx
 from signals.instants import rfc3339
 from signals.integrity.alerts.signing import signed_headers
 from signals.records.delivery import Attempt, Delivery
+from signals.tracing.base import Tracing
 
 
 def check_url(url: str) -> None:
@@ -44,12 +48,15 @@ class WebhookSender:
         key: bytes,
         timeout: float,
         clock: Callable[[], float],
+        *,
+        tracing: Tracing | None = None,
     ) -> None:
         self._client = client
         self._url = url
         self._key = key
         self._timeout = timeout
         self._clock = clock
+        self._tracing = tracing or Tracing()
         self._abandoned = False
         self._deadlines: set[asyncio.Timeout] = set()
 
@@ -64,9 +71,26 @@ class WebhookSender:
     async def send(self, delivery: Delivery) -> Attempt | None:
         if self._abandoned:
             return None
+        attributes = {
+            "signals.webhook_id": delivery.id,
+            "signals.webhook_type": delivery.type,
+            "signals.attempt": len(delivery.attempts) + 1,
+        }
+        with self._tracing.call(
+            "webhook delivery", delivery.traceparent, attributes=attributes
+        ) as call:
+            attempt = await self._attempt(delivery, call.headers)
+            if attempt is None:
+                call.finish(None, "abandoned at shutdown")
+            else:
+                call.finish(attempt.status_code, attempt.error)
+            return attempt
+
+    async def _attempt(self, delivery: Delivery, trace_headers: dict[str, str]) -> Attempt | None:
         started = self._clock()
         began = time.perf_counter()
         headers = signed_headers(self._key, delivery.id, int(started), delivery.payload)
+        headers.update(trace_headers)
         status_code: int | None = None
         error: str | None = None
         try:

@@ -1,5 +1,5 @@
 """Each key's current episode in Redis, so instances that share Redis windows run ONE episode
-per burst, and so raise one alert per episode and severity (SPEC §9).
+per burst, and so raise one alert per episode and severity (docs/semantics.md).
 
 Counts are already shared (the window step is atomic in Redis); episode transitions are made by
 each instance's `EpisodeTracker`, which here only caches the shared state. A consumer step

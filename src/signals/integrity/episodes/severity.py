@@ -1,4 +1,4 @@
-"""The anomaly decision (SPEC §4): a window count against its signal type's threshold.
+"""The anomaly decision (docs/semantics.md): a window count against its signal type's threshold.
 
 `count > threshold` is anomalous; `count >= 1.5 * threshold` is critical, else warning. The 1.5
 is compared in integers (`2 * count >= 3 * threshold`) so no float rounding moves the boundary.

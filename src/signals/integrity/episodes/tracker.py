@@ -1,4 +1,5 @@
-"""Episode transitions per (user_id, signal_type) key (SPEC §4). Pure: no I/O, no clock reads.
+"""Episode transitions per (user_id, signal_type) key (docs/semantics.md). Pure: no I/O, no
+clock reads.
 
 - The first anomalous event of a key opens an episode: severity from its count, peak_count =
   count, event_count = 1, sample_event_ids = [its id], opened_at = last_seen_at = received_at.
@@ -44,6 +45,7 @@ class Transition(Struct, frozen=True, kw_only=True):
     kind: TransitionKind
     episode: Episode  # a copy, unchanged by later transitions
     reached: Severity | None = None
+    trace: str | None = None  # the traceparent of the record that caused it (set by detection)
 
 
 def _plus_seconds(instant: str, seconds: float) -> str:

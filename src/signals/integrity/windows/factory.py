@@ -12,10 +12,11 @@ import redis.asyncio
 
 from signals.errors import DependencyUnavailable
 from signals.integrity.windows.base import Windows
-from signals.integrity.windows.fallback import REDIS_FAILURES, FallbackWindows
+from signals.integrity.windows.fallback import FallbackWindows
 from signals.integrity.windows.memory import MemoryWindows
 from signals.integrity.windows.redis import RedisWindows
 from signals.metrics import Metrics
+from signals.redis_client import REDIS_FAILURES
 from signals.settings import Settings
 from signals.urls import masked_url, scrubbed
 

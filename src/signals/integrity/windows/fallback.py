@@ -1,7 +1,8 @@
-"""Redis windows that fall back to memory while Redis is lost (SPEC §4).
+"""Redis windows that fall back to memory while Redis is lost (docs/semantics.md).
 
-A batch whose Redis call fails (connection refused or reset, a timeout, any Redis error) is
-counted in memory instead: no event is lost and the caller never sees the failure. That starts
+A batch whose Redis call fails (connection refused or reset, a timeout, any Redis error: see
+`signals.redis_client.REDIS_FAILURES`) is counted in memory instead: no event is lost and the
+caller never sees the failure. That starts
 an outage: status "degraded", one error log, `windows_fallbacks` + 1, `windows_degraded` = 1.
 During it every batch is counted in memory, and Redis is tried again at most every
 `redis.retry_seconds` (a PING first, so a dead Redis costs one cheap call per retry). When it
@@ -20,18 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 
 import structlog
-from redis.exceptions import RedisError
 
 from signals.integrity.windows.base import WindowEvent, WindowsStatus
 from signals.integrity.windows.memory import MemoryWindows
 from signals.integrity.windows.redis import RedisWindows
 from signals.metrics import Metrics
+from signals.redis_client import REDIS_FAILURES
 from signals.settings import RedisSettings
-
-# OSError covers the builtin ConnectionError and TimeoutError (asyncio's too) that can escape
-# redis-py. Any Redis error counts: for the consumer a READONLY or OOM reply is as much an
-# outage as a refused connection, and windowing must never stop it.
-REDIS_FAILURES: tuple[type[Exception], ...] = (RedisError, OSError)
 
 
 class FallbackWindows:

@@ -9,7 +9,7 @@ as one range of the (filter, position, tiebreak) index.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -20,7 +20,14 @@ from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
 from signals.store.cursor import read_id_cursor, read_seq_cursor
 from signals.store.outbox_rows import delivery_from_row
-from signals.store.paging import check_limit, page_of, where_clause
+from signals.store.paging import (
+    check_limit,
+    one_upper_bound,
+    page_of,
+    read_ahead,
+    where_clause,
+    without_since,
+)
 from signals.store.postgres.rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
@@ -35,6 +42,8 @@ DUE_ORDER = "ORDER BY next_attempt_at, created_us, id"
 
 
 async def signal_page(pool: asyncpg.Pool, query: SignalQuery) -> Page[Record]:
+    after = None if query.cursor is None else read_seq_cursor("signals", query.cursor)
+    query, after = one_upper_bound(query, after)
     where, params = _signal_filters(query)
     return await _newest_first(
         pool,
@@ -43,7 +52,7 @@ async def signal_page(pool: asyncpg.Pool, query: SignalQuery) -> Page[Record]:
         where=where,
         params=params,
         keys=("received_us", "seq"),
-        after=None if query.cursor is None else read_seq_cursor("signals", query.cursor),
+        after=after,
         limit=query.limit,
         decode=record_from_row,
         key_of=lambda row: (row[0], row[1]),
@@ -53,24 +62,35 @@ async def signal_page(pool: asyncpg.Pool, query: SignalQuery) -> Page[Record]:
 async def export_records(
     pool: asyncpg.Pool, query: SignalQuery, chunk: int
 ) -> AsyncIterator[Record]:
-    """Each chunk is its own query on a connection borrowed for it alone, so a slow reader of
-    the stream holds no connection (and no snapshot) between chunks."""
-    where, params = _signal_filters(query)
-    after: list[Any] = []
-    while True:
-        clauses = where
-        if after:
-            clauses = [*where, f"(received_us, seq) > (${len(params) + 1}, ${len(params) + 2})"]
-        rows = await pool.fetch(
-            f"SELECT {SELECT_RECORD} FROM events {where_clause(clauses)} "
-            f"ORDER BY received_us, seq LIMIT ${len(params) + len(after) + 1}",
-            *params, *after, chunk,
-        )  # fmt: skip
+    async for rows in _export_chunks(pool, query, chunk):
         for row in rows:
             yield record_from_row(row)
-        if len(rows) < chunk:
-            return
-        after = [rows[-1][0], rows[-1][1]]
+
+
+async def export_lines(pool: asyncpg.Pool, query: SignalQuery, chunk: int) -> AsyncIterator[bytes]:
+    """The records' JSON as stored (msgspec wrote it from the record), not decoded at all."""
+    async for rows in _export_chunks(pool, query, chunk):
+        if rows:
+            yield ("\n".join(row[2] for row in rows) + "\n").encode()
+
+
+def _export_chunks(pool: asyncpg.Pool, query: SignalQuery, chunk: int) -> AsyncIterator[list[Any]]:
+    """Each chunk is its own query on a connection borrowed for it alone, so a slow reader of
+    the stream holds no connection (and no snapshot) between chunks; the next chunk is read
+    while this one is decoded and sent."""
+    first = _signal_filters(query)
+    where, params = _signal_filters(without_since(query))
+    resuming = [*where, f"(received_us, seq) > (${len(params) + 1}, ${len(params) + 2})"]
+
+    def fetch(after: list[Any]) -> Awaitable[list[Any]]:
+        clauses, values = (resuming, [*params, *after]) if after else first
+        return pool.fetch(
+            f"SELECT {SELECT_RECORD} FROM events {where_clause(clauses)} "
+            f"ORDER BY received_us, seq LIMIT ${len(values) + 1}",
+            *values, chunk,
+        )  # fmt: skip
+
+    return read_ahead(fetch, chunk)
 
 
 async def anomaly_page(pool: asyncpg.Pool, query: AnomalyQuery) -> Page[Episode]:

@@ -1,4 +1,4 @@
-"""Writing the rollups of `signals.store.rollup` into their PostgreSQL tables.
+"""The PostgreSQL rollup tables: the write path's increments, and each level's table name.
 
 `roll_up` runs inside the transaction that inserted the events, for the rows that insert
 returned (newly stored ones only), one statement per table. Rows go in key order: every
@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from signals.store.postgres.schema import PgConnection
-from signals.store.rollup import Fact, deltas
-
-COUNT_TABLES = {3600: "counts_hour", 900: "counts_quarter", 60: "counts_minute"}
-USER_TABLES = {86400: "users_day", 3600: "users_hour"}
+from signals.store.rollup import COUNT_TABLES, Fact, deltas
 
 
 async def roll_up(conn: PgConnection, facts: Iterable[Fact]) -> None:
-    """Add newly stored events to every rollup; call inside the transaction that stored them."""
+    """Add newly stored events to the rollups the write path keeps (counts at every level,
+    users at the finest); call inside the transaction that stored them."""
     changes = deltas(facts)
     for level, count_rows in changes.counts:
         await conn.execute(
@@ -28,14 +26,13 @@ async def roll_up(conn: PgConnection, facts: Iterable[Fact]) -> None:
             "SET events = t.events + excluded.events",
             *_columns(sorted(count_rows)),
         )
-    for level, user_rows in changes.users:
-        await conn.execute(
-            f"INSERT INTO {USER_TABLES[level]} AS t (slot, user_id, events, stressed) "
-            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) "
-            "ON CONFLICT (slot, user_id) DO UPDATE "
-            "SET events = t.events + excluded.events, stressed = t.stressed + excluded.stressed",
-            *_columns(sorted(user_rows)),
-        )
+    await conn.execute(
+        "INSERT INTO users_10s AS t (slot, user_id, events, stressed) "
+        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) "
+        "ON CONFLICT (slot, user_id) DO UPDATE "
+        "SET events = t.events + excluded.events, stressed = t.stressed + excluded.stressed",
+        *_columns(sorted(changes.users)),
+    )
 
 
 def _columns(rows: Sequence[tuple[object, object, object, object]]) -> list[list[object]]:

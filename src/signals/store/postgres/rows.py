@@ -75,11 +75,12 @@ ON CONFLICT (id) DO UPDATE SET
 """
 
 DELIVERY_COLUMNS = (
-    "id, episode_id, type, payload, status, created_at, created_us, next_attempt_at, attempts"
+    "id, episode_id, type, payload, status, created_at, created_us, next_attempt_at, attempts, "
+    "traceparent"
 )
 INSERT_DELIVERY = (
     f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json) ON CONFLICT (id) DO NOTHING"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10) ON CONFLICT (id) DO NOTHING"
 )
 
 

@@ -18,7 +18,11 @@ Choices (see `PostgresStore` for the queries they serve):
 - `episodes.last_seen_us` lets several instances' writes of one episode merge (see
   `postgres_rows.UPSERT_EPISODE`);
 - rollup tables are keyed (slot, ...) like SQLite's: a range is one index range, and a batch's
-  increments land in the few rows of the current slots.
+  increments land in the few rows of the current slots; user rollups have the same rank index
+  (slot, events DESC, user_id) and the same seals (`signals.store.cover`).
+
+Space: rows that retention deletes are vacuumed by PostgreSQL's autovacuum and their space is
+reused by new rows; the files do not shrink (that takes VACUUM FULL, which locks the table).
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ PgConnection = asyncpg.Connection | PoolConnectionProxy
 
 # Any fixed 64-bit number: the advisory lock every `signals` instance takes to migrate.
 MIGRATION_LOCK = 0x7369676E616C73  # "signals"
+
+# The start (epoch seconds) of the 10-second slot of `received_us`, rounding down before 1970 too.
+_TEN_SECONDS = "(received_us - ((received_us % 10000000) + 10000000) % 10000000) / 1000000"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -110,6 +117,36 @@ MIGRATIONS: tuple[str, ...] = (
         segment bigint NOT NULL,
         byte_offset bigint NOT NULL
     );
+    """,
+    # 2: as SQLite's migration 2 (`signals.store.sqlite.schema`): 10-second rollups written
+    # with the events, derived user minutes, seals, rank indexes; a version 1 store's rollups
+    # filled in from its events, its hour and day user rows sealed as they are.
+    f"""
+    CREATE TABLE counts_10s (LIKE counts_hour INCLUDING ALL);
+    CREATE TABLE users_10s (LIKE users_day INCLUDING ALL);
+    CREATE TABLE users_minute (LIKE users_day INCLUDING ALL);
+    CREATE TABLE user_seals (
+        level integer NOT NULL,
+        slot bigint NOT NULL,
+        events bigint NOT NULL,
+        PRIMARY KEY (level, slot)
+    );
+    INSERT INTO counts_10s
+        SELECT {_TEN_SECONDS}, signal_type, sentiment, COUNT(*) FROM events GROUP BY 1, 2, 3;
+    INSERT INTO users_10s
+        SELECT {_TEN_SECONDS}, user_id, COUNT(*), COUNT(*) FILTER (WHERE sentiment = 'stressed')
+        FROM events GROUP BY 1, 2;
+    INSERT INTO user_seals SELECT 3600, slot, SUM(events) FROM users_hour GROUP BY slot;
+    INSERT INTO user_seals SELECT 86400, slot, SUM(events) FROM users_day GROUP BY slot;
+    CREATE INDEX users_10s_rank ON users_10s (slot, events DESC, user_id) INCLUDE (stressed);
+    CREATE INDEX users_minute_rank ON users_minute (slot, events DESC, user_id)
+        INCLUDE (stressed);
+    CREATE INDEX users_hour_rank ON users_hour (slot, events DESC, user_id) INCLUDE (stressed);
+    CREATE INDEX users_day_rank ON users_day (slot, events DESC, user_id) INCLUDE (stressed);
+    """,
+    # 3: the W3C trace context of each delivery's webhook (records keep theirs in their JSON).
+    """
+    ALTER TABLE deliveries ADD COLUMN traceparent text;
     """,
 )
 

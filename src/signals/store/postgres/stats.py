@@ -1,11 +1,11 @@
-"""`Stats` from PostgreSQL: rollups for whole slots, raw events only for the ragged ends.
+"""`Stats` from PostgreSQL: rollups for whole slots, raw events only for ragged ends.
 
 The same plan as the SQLite store (`signals.store.rollup.plan`): counts from `counts_hour`,
-`counts_quarter` and `counts_minute` (a level only when it divides `bucket_seconds`), top users
-from `users_day` and `users_hour`, each family one statement over a UNION ALL of the segments.
-The counts are grouped both ways (per bucket and sentiment, per signal type) in one pass with
-GROUPING SETS, and the ten top users are ranked by the server. Nothing is remembered between
-calls: several instances write this database, so no one of them could tell when to forget.
+`counts_quarter`, `counts_minute` and `counts_10s` (a level only when it divides
+`bucket_seconds`), one statement over a UNION ALL of the segments, grouped both ways (per bucket
+and sentiment, per signal type) in one pass with GROUPING SETS; top users from
+`signals.store.ranking` over the user rollups. Run in one REPEATABLE READ snapshot, so that the
+parts agree.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from signals.instants import MICROS_PER_SECOND
-from signals.store.base import Stats, TopUser
+from signals.store.base import Stats
 from signals.store.grid import BucketGrid, assemble
-from signals.store.postgres.rollup import COUNT_TABLES, USER_TABLES
 from signals.store.postgres.rows import EPISODE_COLUMNS, episode_from_row
 from signals.store.postgres.schema import PgConnection
-from signals.store.rollup import COUNT_LEVELS, RAW, STRESSED, USER_LEVELS, plan
+from signals.store.postgres.slots import PostgresRollups
+from signals.store.ranking import top_users
+from signals.store.rollup import COUNT_LEVELS, COUNT_TABLES, RAW, plan
 
-TOP_USERS = 10
 RECENT_ANOMALIES = 20
 
 
@@ -40,6 +40,7 @@ async def read_stats(
 ) -> Stats:
     grid = BucketGrid(since_us, until_us, bucket_seconds)
     bucket_counts, type_counts = await _counts(conn, grid)
+    ranking = await top_users(PostgresRollups(conn), since_us, until_us)
     anomaly_counts = await conn.fetch(
         "SELECT (opened_us - $1) / $2, severity, COUNT(*) FROM episodes "
         "WHERE opened_us >= $3 AND opened_us < $4 GROUP BY 1, 2",
@@ -54,7 +55,8 @@ async def read_stats(
         grid,
         bucket_counts=bucket_counts,
         type_counts=type_counts,
-        top_users=await _top_users(conn, since_us, until_us),
+        top_users=ranking.users,
+        top_users_exact=ranking.exact,
         anomaly_counts=[(row[0], row[1], row[2]) for row in anomaly_counts],
         recent_anomalies=[episode_from_row(row) for row in recent],
     )
@@ -93,30 +95,3 @@ async def _counts(
     by_bucket = [(row[0], row[1], row[3]) for row in rows if row[4] == 0]
     by_type = [(row[2], row[3]) for row in rows if row[4] == 1]
     return by_bucket, by_type
-
-
-async def _top_users(conn: PgConnection, since_us: int, until_us: int) -> list[TopUser]:
-    p = _Params()
-    parts: list[str] = []
-    for segment in plan(since_us, until_us, USER_LEVELS):
-        if segment.level == RAW:
-            parts.append(
-                f"SELECT user_id, 1::bigint AS e, (sentiment = {p(STRESSED)})::int::bigint AS s "
-                f"FROM events WHERE received_us >= {p(segment.start_us)} "
-                f"AND received_us < {p(segment.end_us)}"
-            )
-        else:
-            parts.append(
-                f"SELECT user_id, events AS e, stressed AS s FROM {USER_TABLES[segment.level]} "
-                f"WHERE slot >= {p(segment.start_us // MICROS_PER_SECOND)} "
-                f"AND slot < {p(segment.end_us // MICROS_PER_SECOND)}"
-            )
-    if not parts:
-        return []
-    rows = await conn.fetch(
-        "SELECT user_id, SUM(e)::bigint AS total, SUM(s)::bigint "
-        f"FROM ({' UNION ALL '.join(parts)}) AS counted "
-        f"GROUP BY user_id ORDER BY total DESC, user_id LIMIT {p(TOP_USERS)}",
-        *p.values,
-    )
-    return [TopUser(user_id=row[0], events=row[1], stressed=row[2]) for row in rows]

@@ -1,4 +1,4 @@
-"""The PostgreSQL store: the `Store` that several `signals` instances share (SPEC §9).
+"""The PostgreSQL store: the `Store` that several `signals` instances share (docs/semantics.md).
 
 Open with `await PostgresStore.open(url)`: it connects a pool (asyncpg), migrates the schema
 (`postgres_schema`: versioned, idempotent, safe when instances start together) and answers the
@@ -43,6 +43,7 @@ from signals.store.postgres.listings import (
     claim_deliveries,
     delivery_page,
     due_deliveries,
+    export_lines,
     export_records,
     signal_page,
 )
@@ -60,6 +61,7 @@ from signals.store.postgres.rows import (
 )
 from signals.store.postgres.schema import PgConnection, migrate
 from signals.store.postgres.stats import read_stats
+from signals.store.postgres.upkeep import oldest_us, prune, seal_pass
 from signals.store.rollup import Fact
 from signals.urls import masked_url
 
@@ -255,11 +257,37 @@ class PostgresStore:
         `cursor` of the query are ignored."""
         return export_records(self._pool, query, self._batch_max)
 
+    def export_lines(self, query: SignalQuery) -> AsyncIterator[bytes]:
+        """`export` as NDJSON, in pieces of whole lines (one per chunk read)."""
+        return export_lines(self._pool, query, self._batch_max)
+
     async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats:
         """Raises ValueError for bucket_seconds < 1, until before since, or too many buckets."""
-        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
-            # One snapshot for all of its statements, so the parts of one answer agree.
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(readonly=True, isolation="repeatable_read"),
+        ):
+            # One snapshot for all of its statements, so the parts of one answer agree. Each
+            # reads a few thousand rows at most: starting parallel workers would take longer.
+            await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             return await read_stats(conn, since_us, until_us, bucket_seconds)
+
+    async def seal(self, now_us: int, since_us: int | None = None) -> int:
+        """See `Store.seal`; an instance skips its pass while another one runs its own."""
+        if since_us is not None:
+            oldest = await oldest_us(self._pool)
+            if oldest is None:
+                return 0
+            since_us = max(since_us, oldest)
+        return await seal_pass(self._pool, now_us, since_us)
+
+    async def prune(self, before_us: int, limit: int) -> int:
+        """See `Store.prune`."""
+        return await prune(self._pool, before_us, limit)
+
+    async def reclaim(self, max_pages: int) -> int:
+        """PostgreSQL reuses the space of deleted rows itself (autovacuum): nothing to do."""
+        return 0
 
     async def open_episodes(self) -> list[Episode]:
         """Episodes not closed yet, oldest first."""

@@ -8,7 +8,7 @@ index, so the walk starts right where the last page stopped.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -19,10 +19,18 @@ from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Page, SignalQuery
 from signals.store.cursor import read_id_cursor, read_seq_cursor
 from signals.store.outbox_rows import delivery_from_row
-from signals.store.paging import check_limit, page_of, where_clause
+from signals.store.paging import (
+    check_limit,
+    one_upper_bound,
+    page_of,
+    read_ahead,
+    where_clause,
+    without_since,
+)
 from signals.store.sqlite.rows import (
     DELIVERY_COLUMNS,
     EPISODE_COLUMNS,
+    RECORD_JSON,
     SELECT_RECORD,
     episode_from_row,
     record_from_row,
@@ -32,6 +40,8 @@ T = TypeVar("T")
 
 
 async def signal_page(conn: aiosqlite.Connection, query: SignalQuery) -> Page[Record]:
+    after = None if query.cursor is None else read_seq_cursor("signals", query.cursor)
+    query, after = one_upper_bound(query, after)
     where, params = _signal_filters(query)
     return await _newest_first(
         conn,
@@ -40,7 +50,7 @@ async def signal_page(conn: aiosqlite.Connection, query: SignalQuery) -> Page[Re
         where=where,
         params=params,
         keys=("received_us", "seq"),
-        after=None if query.cursor is None else read_seq_cursor("signals", query.cursor),
+        after=after,
         limit=query.limit,
         decode=record_from_row,
         key_of=lambda row: (row[0], row[1]),
@@ -50,24 +60,40 @@ async def signal_page(conn: aiosqlite.Connection, query: SignalQuery) -> Page[Re
 async def export_records(
     conn: aiosqlite.Connection, query: SignalQuery, chunk: int
 ) -> AsyncIterator[Record]:
-    where, params = _signal_filters(query)
-    resume: list[Any] = []
-    while True:
-        rows = list(
-            await conn.execute_fetchall(
-                f"SELECT {SELECT_RECORD} FROM events {where_clause(where)} "
-                "ORDER BY received_us, seq LIMIT ?",
-                [*params, *resume, chunk],
-            )
-        )
+    async for rows in _export_chunks(conn, query, chunk, SELECT_RECORD):
         for row in rows:
             yield record_from_row(row)
-        if len(rows) < chunk:
-            return
-        if not resume:
-            where = [*where, "received_us >= ? AND (received_us > ? OR seq > ?)"]
-        last_us, last_seq = rows[-1][0], rows[-1][1]
-        resume = [last_us, last_us, last_seq]
+
+
+async def export_lines(
+    conn: aiosqlite.Connection, query: SignalQuery, chunk: int
+) -> AsyncIterator[bytes]:
+    async for rows in _export_chunks(conn, query, chunk, f"received_us, seq, {RECORD_JSON}"):
+        if rows:
+            yield ("\n".join(row[2] for row in rows) + "\n").encode()
+
+
+def _export_chunks(
+    conn: aiosqlite.Connection, query: SignalQuery, chunk: int, select: str
+) -> AsyncIterator[list[Any]]:
+    """Chunks of `chunk` rows, each query resuming after the last row of the one before; the
+    next chunk is read (on the connection's thread) while this one is decoded and sent."""
+    first = _signal_filters(query)
+    where, params = _signal_filters(without_since(query))
+    resuming = [*where, "received_us >= ? AND (received_us > ? OR seq > ?)"]
+
+    def fetch(after: list[Any]) -> Awaitable[Iterable[Any]]:
+        if not after:
+            clauses, values = first
+        else:  # received_us, received_us, seq
+            clauses, values = resuming, [*params, after[0], *after]
+        return conn.execute_fetchall(
+            f"SELECT {select} FROM events {where_clause(clauses)} "
+            "ORDER BY received_us, seq LIMIT ?",
+            [*values, chunk],
+        )
+
+    return read_ahead(fetch, chunk)
 
 
 async def anomaly_page(conn: aiosqlite.Connection, query: AnomalyQuery) -> Page[Episode]:

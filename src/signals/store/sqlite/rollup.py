@@ -1,4 +1,4 @@
-"""Writing the rollups of `signals.store.rollup` into their SQLite tables.
+"""The SQLite rollup tables: the write path's increments, and the names of every level's table.
 
 Each level has its own WITHOUT ROWID table keyed by (slot, ...), so one batch's increments,
 which all fall in the current few slots, touch a handful of pages. `roll_up` runs inside the
@@ -11,14 +11,12 @@ from typing import Any
 
 import aiosqlite
 
-from signals.store.rollup import Fact, deltas
-
-COUNT_TABLES = {3600: "counts_hour", 900: "counts_quarter", 60: "counts_minute"}
-USER_TABLES = {86400: "users_day", 3600: "users_hour"}
+from signals.store.rollup import COUNT_TABLES, Fact, deltas
 
 
 async def roll_up(conn: aiosqlite.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Add newly stored event rows (as `sqlite_rows.record_row` makes them) to every rollup."""
+    """Add newly stored event rows (as `sqlite_rows.record_row` makes them) to the rollups the
+    write path keeps: counts at every level, users at the finest."""
     changes = deltas(Fact(row[1], row[3], row[4], row[5]) for row in rows)
     for level, count_rows in changes.counts:
         await conn.executemany(
@@ -26,10 +24,9 @@ async def roll_up(conn: aiosqlite.Connection, rows: list[tuple[Any, ...]]) -> No
             "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events",
             count_rows,
         )
-    for level, user_rows in changes.users:
-        await conn.executemany(
-            f"INSERT INTO {USER_TABLES[level]} (slot, user_id, events, stressed) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-            "events = events + excluded.events, stressed = stressed + excluded.stressed",
-            user_rows,
-        )
+    await conn.executemany(
+        "INSERT INTO users_10s (slot, user_id, events, stressed) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET "
+        "events = events + excluded.events, stressed = stressed + excluded.stressed",
+        changes.users,
+    )

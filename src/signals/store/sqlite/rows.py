@@ -17,6 +17,7 @@ from signals.instants import to_us
 from signals.labels import Severity
 from signals.records.delivery import Attempt
 from signals.records.episode import Episode
+from signals.tracing.traceparent import trace_id_of
 
 _encoder = msgspec.json.Encoder()
 _strings = msgspec.json.Decoder(list[str])
@@ -26,13 +27,29 @@ _attempts = msgspec.json.Decoder(list[Attempt])
 
 EVENT_COLUMNS = (
     "event_id, received_us, received_at, user_id, signal_type, sentiment, sentiment_cues, "
-    "request_id, text, timestamp, agent_id, session_id, metadata"
+    "request_id, text, timestamp, agent_id, session_id, metadata, traceparent"
 )
-INSERT_EVENT = f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+INSERT_EVENT = f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
 # Listings read the keyset (received_us, seq) in front of the record's own columns.
 SELECT_RECORD = (
     "received_us, seq, event_id, received_at, user_id, signal_type, sentiment, sentiment_cues, "
-    "request_id, text, timestamp, agent_id, session_id, metadata"
+    "request_id, text, timestamp, agent_id, session_id, metadata, traceparent"
+)
+
+# A record as JSON, built by SQLite: its fields in `Record`'s order, as msgspec writes them
+# (JSON-valued columns embedded as JSON, missing values as null). The export streams it as is.
+_JSON_COLUMNS = ("sentiment_cues", "metadata")
+# `trace_id` is not a column: it is the second field of the kept `traceparent` (`trace_id_of`).
+_DERIVED = {"trace_id": "substr(traceparent, 4, 32)"}
+RECORD_JSON = (
+    "json_object("
+    + ", ".join(
+        f"'{name}', json({name})"
+        if name in _JSON_COLUMNS
+        else f"'{name}', {_DERIVED.get(name, name)}"
+        for name in Record.__struct_fields__
+    )
+    + ")"
 )
 
 EPISODE_COLUMNS = (
@@ -46,10 +63,11 @@ UPSERT_EPISODE = (
 )
 
 DELIVERY_COLUMNS = (
-    "id, episode_id, type, payload, status, created_at, created_us, next_attempt_at, attempts"
+    "id, episode_id, type, payload, status, created_at, created_us, next_attempt_at, attempts, "
+    "traceparent"
 )
 INSERT_DELIVERY = (
-    f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({', '.join('?' * 9)}) "
+    f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
     "ON CONFLICT (id) DO NOTHING"
 )
 
@@ -73,6 +91,7 @@ def record_row(record: Record, received_us: int) -> tuple[Any, ...]:
         record.agent_id,
         record.session_id,
         None if record.metadata is None else _json(record.metadata),
+        record.traceparent,
     )
 
 
@@ -91,6 +110,8 @@ def record_from_row(row: Any) -> Record:
         agent_id=row[11],
         session_id=row[12],
         metadata=None if row[13] is None else _metadata.decode(row[13]),
+        trace_id=trace_id_of(row[14]),
+        traceparent=row[14],
     )
 
 

@@ -17,14 +17,33 @@ user_id touches a different page for almost every row, each one written to the W
   A signal type may be rare or absent, so it has an index; a sentiment is one of four, each a
   sizeable share of traffic, so a walk of `events_time` finds a page of one quickly;
 - rollup tables are WITHOUT ROWID with the slot first: a time range is one contiguous read, and
-  a batch's increments land in the few pages of the current slots.
+  a batch's increments land in the few pages of the current slots;
+- each user rollup has a rank index (slot, events DESC, user_id, stressed): a slot's busiest
+  users are the first entries of its range, read without touching the table;
+- `user_seals (level, slot) -> events`: what a derived user slot added up to when it was derived
+  (see `signals.store.cover`).
+
+Space: new files use `auto_vacuum = INCREMENTAL`, so pages that retention frees can be handed
+back to the file system a few at a time (`PRAGMA incremental_vacuum`). SQLite can switch an
+existing file to that mode only by rewriting it whole (VACUUM); `use_incremental_vacuum` does
+that once, at the first open by this version, and logs how long it took.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import aiosqlite
+import structlog
 
 from signals.errors import SchemaTooNew
+
+log = structlog.get_logger(__name__)
+
+# The start (epoch seconds) of the 10-second slot of `received_us`, rounding down before 1970 too.
+_TEN_SECONDS = "(received_us - ((received_us % 10000000) + 10000000) % 10000000) / 1000000"
+
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -126,6 +145,56 @@ MIGRATIONS: tuple[str, ...] = (
         byte_offset INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: 10-second rollups written with the events; user minutes, hours and days derived from
+    # them once closed, each slot with its seal; rank indexes for the per-slot top users. The
+    # rollups of a store written by version 1 are filled in from its events, and its hour and
+    # day user rows (exact: version 1 wrote them with the events) are sealed as they are.
+    f"""
+    CREATE TABLE counts_10s (
+        slot INTEGER NOT NULL,
+        signal_type TEXT NOT NULL,
+        sentiment TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (slot, signal_type, sentiment)
+    ) WITHOUT ROWID;
+    CREATE TABLE users_10s (
+        slot INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        stressed INTEGER NOT NULL,
+        PRIMARY KEY (slot, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE users_minute (
+        slot INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        stressed INTEGER NOT NULL,
+        PRIMARY KEY (slot, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE user_seals (
+        level INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (level, slot)
+    ) WITHOUT ROWID;
+    INSERT INTO counts_10s
+        SELECT {_TEN_SECONDS}, signal_type, sentiment, COUNT(*) FROM events GROUP BY 1, 2, 3;
+    INSERT INTO users_10s
+        SELECT {_TEN_SECONDS}, user_id, COUNT(*), SUM(sentiment = 'stressed') FROM events
+        GROUP BY 1, 2;
+    INSERT INTO user_seals SELECT 3600, slot, SUM(events) FROM users_hour GROUP BY slot;
+    INSERT INTO user_seals SELECT 86400, slot, SUM(events) FROM users_day GROUP BY slot;
+    CREATE INDEX users_10s_rank ON users_10s (slot, events DESC, user_id, stressed);
+    CREATE INDEX users_minute_rank ON users_minute (slot, events DESC, user_id, stressed);
+    CREATE INDEX users_hour_rank ON users_hour (slot, events DESC, user_id, stressed);
+    CREATE INDEX users_day_rank ON users_day (slot, events DESC, user_id, stressed);
+    """,
+    # 3: the W3C trace context of each record and of each delivery's webhook (a record's
+    # `trace_id` is read back from its `traceparent`). Older rows have none.
+    """
+    ALTER TABLE events ADD COLUMN traceparent TEXT;
+    ALTER TABLE deliveries ADD COLUMN traceparent TEXT;
+    """,
 )
 
 
@@ -151,3 +220,26 @@ async def migrate(conn: aiosqlite.Connection) -> int:
                 await conn.rollback()
             raise
     return len(MIGRATIONS)
+
+
+async def use_incremental_vacuum(conn: aiosqlite.Connection, path: str) -> None:
+    """Put the file in `auto_vacuum = INCREMENTAL` mode. Call first thing after connecting: on a
+    new file the mode is then set before the first page is written, so it costs nothing.
+
+    An existing file in another mode is rewritten (VACUUM: as long as copying the file, and as
+    much free space again). If that fails (a full disk), the store opens anyway: pruned pages
+    are still reused by new rows, the file just does not shrink; the next open tries again.
+    """
+    await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    async with conn.execute("PRAGMA auto_vacuum") as cursor:
+        row = await cursor.fetchone()
+    if row is not None and row[0] == 2:
+        return  # already in that mode, or a new file, which takes it at once
+    started = time.perf_counter()
+    log.info("store file switching to incremental auto-vacuum (once)", path=path)
+    try:
+        await conn.execute("VACUUM")
+    except sqlite3.OperationalError as exc:
+        log.warning("store file not switched to incremental auto-vacuum", error=str(exc))
+        return
+    log.info("store file switched", path=path, seconds=round(time.perf_counter() - started, 1))

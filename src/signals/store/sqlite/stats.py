@@ -1,42 +1,36 @@
-"""`Stats` from SQLite: rollups for whole slots, raw events only for the ragged ends.
+"""`Stats` from SQLite: rollups for whole slots, raw events only for ragged ends.
 
 Counts (buckets, by signal type, by sentiment) come from `counts_hour`, `counts_quarter`
-(15 minutes) and `counts_minute`; a level is used only when it divides `bucket_seconds`, so
-that every rollup slot lies inside one bucket (sub-minute buckets are counted from raw events,
-which is cheap over the short ranges that use them). Top users come from `users_day` and
-`users_hour`, summed per user over the whole slots of the range (remembered between calls by
-`SettledTotals`) plus the raw events of its ragged ends. Each sum is one SQL statement: a
-UNION ALL of the segments `rollup.plan` chose, grouped once.
+(15 minutes), `counts_minute` and `counts_10s`; a level is used only when it divides
+`bucket_seconds`, so that every rollup slot lies inside one bucket. Top users come from
+`signals.store.ranking` over the user rollups. Only a range whose ends are not on a 10-second
+boundary (or buckets that are not a multiple of 10 seconds) reads raw events, for what lies
+between its ends and the nearest boundaries; the stats endpoint never asks for one.
+
+Run inside one read transaction (`SqliteStore._snapshot`) so that the parts agree.
 """
 
 from __future__ import annotations
 
-import heapq
-
 import aiosqlite
 
 from signals.instants import MICROS_PER_SECOND
-from signals.store.base import Stats, TopUser
+from signals.store.base import Stats
 from signals.store.grid import BucketGrid, assemble
-from signals.store.rollup import COUNT_LEVELS, RAW, STRESSED, USER_LEVELS, Segment, plan
-from signals.store.settled import SettledTotals, Totals
-from signals.store.sqlite.rollup import COUNT_TABLES, USER_TABLES
+from signals.store.ranking import top_users
+from signals.store.rollup import COUNT_LEVELS, COUNT_TABLES, RAW, plan
 from signals.store.sqlite.rows import EPISODE_COLUMNS, episode_from_row
+from signals.store.sqlite.slots import SqliteRollups
 
-TOP_USERS = 10
 RECENT_ANOMALIES = 20
 
 
 async def read_stats(
-    conn: aiosqlite.Connection,
-    since_us: int,
-    until_us: int,
-    bucket_seconds: int,
-    settled: SettledTotals,
+    conn: aiosqlite.Connection, since_us: int, until_us: int, bucket_seconds: int
 ) -> Stats:
     grid = BucketGrid(since_us, until_us, bucket_seconds)
     bucket_counts, type_counts = await _counts(conn, grid)
-    top_users = await _top_users(conn, since_us, until_us, settled)
+    ranking = await top_users(SqliteRollups(conn), since_us, until_us)
     anomaly_counts = await conn.execute_fetchall(
         "SELECT (opened_us - ?) / ?, severity, COUNT(*) FROM episodes "
         "WHERE opened_us >= ? AND opened_us < ? GROUP BY 1, 2",
@@ -51,7 +45,8 @@ async def read_stats(
         grid,
         bucket_counts=bucket_counts,
         type_counts=type_counts,
-        top_users=top_users,
+        top_users=ranking.users,
+        top_users_exact=ranking.exact,
         anomaly_counts=[(row[0], row[1], row[2]) for row in anomaly_counts],
         recent_anomalies=[episode_from_row(row) for row in recent],
     )
@@ -93,49 +88,3 @@ async def _counts(
         f"SELECT signal_type, SUM(n) FROM ({union}) GROUP BY 1", params
     )
     return [(i, sentiment, n) for i, sentiment, n in by_bucket], [(t, n) for t, n in by_type]
-
-
-async def _top_users(
-    conn: aiosqlite.Connection, since_us: int, until_us: int, settled: SettledTotals
-) -> list[TopUser]:
-    segments = plan(since_us, until_us, USER_LEVELS)
-    slots = tuple(segment for segment in segments if segment.level != RAW)
-    edges = [segment for segment in segments if segment.level == RAW]
-    totals = dict(await settled.get(slots, lambda: _slot_totals(conn, slots))) if slots else {}
-    if edges:
-        union = " UNION ALL ".join(
-            "SELECT user_id, sentiment FROM events WHERE received_us >= ? AND received_us < ?"
-            for _ in edges
-        )
-        rows = await conn.execute_fetchall(
-            f"SELECT user_id, COUNT(*), SUM(sentiment = ?) FROM ({union}) GROUP BY user_id",
-            [STRESSED, *(bound for edge in edges for bound in (edge.start_us, edge.end_us))],
-        )
-        for user_id, events, stressed in rows:
-            before = totals.get(user_id, (0, 0))
-            totals[user_id] = (before[0] + events, before[1] + stressed)
-    return _top(totals)
-
-
-def _top(totals: Totals) -> list[TopUser]:
-    """The TOP_USERS largest by events, ties by user_id. Thousands of users reach here: only
-    those at or above the tenth largest count are sorted."""
-    if not totals:
-        return []
-    floor = heapq.nlargest(TOP_USERS, (events for events, _ in totals.values()))[-1]
-    contenders = [(-e, user, s) for user, (e, s) in totals.items() if e >= floor]
-    contenders.sort()
-    return [TopUser(user_id=user, events=-e, stressed=s) for e, user, s in contenders[:TOP_USERS]]
-
-
-async def _slot_totals(conn: aiosqlite.Connection, slots: tuple[Segment, ...]) -> Totals:
-    union = " UNION ALL ".join(
-        f"SELECT user_id, events, stressed FROM {USER_TABLES[slot.level]} "
-        "WHERE slot >= ? AND slot < ?"
-        for slot in slots
-    )
-    rows = await conn.execute_fetchall(
-        f"SELECT user_id, SUM(events), SUM(stressed) FROM ({union}) GROUP BY user_id",
-        [bound // MICROS_PER_SECOND for slot in slots for bound in (slot.start_us, slot.end_us)],
-    )
-    return {user_id: (events, stressed) for user_id, events, stressed in rows}

@@ -16,22 +16,18 @@ Query paths, chosen so each answers from an index walk that stops after `limit` 
   (column, received_us) index; the others are written `+column = ?`, which keeps SQLite from
   switching to a less selective index whatever its statistics say; a sentiment alone walks the
   time index, where one in a handful of rows matches;
-- `stats`: reads rollups for the whole slots of the range and raw events (through the covering
-  time index) only for its ragged ends; see `signals.store.rollup` and `sqlite_stats`. The
+- `stats`: reads rollups only (raw events just for range ends off a 10-second boundary), in
+  one snapshot; see `signals.store.rollup`, `signals.store.ranking` and `sqlite.stats`. The
   rollups are written by `apply` in the same transaction as the events, for new events only,
-  so a replayed batch cannot count twice. A covering index alone was the alternative, but it
-  still reads every event of the range: a day of a million-events week is ~150k entries, and
-  ranking users needs a sort of all of them. The rollups cost a few upserts per batch for
-  counts and about two per event for users (one per level: users rarely repeat within a
-  batch), and bring a day of stats down to ~3k count rows and ~35k user rows on that week;
-  they grow with the number of distinct users per hour, not with the event rate.
+  so a replayed batch cannot count twice: a few upserts per batch for counts and about one per
+  event for users (one per user and 10-second slot). The coarser user slots are derived in the
+  background (`seal`), and retention (`prune`, `reclaim`) runs the same way: `SqliteUpkeep`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -46,14 +42,16 @@ from signals.records.delivery import Delivery
 from signals.records.episode import Episode
 from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
 from signals.store.outbox_rows import delivery_row
-from signals.store.settled import SettledTotals
+from signals.store.sealing import seal
 from signals.store.sqlite.listings import (
     anomaly_page,
     delivery_page,
     due_deliveries,
+    export_lines,
     export_records,
     signal_page,
 )
+from signals.store.sqlite.permissions import owner_only
 from signals.store.sqlite.rollup import roll_up
 from signals.store.sqlite.rows import (
     EPISODE_COLUMNS,
@@ -66,8 +64,10 @@ from signals.store.sqlite.rows import (
     record_from_row,
     record_row,
 )
-from signals.store.sqlite.schema import migrate
+from signals.store.sqlite.schema import migrate, use_incremental_vacuum
 from signals.store.sqlite.stats import read_stats
+from signals.store.sqlite.transactions import snapshot, write_transaction
+from signals.store.sqlite.upkeep import SqliteUpkeep
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +100,8 @@ class SqliteStore:
         self._reader = reader
         self._batch_max = batch_max
         self._write_lock = asyncio.Lock()
-        self._settled = SettledTotals(self._write_lock)
+        self._read_lock = asyncio.Lock()  # one snapshot at a time on the shared reader
+        self._upkeep = SqliteUpkeep(writer, reader, self._write_lock, self._read_lock)
         self._closed = False
 
     @classmethod
@@ -109,9 +110,11 @@ class SqliteStore:
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
         path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         reader: aiosqlite.Connection | None = None
         try:
+            await use_incremental_vacuum(writer, str(path))
             mode = await _scalar(writer, "PRAGMA journal_mode = WAL")
             if mode != "wal":
                 raise RuntimeError(f"{path}: SQLite could not enable WAL (journal_mode={mode})")
@@ -171,27 +174,21 @@ class SqliteStore:
                 rows[record.event_id] = record_row(record, to_us(record.received_at))
         episodes = [episode_row(episode) for episode in batch.episodes]
         deliveries = [delivery_row(delivery) for delivery in batch.deliveries]
-        earliest: int | None = None
-        async with self._write_lock:
-            async with self._transaction():
-                w = self._writer
-                inserted = 0
-                if rows:
-                    last_seq = await _scalar(w, "SELECT MAX(seq) FROM events")
-                    async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
-                        inserted = cursor.rowcount
-                    if inserted:
-                        new_rows = await self._new_rows(rows, inserted, last_seq or 0)
-                        await roll_up(w, new_rows)
-                        earliest = min(row[1] for row in new_rows)
-                if episodes:
-                    await w.executemany(UPSERT_EPISODE, episodes)
-                if deliveries:
-                    await w.executemany(INSERT_DELIVERY, deliveries)
-                if batch.checkpoint_name is not None and batch.checkpoint is not None:
-                    await self._put_checkpoint(batch.checkpoint_name, batch.checkpoint)
-            if earliest is not None:
-                self._settled.invalidate(earliest)  # committed, and still under the lock
+        async with self._write_lock, write_transaction(self._writer):
+            w = self._writer
+            inserted = 0
+            if rows:
+                last_seq = await _scalar(w, "SELECT MAX(seq) FROM events")
+                async with w.executemany(INSERT_EVENT, list(rows.values())) as cursor:
+                    inserted = cursor.rowcount
+                if inserted:
+                    await roll_up(w, await self._new_rows(rows, inserted, last_seq or 0))
+            if episodes:
+                await w.executemany(UPSERT_EPISODE, episodes)
+            if deliveries:
+                await w.executemany(INSERT_DELIVERY, deliveries)
+            if batch.checkpoint_name is not None and batch.checkpoint is not None:
+                await self._put_checkpoint(batch.checkpoint_name, batch.checkpoint)
         return inserted
 
     async def save_checkpoint(self, name: str, position: JournalPosition) -> None:
@@ -219,27 +216,13 @@ class SqliteStore:
         another dispatcher here; the lease is kept anyway, so both stores behave alike."""
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
-        async with self._write_lock, self._transaction():
+        async with self._write_lock, write_transaction(self._writer):
             due = await due_deliveries(self._writer, now, limit)
             await self._writer.executemany(
                 "UPDATE deliveries SET next_attempt_at = ? WHERE id = ?",
                 [(now + lease_seconds, delivery.id) for delivery in due],
             )
         return due
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error or cancellation."""
-        # IMMEDIATE takes SQLite's write lock up front: the MAX(seq) that `apply` reads before
-        # inserting stays true until the insert, and a busy file fails here, not halfway.
-        await self._writer.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            await self._writer.execute("COMMIT")
-        except BaseException:
-            if self._writer.in_transaction:
-                await self._writer.rollback()
-            raise
 
     async def _new_rows(
         self, rows: dict[str, tuple[Any, ...]], inserted: int, last_seq: int
@@ -255,6 +238,24 @@ class SqliteStore:
             "SELECT event_id FROM events WHERE seq > ?", (last_seq,)
         )
         return [rows[event_id] for (event_id,) in new_ids]
+
+    async def seal(self, now_us: int, since_us: int | None = None) -> int:
+        """See `Store.seal`."""
+        if since_us is not None:
+            oldest = await self._upkeep.oldest_us()
+            if oldest is None:
+                return 0
+            since_us = max(since_us, oldest)
+        return await seal(self._upkeep, now_us, since_us)
+
+    async def prune(self, before_us: int, limit: int) -> int:
+        """See `Store.prune`."""
+        return await self._upkeep.prune(before_us, limit)
+
+    async def reclaim(self, max_pages: int) -> int:
+        """Free pages handed back to the file system (`PRAGMA incremental_vacuum`); the file
+        shrinks when the WAL is next checkpointed."""
+        return await self._upkeep.reclaim(max_pages)
 
     async def _put_checkpoint(self, name: str, position: JournalPosition) -> None:
         await self._writer.execute(
@@ -317,12 +318,17 @@ class SqliteStore:
         """
         return export_records(self._reader, query, self._batch_max)
 
+    def export_lines(self, query: SignalQuery) -> AsyncIterator[bytes]:
+        """`export` as NDJSON, in pieces of whole lines (one per chunk read)."""
+        return export_lines(self._reader, query, self._batch_max)
+
     async def stats(self, since_us: int, until_us: int, bucket_seconds: int) -> Stats:
-        """See `signals.store.grid` for the bucket layout and `sqlite_stats` for the reads.
+        """See `signals.store.grid` for the bucket layout and `sqlite.stats` for the reads.
 
         Raises ValueError for bucket_seconds < 1, until before since, or too many buckets.
         """
-        return await read_stats(self._reader, since_us, until_us, bucket_seconds, self._settled)
+        async with snapshot(self._reader, self._read_lock):
+            return await read_stats(self._reader, since_us, until_us, bucket_seconds)
 
     async def open_episodes(self) -> list[Episode]:
         """Episodes not closed yet, oldest first."""

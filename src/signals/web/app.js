@@ -1,6 +1,8 @@
 /*
- * signals dashboard: reads GET /v1/stats and GET /v1/signals from the service that serves this
- * page and draws them with the vendored Chart.js. No inline script, no eval, no external request:
+ * signals dashboard: reads GET /v1/stats (which carries the newest webhook deliveries too) and
+ * GET /v1/signals from the service that serves this page and draws them with the vendored
+ * Chart.js. A click on an anomaly (or its Events button) lists that episode's events:
+ * GET /v1/signals for its user and signal type from opened_at until closed_at. No inline script, no eval, no external request:
  * the service sends `Content-Security-Policy: default-src 'self'`.
  *
  * Data from the service (user ids, signal types, texts, cues) only ever reaches the DOM through
@@ -15,6 +17,8 @@
   const REFRESH_MS = 5000;
   const KEY_STORAGE = "signals.readKey";
   const EVENTS_LIMIT = 50;
+  const EPISODE_EVENTS_LIMIT = 100;
+  const ATTEMPTS_SHOWN = 5;
   const RANGES = {
     "15m": { text: "last 15 minutes", seconds: 15 * 60 },
     "1h": { text: "last hour", seconds: 3600 },
@@ -75,8 +79,12 @@
     pending: false,
     needsKey: false,
     refreshes: 0,
+    lastStartedAt: 0,
     lastRenderedRange: null,
-    tableSignatures: { anomalies: "", events: "" },
+    tableSignatures: { anomalies: "", events: "", deliveries: "", episodeEvents: "" },
+    episodes: new Map(), // the anomalies table's episodes, by id
+    selected: null, // the episode whose events are shown
+    opener: null, // the button that showed them: focus goes back there on close
   };
   const charts = {};
 
@@ -565,6 +573,17 @@
     return chip;
   }
 
+  // A delivery's payload is the signed JSON body, base64 in the API: its episode names the anomaly.
+  function payloadEpisode(delivery) {
+    try {
+      const bytes = Uint8Array.from(window.atob(String(delivery.payload || "")), (c) => c.charCodeAt(0));
+      const body = JSON.parse(new TextDecoder().decode(bytes));
+      return body && body.episode ? body.episode : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
   function emptyRow(columns, text) {
     const tr = document.createElement("tr");
     const td = cell(text, "empty");
@@ -582,15 +601,10 @@
     const tbody = $("table-anomalies").tBodies[0];
     const rows = [];
     for (const episode of episodes) {
-      const tr = document.createElement("tr");
+      const tr = keyRow(episode.opened_at, episode.user_id, episode.signal_type);
       tr.dataset.episodeId = String(episode.id);
-      tr.appendChild(cell(formatInstant(episode.opened_at), "time", String(episode.opened_at)));
-      tr.appendChild(cell(episode.user_id, "ident", String(episode.user_id)));
-      tr.appendChild(cell(episode.signal_type, "ident", String(episode.signal_type)));
       const severity = SEVERITIES.includes(episode.severity) ? episode.severity : "warning";
-      const sevCell = cell(null);
-      sevCell.appendChild(badge(severity, String(episode.severity)));
-      tr.appendChild(sevCell);
+      tr.appendChild(badgeCell(severity, String(episode.severity)));
       tr.appendChild(cell(episode.peak_count + " / " + episode.threshold, "num"));
       tr.appendChild(cell(number.format(episode.event_count), "num"));
       tr.appendChild(cell(decimal.format(episode.window_seconds) + " s", "time"));
@@ -603,12 +617,79 @@
       tr.appendChild(statusCell);
       const alerted = Array.isArray(episode.alerted) ? episode.alerted : [];
       tr.appendChild(cell(alerted.length ? alerted.join(", ") : "—", alerted.length ? "" : "dim"));
+      const showCell = cell(null);
+      showCell.appendChild(eventsButton(episode));
+      tr.appendChild(showCell);
       rows.push(tr);
     }
-    tbody.replaceChildren(...(rows.length ? rows : [emptyRow(9, "No anomalies in this range")]));
+    state.episodes = new Map(episodes.map((episode) => [String(episode.id), episode]));
+    tbody.replaceChildren(...(rows.length ? rows : [emptyRow(10, "No anomalies in this range")]));
+    markSelected();
     $("anomalies-count").textContent = rows.length
       ? rows.length + " newest first"
       : "none in this range";
+  }
+
+  // The anomaly's own button, so the keyboard reaches what a click on its row does.
+  function eventsButton(episode) {
+    const show = document.createElement("button");
+    show.type = "button";
+    show.className = "button-link";
+    show.textContent = "Events";
+    show.setAttribute("aria-controls", "episode-panel");
+    show.setAttribute("aria-expanded", "false");
+    show.setAttribute(
+      "aria-label",
+      "Events of the anomaly of " + episode.user_id + ", " + episode.signal_type + ", opened " +
+        formatInstant(episode.opened_at),
+    );
+    return show;
+  }
+
+  // A row that starts with when, who and which signal type, as every table here does.
+  function keyRow(instant, userId, signalType) {
+    const tr = document.createElement("tr");
+    tr.appendChild(cell(formatInstant(instant), "time", String(instant)));
+    tr.appendChild(cell(userId, "ident", String(userId)));
+    tr.appendChild(cell(signalType, "ident", String(signalType)));
+    return tr;
+  }
+
+  function badgeCell(kind, text) {
+    const td = cell(null);
+    td.appendChild(badge(kind, text));
+    return td;
+  }
+
+  function eventRow(record) {
+    const tr = keyRow(record.received_at, record.user_id, record.signal_type);
+    tr.dataset.eventId = String(record.event_id);
+    const sentiment = SENTIMENTS.includes(record.sentiment) ? record.sentiment : "neutral";
+    tr.appendChild(badgeCell(sentiment, String(record.sentiment)));
+    const cuesCell = cell(null);
+    const cues = Array.isArray(record.sentiment_cues) ? record.sentiment_cues : [];
+    if (cues.length) {
+      const list = document.createElement("div");
+      list.className = "cues";
+      for (const cue of cues.slice(0, 4)) {
+        list.appendChild(cueChip(String(cue)));
+      }
+      if (cues.length > 4) {
+        const more = document.createElement("span");
+        more.className = "cue cue-more";
+        more.textContent = "+" + (cues.length - 4);
+        more.title = cues.slice(4).join("\n");
+        list.appendChild(more);
+      }
+      cuesCell.appendChild(list);
+    } else {
+      cuesCell.className = "dim";
+      cuesCell.textContent = "—";
+    }
+    tr.appendChild(cuesCell);
+    const text = record.text === null || record.text === undefined ? "" : String(record.text);
+    tr.appendChild(cell(text || "—", text ? "text" : "text dim", text));
+    return tr;
   }
 
   function renderEvents(records) {
@@ -617,47 +698,179 @@
       return;
     }
     state.tableSignatures.events = signature;
-    const tbody = $("table-events").tBodies[0];
-    const rows = [];
-    for (const record of records) {
-      const tr = document.createElement("tr");
-      tr.dataset.eventId = String(record.event_id);
-      tr.appendChild(cell(formatInstant(record.received_at), "time", String(record.received_at)));
-      tr.appendChild(cell(record.user_id, "ident", String(record.user_id)));
-      tr.appendChild(cell(record.signal_type, "ident", String(record.signal_type)));
-      const sentiment = SENTIMENTS.includes(record.sentiment) ? record.sentiment : "neutral";
-      const sentimentCell = cell(null);
-      sentimentCell.appendChild(badge(sentiment, String(record.sentiment)));
-      tr.appendChild(sentimentCell);
-      const cuesCell = cell(null);
-      const cues = Array.isArray(record.sentiment_cues) ? record.sentiment_cues : [];
-      if (cues.length) {
-        const list = document.createElement("div");
-        list.className = "cues";
-        for (const cue of cues.slice(0, 4)) {
-          list.appendChild(cueChip(String(cue)));
-        }
-        if (cues.length > 4) {
-          const more = document.createElement("span");
-          more.className = "cue cue-more";
-          more.textContent = "+" + (cues.length - 4);
-          more.title = cues.slice(4).join("\n");
-          list.appendChild(more);
-        }
-        cuesCell.appendChild(list);
-      } else {
-        cuesCell.className = "dim";
-        cuesCell.textContent = "—";
-      }
-      tr.appendChild(cuesCell);
-      const text = record.text === null || record.text === undefined ? "" : String(record.text);
-      tr.appendChild(cell(text || "—", text ? "text" : "text dim", text));
-      rows.push(tr);
-    }
-    tbody.replaceChildren(...(rows.length ? rows : [emptyRow(6, "No events in this range")]));
+    const rows = records.map(eventRow);
+    $("table-events").tBodies[0].replaceChildren(
+      ...(rows.length ? rows : [emptyRow(6, "No events in this range")]),
+    );
     $("events-count").textContent = rows.length
       ? "latest " + rows.length + ", newest first"
       : "none in this range";
+  }
+
+  // ---- webhook deliveries -----------------------------------------------------------------
+
+  const DELIVERY_STATUSES = ["delivered", "pending", "failed"];
+
+  function alertBadge(type) {
+    const what = String(type || "").replace(/^anomaly\./, "");
+    const kind = what === "resolved" ? "closed" : SEVERITIES.includes(what) ? what : "warning";
+    const span = badge(kind, what || "—");
+    span.title = String(type);
+    return span;
+  }
+
+  function attemptItem(attempt) {
+    const li = document.createElement("li");
+    const ok = attempt.status_code !== null && attempt.status_code >= 200 && attempt.status_code < 300;
+    li.className = ok ? "attempt-ok" : "attempt-failed";
+    const outcome = ok ? String(attempt.status_code) + " OK" : String(attempt.error || "failed");
+    const took = attempt.duration_ms === undefined ? "" : " · " + decimal.format(attempt.duration_ms) + " ms";
+    li.textContent = formatInstant(attempt.at) + " · " + outcome + took;
+    li.title = String(attempt.at);
+    return li;
+  }
+
+  function renderDeliveries(deliveries) {
+    const signature = JSON.stringify(deliveries.map((d) => [d.id, d.status, (d.attempts || []).length]));
+    if (signature === state.tableSignatures.deliveries) {
+      return;
+    }
+    state.tableSignatures.deliveries = signature;
+    const rows = [];
+    for (const delivery of deliveries) {
+      const tr = document.createElement("tr");
+      tr.dataset.deliveryId = String(delivery.id);
+      tr.appendChild(cell(formatInstant(delivery.created_at), "time", String(delivery.id)));
+      const typeCell = cell(null);
+      typeCell.appendChild(alertBadge(delivery.type));
+      tr.appendChild(typeCell);
+      const episode = payloadEpisode(delivery);
+      const about = episode ? episode.user_id + " · " + episode.signal_type : delivery.episode_id;
+      tr.appendChild(cell(about, "ident", "episode " + delivery.episode_id));
+      const status = DELIVERY_STATUSES.includes(delivery.status) ? delivery.status : "pending";
+      tr.appendChild(badgeCell(status, String(delivery.status)));
+      const attempts = Array.isArray(delivery.attempts) ? delivery.attempts : [];
+      const attemptsCell = cell(null, "attempts-cell");
+      if (attempts.length) {
+        const list = document.createElement("ol");
+        list.className = "attempts";
+        list.setAttribute("aria-label", attempts.length + (attempts.length === 1 ? " attempt" : " attempts"));
+        const skipped = Math.max(0, attempts.length - ATTEMPTS_SHOWN);
+        if (skipped) {
+          const more = document.createElement("li");
+          more.className = "dim";
+          more.textContent = skipped + " earlier " + (skipped === 1 ? "attempt" : "attempts");
+          list.appendChild(more);
+        }
+        attempts.slice(skipped).forEach((attempt) => list.appendChild(attemptItem(attempt)));
+        attemptsCell.appendChild(list);
+      } else {
+        attemptsCell.classList.add("dim");
+        attemptsCell.textContent = "not sent yet";
+      }
+      tr.appendChild(attemptsCell);
+      rows.push(tr);
+    }
+    $("table-deliveries").tBodies[0].replaceChildren(
+      ...(rows.length ? rows : [emptyRow(5, "No webhook deliveries yet (alerts.webhook_url sets where alerts go)")]),
+    );
+    $("deliveries-count").textContent = rows.length
+      ? "latest " + rows.length + ", newest first, every attempt"
+      : "none yet";
+  }
+
+  // ---- the events of one anomaly ----------------------------------------------------------
+
+  function markSelected() {
+    const id = state.selected ? String(state.selected.id) : null;
+    for (const tr of $("table-anomalies").tBodies[0].rows) {
+      const selected = id !== null && tr.dataset.episodeId === id;
+      tr.classList.toggle("selected", selected);
+      const button = tr.querySelector("button");
+      if (button) {
+        button.setAttribute("aria-expanded", String(selected));
+      }
+    }
+  }
+
+  function episodeQuery(episode) {
+    const params = new URLSearchParams({
+      user_id: String(episode.user_id),
+      signal_type: String(episode.signal_type),
+      since: String(episode.opened_at),
+      limit: String(EPISODE_EVENTS_LIMIT),
+    });
+    if (episode.closed_at) {
+      params.set("until", String(episode.closed_at));
+    }
+    return "/v1/signals?" + params.toString();
+  }
+
+  function describeEpisode(episode, shown, more) {
+    const span = episode.closed_at
+      ? "from " + formatInstant(episode.opened_at) + " until it closed at " + formatInstant(episode.closed_at)
+      : "since " + formatInstant(episode.opened_at) + ", still open";
+    const count = more ? "the newest " + shown : String(shown);
+    return (
+      episode.user_id + " · " + episode.signal_type + " · " + episode.severity + " · " + span +
+      " · " + count + (shown === 1 ? " event" : " events") + ", newest first"
+    );
+  }
+
+  async function loadEpisodeEvents() {
+    const episode = state.selected;
+    if (!episode) {
+      return;
+    }
+    const page = await getJSON(episodeQuery(episode));
+    if (state.selected === null || String(state.selected.id) !== String(episode.id)) {
+      return; // another anomaly was chosen meanwhile
+    }
+    const records = page.items || [];
+    $("episode-sub").textContent = describeEpisode(episode, records.length, Boolean(page.next_cursor));
+    const signature = String(episode.id) + JSON.stringify(records.map((r) => r.event_id));
+    if (signature !== state.tableSignatures.episodeEvents) {
+      state.tableSignatures.episodeEvents = signature;
+      const rows = records.map(eventRow);
+      $("table-episode-events").tBodies[0].replaceChildren(
+        ...(rows.length ? rows : [emptyRow(6, "No events stored for this anomaly")]),
+      );
+    }
+    document.documentElement.dataset.episode = String(episode.id);
+  }
+
+  async function selectEpisode(id, opener) {
+    const episode = state.episodes.get(id);
+    if (!episode) {
+      return;
+    }
+    state.selected = episode;
+    state.opener = opener || null;
+    state.tableSignatures.episodeEvents = "";
+    markSelected();
+    const panel = $("episode-panel");
+    panel.hidden = false;
+    $("episode-sub").textContent = "Loading…";
+    $("table-episode-events").tBodies[0].replaceChildren();
+    $("episode-title").focus();
+    try {
+      await loadEpisodeEvents();
+    } catch (err) {
+      handleError(err);
+    }
+  }
+
+  function closeEpisode() {
+    state.selected = null;
+    state.tableSignatures.episodeEvents = "";
+    delete document.documentElement.dataset.episode;
+    $("episode-panel").hidden = true;
+    markSelected();
+    const opener = state.opener;
+    state.opener = null;
+    if (opener && document.body.contains(opener)) {
+      opener.focus();
+    }
   }
 
   // ---- status, auth and errors -------------------------------------------------------------
@@ -742,6 +955,7 @@
       return;
     }
     state.inflight = true;
+    state.lastStartedAt = Date.now();
     stopTimer();
     const range = state.range;
     try {
@@ -752,7 +966,9 @@
         hideAuth();
         renderStats(stats);
         renderAnomalies(stats.recent_anomalies || []);
+        renderDeliveries(stats.recent_deliveries || []);
         renderEvents(page.items || []);
+        await followSelected();
         state.lastRenderedRange = range;
         state.refreshes += 1;
         document.documentElement.dataset.refreshes = String(state.refreshes);
@@ -776,6 +992,21 @@
     }
   }
 
+  // An open episode still gathers events: its list follows, in the same refresh.
+  async function followSelected() {
+    const selected = state.selected;
+    if (!selected) {
+      return;
+    }
+    const latest = state.episodes.get(String(selected.id));
+    if (latest) {
+      state.selected = latest;
+    }
+    if (!selected.closed_at) {
+      await loadEpisodeEvents();
+    }
+  }
+
   function stopTimer() {
     if (state.timer !== null) {
       window.clearTimeout(state.timer);
@@ -788,6 +1019,23 @@
     if (state.live && !state.needsKey && !document.hidden) {
       state.timer = window.setTimeout(refresh, REFRESH_MS);
     }
+  }
+
+  // A tab shown again or resumed refreshes at once only if its last refresh started at least
+  // REFRESH_MS ago, else when that time is up: flipping between tabs or clicking Pause and
+  // Resume must not add queries (at most one per REFRESH_MS per tab; a new range is asked at
+  // once, and the service answers repeated asks from its shared answers).
+  function refreshSoon() {
+    if (state.inflight) {
+      return; // the refresh under way schedules the next one
+    }
+    const wait = state.lastStartedAt + REFRESH_MS - Date.now();
+    if (wait <= 0) {
+      refresh();
+      return;
+    }
+    stopTimer();
+    state.timer = window.setTimeout(refresh, wait);
   }
 
   // ---- wiring ------------------------------------------------------------------------------
@@ -818,10 +1066,24 @@
       toggle.setAttribute("aria-pressed", String(state.live));
       toggle.textContent = state.live ? "Pause" : "Resume";
       if (state.live) {
-        refresh();
+        refreshSoon();
       } else {
         stopTimer();
         setLive("paused", "Paused");
+      }
+    });
+
+    // A click anywhere on an anomaly's row, or its Events button (keyboard), shows its events.
+    $("table-anomalies").tBodies[0].addEventListener("click", (event) => {
+      const row = event.target.closest("tr[data-episode-id]");
+      if (row) {
+        selectEpisode(row.dataset.episodeId, row.querySelector("button"));
+      }
+    });
+    $("episode-close").addEventListener("click", closeEpisode);
+    $("episode-panel").addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        closeEpisode();
       }
     });
 
@@ -849,12 +1111,14 @@
       if (document.hidden) {
         stopTimer();
       } else if (state.live) {
-        refresh();
+        refreshSoon();
       }
     });
   }
 
   function start() {
+    // The same columns as the recent events, so one header serves both tables.
+    $("table-episode-events").tBodies[0].before($("table-events").tHead.cloneNode(true));
     if (!window.Chart) {
       showBanner("The chart library did not load (/static/vendor/chartjs/chart.umd.min.js).");
       setLive("error", "Chart.js missing");

@@ -1,0 +1,84 @@
+"""DNS rebinding: which `Host` names the service answers (`server.allowed_hosts`).
+
+A web page the operator visits can point its own name at 127.0.0.1 and then read and write the
+service through the operator's browser, which sends the page's name as `Host`. So while auth is
+off (no keys, loopback binds only) only loopback names are served: `localhost`, loopback address
+literals (`127.0.0.1`, `[::1]`), with any port. With keys configured every request that touches
+data needs one, and any name is served. `server.allowed_hosts`, when set, is the list in both
+cases: exact names, `*.example.com` for the subdomains of `example.com`, or `*` for any. Every
+other `Host` (a missing one too) is answered 400 `invalid_host` before anything else runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from signals.auth.exposure import is_loopback
+from signals.http import ApiError, error_response
+from signals.metrics import Metrics
+
+HOST_HEADER = b"host"
+
+
+def host_name(header: bytes) -> str | None:
+    """The name in a Host header, lower-cased, without port, brackets or a final dot."""
+    try:
+        text = header.decode("ascii").strip().lower()
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("["):
+        name, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        return name or None
+    name, colon, port = text.partition(":")
+    if colon and not (port.isascii() and port.isdigit()):
+        return None
+    name = name.removesuffix(".")
+    return name or None
+
+
+class HostPolicy:
+    """`allows(name)`: loopback names only (`patterns` empty), else the listed patterns."""
+
+    def __init__(self, patterns: Sequence[str] = ()) -> None:
+        self._any = "*" in patterns
+        self._exact = {
+            p.lower().strip("[]").removesuffix(".") for p in patterns if not p.startswith("*")
+        }
+        self._suffixes = tuple(p.lower()[1:] for p in patterns if p.startswith("*."))
+        self._loopback_only = not patterns
+
+    def allows(self, name: str) -> bool:
+        if self._loopback_only:
+            return is_loopback(name)
+        return self._any or name in self._exact or name.endswith(self._suffixes)
+
+
+class HostGuard:
+    """Pure ASGI middleware: 400 `invalid_host` for a `Host` the policy does not allow."""
+
+    def __init__(self, app: ASGIApp, *, policy: HostPolicy, metrics: Metrics) -> None:
+        self.app = app
+        self._policy = policy
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = next((value for key, value in scope["headers"] if key == HOST_HEADER), b"")
+        name = host_name(header)
+        if name is not None and self._policy.allows(name):
+            await self.app(scope, receive, send)
+            return
+        self._metrics.rejections.labels("invalid_host").inc()
+        error = ApiError(
+            400,
+            "this Host is not served here (server.allowed_hosts)",
+            code="invalid_host",
+            details=[{"host": header.decode("ascii", "replace")[:255]}],
+        )
+        await error_response(scope, error)(scope, receive, send)

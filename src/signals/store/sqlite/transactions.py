@@ -1,0 +1,41 @@
+"""The SQLite store's two kinds of transaction: writes on the writer, snapshots on the reader.
+
+Writes take SQLite's write lock up front (BEGIN IMMEDIATE), so a busy file fails at the start,
+not halfway, and what a transaction reads before it writes (the MAX(seq) of `SqliteStore.apply`)
+stays true until it commits; they are rolled back on any error or cancellation. A snapshot is a
+read transaction on the reader connection: every statement in it sees the same committed state,
+whatever commits meanwhile (WAL). The reader connection is shared, so snapshots take turns
+(`lock`); other reads that run on it during one simply see that snapshot too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiosqlite
+
+
+@asynccontextmanager
+async def write_transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error or cancellation."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        await conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            await conn.rollback()
+        raise
+
+
+@asynccontextmanager
+async def snapshot(conn: aiosqlite.Connection, lock: asyncio.Lock) -> AsyncIterator[None]:
+    async with lock:
+        await conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            # Shielded: a cancelled caller must not leave the shared reader inside a transaction.
+            await asyncio.shield(conn.execute("COMMIT"))
