@@ -64,7 +64,8 @@ class Live:
 
     async def settle(self) -> None:
         """Wait (at most 10 s) until the consumer has stored everything journaled so far."""
-        journal = self.services.journal
+        journal = self.services.local
+        assert journal is not None, "settle() follows the local journal"
         async with asyncio.timeout(10):
             while self.services.consumer.position < journal.committed:
                 await asyncio.sleep(0.01)

@@ -31,7 +31,9 @@ def test_ingest_and_integrity_do_not_import_each_other() -> None:
     assert not any(name.startswith("signals.ingest") for name in imports_of("integrity"))
 
 
-@pytest.mark.parametrize("package", ["store", "journal", "records", "accept", "sentiment", "auth"])
+@pytest.mark.parametrize(
+    "package", ["store", "journal", "jetstream", "records", "accept", "sentiment", "auth"]
+)
 def test_shared_infrastructure_imports_neither_port(package: str) -> None:
     ports = [name for name in imports_of(package) if name.startswith(PORTS)]
     assert ports == [], f"{package}/ depends on a port's module: {ports}"

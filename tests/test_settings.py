@@ -165,3 +165,12 @@ def test_otel_settings_are_checked_and_off_by_default(tmp_path: Path) -> None:
     ]
     on = load(path, {"SIGNALS__OTEL__ENDPOINT": "http://127.0.0.1:4318"})
     assert (on.otel.endpoint, on.otel.service_name) == ("http://127.0.0.1:4318", "signals")
+
+
+def test_the_jetstream_journal_needs_a_url(tmp_path: Path) -> None:
+    path = write(tmp_path, '[journal]\nbackend = "jetstream"\nurl = []\n')
+    assert problems(path) == [f"{path}: journal: url: at least one nats:// URL, and no empty one"]
+    listed = write(
+        tmp_path, '[journal]\nbackend = "jetstream"\nurl = ["nats://a:4222", "nats://b:4222"]\n'
+    )
+    assert load(listed, {}).journal.urls == ["nats://a:4222", "nats://b:4222"]

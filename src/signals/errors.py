@@ -9,10 +9,14 @@
     ├── PortUnavailable           an address to listen on is taken or not ours (exit 1)
     ├── FilesUnusable             `data_dir` or a file in it cannot be created or written (exit 1)
     ├── SchemaTooNew              the store was written by a newer `signals` (exit 1)
+    ├── StreamRefused             the JetStream journal cannot be used as configured: no
+    │                             JetStream on the server, or a stream whose settings disagree
+    │                             with ours (exit 1)
     ├── JournalError              an append was not (or may not have been) made durable; an
     │   │                         `OSError` too, carrying the errno (ENOSPC, EIO, ...)
-    │   ├── JournalUnavailable    a write or fsync failed (disk full, I/O error): nothing of the
-    │   │                         group was acknowledged, and appends fail until one succeeds
+    │   ├── JournalUnavailable    a write or fsync failed (disk full, I/O error), or JetStream
+    │   │                         did not acknowledge: nothing of the group was acknowledged,
+    │   │                         and appends fail until one succeeds
     │   ├── JournalClosed         the journal is closed or its writer stopped: nothing written
     │   ├── JournalLocked         another process holds the journal directory
     │   └── JournalCorrupt        a complete line in a segment is not a record: file and offset
@@ -67,6 +71,10 @@ class SchemaTooNew(SignalsError):
     """The database was written by a newer version of `signals` than this one."""
 
 
+class StreamRefused(SignalsError):
+    """The JetStream server or stream cannot serve as the journal: the message says how to fix."""
+
+
 class DatasetError(UsageError):
     pass
 
@@ -83,7 +91,9 @@ class JournalError(SignalsError, OSError):
 
 
 class JournalUnavailable(JournalError):
-    pass
+    """Nothing of the append was acknowledged: the local journal's write or fsync failed, or
+    JetStream did not acknowledge (not connected, no quorum, refused or too slow). On JetStream
+    the events may still have been stored: a retry then answers `duplicate`."""
 
 
 class JournalClosed(JournalError):

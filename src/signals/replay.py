@@ -15,6 +15,10 @@ Progress (`signals.progress`): records done of the total, the rate and the time 
 terminal, else a log line every few seconds. The total is counted in a thread while the replay
 runs (newlines only, no decoding), so the replay does not wait for it; until it is known the
 line shows the records done and the rate.
+
+On JetStream (`journal.backend = "jetstream"`) replay reads the stream instead
+(`signals.jetstream.replay`): every message still in it, into the store, idempotent as above. It
+needs no lock (the consumers' ack floors are left as they are) and may run beside the service.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ async def replay(settings: Settings, progress: Progress | None = None) -> tuple[
     log lines.
     Raises `FilesUnusable` when there is no journal, `JournalLocked` while the service holds it.
     """
+    if settings.journal.backend == "jetstream":
+        with progress or Progress("replay", "records") as shown:
+            return await _replay_stream(settings, shown)
     directory = settings.data_path / "journal"
     if not directory.is_dir():
         raise FilesUnusable(f"no journal at {directory}: nothing to replay")
@@ -83,6 +90,24 @@ async def _replay(settings: Settings, progress: Progress) -> tuple[int, int]:
         await store.aclose()
         # A count that failed (a damaged `.gz`) only loses the total; the replay reports the damage.
         await asyncio.gather(counting, return_exceptions=True)
+    progress.update(total, total=total, stored=stored)
+    return stored, total
+
+
+async def _replay_stream(settings: Settings, progress: Progress) -> tuple[int, int]:
+    from signals.jetstream.replay import stream_batches  # noqa: PLC0415  (only on JetStream)
+
+    stored = total = 0
+    store = await open_store(settings)
+    try:
+        async for batch in stream_batches(settings.journal):
+            if not batch:
+                continue
+            total += len(batch)
+            stored += await store.apply(Batch(records=batch))
+            progress.update(total, stored=stored)
+    finally:
+        await store.aclose()
     progress.update(total, total=total, stored=stored)
     return stored, total
 

@@ -3,6 +3,8 @@
     open:  tracing (when on) -> Redis (the one client) -> windows -> store -> journal (torn tail
            repaired) -> catch-up into the store -> idempotency warm-up -> alert dispatcher,
            detection, consumer, router forwarder, store upkeep -> both servers
+           (journal.backend = "jetstream": `signals.streamed` opens the stream instead, and its
+           consumers feed the store and the router; no catch-up, no checkpoint rows)
     close: servers stop accepting and finish in-flight requests -> journal flushed and closed
            -> consumer drains the queue into the store -> background workers -> store -> Redis
            -> tracing (its last spans exported)
@@ -35,11 +37,11 @@ from signals.auth.wiring import guards_for, sees_details
 from signals.errors import FilesUnusable
 from signals.ingest.app import build_ingest_app
 from signals.ingest.forwarder import Forwarder
-from signals.ingest.forwarder import checkpoint_name as router_checkpoint
 from signals.ingest.history import SignalHistory
+from signals.ingest.stream_forwarder import StreamForwarder
 from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.app import build_integrity_app
-from signals.integrity.consumer import Consumer, catch_up
+from signals.integrity.consumer import Consumer
 from signals.integrity.detection import Detection
 from signals.integrity.episodes.redis_state import SharedEpisodes
 from signals.integrity.handoff import Handoff
@@ -47,6 +49,8 @@ from signals.integrity.history import AnomalyHistory
 from signals.integrity.windows.base import Windows
 from signals.integrity.windows.factory import open_windows
 from signals.journal import START, Journal
+from signals.journal.interface import JournalBackend, LocalJournal
+from signals.journals import open_forwarder, open_local
 from signals.metrics import Metrics
 from signals.probes import Probes
 from signals.redis_client import open_redis
@@ -56,6 +60,7 @@ from signals.store.base import Store
 from signals.store.factory import open_store
 from signals.store.failures import is_store_failure
 from signals.store.upkeep import StoreUpkeep
+from signals.streamed import Streamed, open_streamed
 from signals.tracing.base import Tracing
 from signals.tracing.otel import open_tracing
 
@@ -112,10 +117,11 @@ class Services:
     settings: Settings
     metrics: Metrics
     store: Store
-    journal: Journal
+    journal: JournalBackend
+    local: Journal | None  # the local journal, None on JetStream
     windows: Windows
     consumer: Consumer
-    forwarder: Forwarder | None
+    forwarder: Forwarder | StreamForwarder | None
     tracing: Tracing
     ingest_app: Starlette
     integrity_app: Starlette
@@ -158,22 +164,23 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         store = await open_store(settings)
         stack.push_async_callback(store.aclose)
 
-        # Retention's first pass runs as soon as the journal opens, before the consumers below
-        # register their positions: until they do, hold what their saved checkpoints still need.
-        names = [checkpoint]
-        if settings.router.url:
-            names.append(router_checkpoint(instance_id(data_dir)))
-        held = min([await store.checkpoint(name) or START for name in names])
         handoff = Handoff()
-        journal = await Journal.open(
-            data_dir / "journal", settings.journal, on_commit=handoff.on_commit, metrics=metrics,
-            on_group=tracing.journal_hook,
-        )  # fmt: skip
-        journal.register_consumer("opening", lambda: held)  # no await before this line
-        stack.push_async_callback(journal.aclose)
-        position, _ = await catch_up(
-            journal.read, store, checkpoint, settings.store.batch_max, data_dir / "journal"
-        )
+        backlog = Backlog(settings.ingest.queue_size)
+        local: Journal | None = None
+        streamed: Streamed | None = None
+        position = START
+        journal: JournalBackend
+        if settings.journal.backend == "jetstream":
+            streamed = await open_streamed(
+                settings, stack, handoff=handoff, backlog=backlog, instance=instance_id(data_dir)
+            )
+            journal = streamed
+        else:
+            local, position = await open_local(
+                settings, metrics, store, handoff, instance_id(data_dir), stack=stack,
+                tracing=tracing,
+            )  # fmt: skip
+            journal = LocalJournal(local)
 
         index = await _warm_index(settings, store)
 
@@ -185,32 +192,31 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         await detection.restore()
 
-        backlog = Backlog(settings.ingest.queue_size)
         consumer = Consumer(
             handoff=handoff,
             store=store,
             backlog=backlog,
             metrics=metrics,
-            checkpoint_name=checkpoint,
+            checkpoint_name=checkpoint if local else None,
             batch_max=settings.store.batch_max,
             detection=detection,
             on_stored=lambda records: index.stored(record.event_id for record in records),
             tracing=tracing,
         )
         consumer.position = position
-        journal.register_consumer("store", lambda: consumer.position)
-
-        forwarder: Forwarder | None = None
-        if settings.router.url:
-            forwarder = Forwarder(
-                journal, store, settings.router, metrics, instance_id(data_dir), tracing=tracing
-            )
-            await stack.enter_async_context(forwarder)
-        journal.unregister_consumer("opening")
+        if local is not None:
+            local.register_consumer("store", lambda: consumer.position)
+        forwarder = await open_forwarder(
+            settings, metrics, store, local or streamed, instance_id(data_dir), stack=stack,
+            tracing=tracing,
+        )  # fmt: skip
+        if local is not None:
+            local.unregister_consumer("opening")
 
         pipeline = Pipeline(
             journal=journal,
-            backlog=backlog,
+            # On JetStream the stream is the backlog: only what the store feed pulled waits here.
+            backlog=backlog if local else None,
             index=index,
             store=store,
             metrics=metrics,
@@ -249,6 +255,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             metrics=metrics,
             store=store,
             journal=journal,
+            local=local,
             windows=windows,
             consumer=consumer,
             forwarder=forwarder,
@@ -299,12 +306,12 @@ def _build_apps(
 
 def _readiness_checks(
     *,
-    journal: Journal,
+    journal: JournalBackend,
     store: Store,
     windows: Windows,
     consumer: Consumer,
     backlog: Backlog,
-    forwarder: Forwarder | None,
+    forwarder: Forwarder | StreamForwarder | None,
 ) -> dict[str, Any]:
     async def journal_check() -> dict[str, Any]:
         await journal.check()

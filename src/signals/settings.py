@@ -103,11 +103,38 @@ class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
 
 
 class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    backend: Literal["local", "jetstream"] = "local"
     fsync: Literal["always", "interval"] = "always"
     fsync_interval_ms: Annotated[int, Meta(ge=1, le=60_000)] = 200
     segment_max_bytes: Annotated[int, Meta(ge=4096)] = 64 * 1024 * 1024
     retention_days: Annotated[float, Meta(ge=0)] = 7.0  # 0 keeps every segment
     compress: bool = True
+    # JetStream (backend = "jetstream"): see `signals.jetstream`.
+    url: str | list[str] = "nats://127.0.0.1:4222"
+    stream: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "signals"
+    replicas: Annotated[int, Meta(ge=1, le=5)] = 1
+    dedupe_window_seconds: Annotated[float, Meta(ge=1, le=7 * 86_400)] = 3600.0
+    partitions: Annotated[int, Meta(ge=1, le=256)] = 16
+    timeout_seconds: PositiveFloat = 5.0
+    ack_wait_seconds: Annotated[float, Meta(ge=1)] = 10.0
+    lease_seconds: Annotated[float, Meta(ge=3)] = 10.0
+    monitoring_url: str | list[str] = ""
+    server_sync: Literal["unknown", "always", "interval"] = "unknown"
+
+    def __post_init__(self) -> None:
+        if self.backend == "jetstream" and not (self.urls and all(self.urls)):
+            raise ValueError("url: at least one nats:// URL, and no empty one")
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url] if isinstance(self.url, str) else list(self.url)
+
+    @property
+    def monitoring_urls(self) -> list[str]:
+        found = (
+            [self.monitoring_url] if isinstance(self.monitoring_url, str) else self.monitoring_url
+        )
+        return [url for url in found if url]
 
 
 class RouterSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -17,15 +17,21 @@ import pytest
 from tests.conftest import Live
 
 from signals.events import record_decoder
+from signals.journal import Journal
 from signals.store.base import SignalQuery
 
 EVENT = {"user_id": "u-1", "signal_type": "chat", "text": "thanks, that fixed it!"}
 ENVELOPE_KEYS = {"error", "request_id"}
 
 
+def local_journal(live: Live) -> Journal:
+    assert live.services.local is not None
+    return live.services.local
+
+
 def journal_lines(live: Live) -> list[bytes]:
     lines: list[bytes] = []
-    for path in sorted(live.services.journal.directory.glob("segment-*")):
+    for path in sorted(local_journal(live).directory.glob("segment-*")):
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         lines += data.splitlines()
     return lines
@@ -275,7 +281,7 @@ async def test_a_failing_journal_answers_503_and_is_not_ready_until_it_writes_ag
 ) -> None:
     """A disk whose fsync fails (the journal's fsync seam: see tests/journal/test_journal_faults.py
     for the same fault on its own, tests/durability/test_full_disk.py for a disk that fills)."""
-    journal = live.services.journal
+    journal = local_journal(live)
     healthy = journal.fsync
 
     def failing(fd: int) -> None:

@@ -121,8 +121,8 @@ class Intake:
             # The journal logged the outage once; a log line per refused request would drown it.
             self._metrics.rejections.labels("unavailable").inc()
             raise unavailable(
-                "the journal cannot write now (disk full or I/O error): nothing of this request "
-                "was accepted; retry later"
+                "the journal cannot make events durable now (disk full, I/O error, or JetStream "
+                "unreachable): nothing of this request was accepted; retry later"
             ) from None
         except StoreUnavailable:
             self._metrics.rejections.labels("unavailable").inc()

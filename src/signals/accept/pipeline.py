@@ -1,6 +1,6 @@
 """The durable accept path both ports share: claim ids, reserve room, journal, hand off.
 
-    request ─> Pipeline.accept ─> IdempotencyIndex.claim ─> Backlog.reserve ─> Journal.submit
+    request ─> Pipeline.accept ─> IdempotencyIndex.claim ─> Backlog.reserve ─> journal submit
                                                                                    │ (group commit)
     integrity Consumer <─ Handoff (`signals.integrity.handoff`, the journal's commit callback)
 
@@ -8,6 +8,11 @@ A record is answered only after the journal made it durable; it reaches the cons
 journal's commit callback, so the queue's order is the journal's order even when the request that
 wrote it was cancelled meanwhile. The consumer tells the index (`stored`) once the store has the
 records, and the store's unique index answers for them from then on.
+
+On JetStream (`signals.jetstream`) the stream itself is the backlog and the consumers pull from
+it, so no room is reserved here (`backlog=None`); and the journal may answer that an id was
+already written (a retry that went to another instance): that record is answered as the
+duplicate it is, with the answer of the copy stored first.
 """
 
 from __future__ import annotations
@@ -16,15 +21,15 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import msgspec
 
 from signals.accept.backlog import Backlog, BacklogFull
 from signals.accept.idempotency import ASK_STORE, Answer, IdempotencyIndex
 from signals.errors import StoreUnavailable
-from signals.events import Record
-from signals.journal.position import JournalPosition
+from signals.events import Record, record_decoder
+from signals.journal.interface import Appended, JournalBackend
 from signals.metrics import Metrics
 from signals.store.base import Store
 from signals.store.failures import is_store_failure
@@ -43,12 +48,6 @@ class Answered(NamedTuple):
     duplicate: bool
 
 
-class JournalWriter(Protocol):
-    def submit(
-        self, lines: Sequence[bytes], payload: object = None
-    ) -> asyncio.Future[JournalPosition]: ...
-
-
 def answer_of(record: Record) -> Answer:
     return Answer(
         record.event_id, record.sentiment, tuple(record.sentiment_cues), record.received_at
@@ -59,8 +58,8 @@ class Pipeline:
     def __init__(
         self,
         *,
-        journal: JournalWriter,
-        backlog: Backlog,
+        journal: JournalBackend,
+        backlog: Backlog | None,
         index: IdempotencyIndex,
         store: Store,
         metrics: Metrics,
@@ -101,17 +100,21 @@ class Pipeline:
             await self._ask_store(records, earlier, asked)
         fresh = [record for record, seen in zip(records, earlier, strict=True) if seen is None]
         answers = [answer_of(record) for record in fresh]
+        journaled: dict[int, Answer] = {}
         if fresh:
-            await self._write(fresh, answers)
+            journaled = await self._write(fresh, answers)
         accepted: list[Answered] = []
-        new = iter(answers)
+        written = iter(enumerate(answers))
         for seen in earlier:
             if seen is None:
-                accepted.append(Answered(next(new), False))
+                i, answer = next(written)
+                first = journaled.get(i)
+                accepted.append(Answered(answer, False) if first is None else Answered(first, True))
             else:
                 accepted.append(Answered(await self._earlier(seen), True))
-        if len(fresh) < len(records):
-            self._metrics.duplicates.inc(len(records) - len(fresh))
+        duplicates = len(records) - len(fresh) + len(journaled)
+        if duplicates:
+            self._metrics.duplicates.inc(duplicates)
         return accepted
 
     async def _ask_store(
@@ -144,10 +147,13 @@ class Pipeline:
                 self._index.found(answer)
                 earlier[i] = answer
 
-    async def _write(self, fresh: list[Record], answers: list[Answer]) -> None:
-        if not self._backlog.try_reserve(len(fresh)):
+    async def _write(self, fresh: list[Record], answers: list[Answer]) -> dict[int, Answer]:
+        """Journal `fresh`; returns the answers of those the journal already held (JetStream),
+        by their index in `fresh`."""
+        backlog = self._backlog
+        if backlog is not None and not backlog.try_reserve(len(fresh)):
             try:
-                await self._backlog.reserve(len(fresh), self._wait)
+                await backlog.reserve(len(fresh), self._wait)
             except BacklogFull as exc:
                 # A copy waiting on these claims is refused as this request is (503, retry later).
                 self._release(fresh, Overloaded(str(exc)))
@@ -163,22 +169,34 @@ class Pipeline:
             write = self._journal.submit([_encode(record) for record in fresh], fresh)
         except BaseException as exc:
             self._release(fresh, exc)
-            self._backlog.release(len(fresh))
+            if backlog is not None:
+                backlog.release(len(fresh))
             raise
         # Once the journal has the lines, their outcome settles the claims even if this request
         # is cancelled (a client hanging up must not unclaim a written id): the callback is the
         # journal's future's, and the request only waits on a shield of it.
         write.add_done_callback(partial(self._settle, fresh, answers))
-        await asyncio.shield(write)
+        appended = await asyncio.shield(write)
+        if not appended.earlier:
+            return {}
+        return {i: _answer_of_line(line, fresh[i]) for i, line in appended.earlier.items()}
 
     def _settle(
-        self, fresh: list[Record], answers: list[Answer], write: asyncio.Future[JournalPosition]
+        self, fresh: list[Record], answers: list[Answer], write: asyncio.Future[Appended]
     ) -> None:
         error = asyncio.CancelledError() if write.cancelled() else write.exception()
         if error is not None:
             self._release(fresh, error)
-            self._backlog.release(len(fresh))
+            if self._backlog is not None:
+                self._backlog.release(len(fresh))
             return
+        earlier = write.result().earlier
+        if earlier:
+            # Ids the journal already held settle with the answer of the copy stored first.
+            answers = list(answers)
+            for i, line in earlier.items():
+                answers[i] = _answer_of_line(line, fresh[i])
+            fresh = [record for i, record in enumerate(fresh) if i not in earlier]
         self._index.settle(answers)
         counts = Counter((record.signal_type, record.sentiment) for record in fresh)
         self._metrics.count_events(counts)
@@ -192,3 +210,12 @@ class Pipeline:
             return seen
         assert isinstance(seen, asyncio.Future)
         return await asyncio.shield(seen)
+
+
+def _answer_of_line(line: bytes, ours: Record) -> Answer:
+    """The answer the stored copy of a duplicate gave; ours if that copy cannot be read (it was
+    not written by `signals`: the id still counts as taken)."""
+    try:
+        return answer_of(record_decoder.decode(line))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return answer_of(ours)

@@ -1,15 +1,13 @@
 """The router forwarder: every journaled record POSTed to `router.url`, at least once, in order.
 
-It is a consumer of the journal, not of requests: it tails the journal from its own checkpoint
-(`router:<instance>`, kept in the store), so a down, failing or hanging router only makes its lag
-grow; ingest never waits for it. Records are sent one per request (`router.batch_size = 1`, a
-JSON object) or as JSON arrays of up to `batch_size`, with the first record's `X-Request-ID` and
-`traceparent` (the trace the record was accepted in; with tracing on, that of a `router forward`
-span, the child of that record's span and linked to the batch's others).
-A failed send (refused, timed out, non-2xx) is retried, the same batch again, with stamina's capped
-exponential backoff and jitter (`signals.retrying`), until it succeeds; so is a failure of the
-forwarder itself (a segment it cannot read), from the last record the router took. Nothing is ever
-skipped.
+It is a consumer of the local journal, not of requests: it tails the journal from its own
+checkpoint (`router:<instance>`, kept in the store), so a down, failing or hanging router only
+makes its lag grow; ingest never waits for it. Records are sent one per request (`router.batch_size
+= 1`, a JSON object) or as JSON arrays of up to `batch_size` (`signals.ingest.router_sender`,
+which sets the headers, traces and retries a failed send until it succeeds); a failure of the
+forwarder itself (a segment it cannot read) is retried too, from the last record the router
+took. Nothing is ever skipped. (On JetStream, `signals.ingest.stream_forwarder` forwards
+instead.)
 
 The checkpoint is saved at most every `CHECKPOINT_SECONDS` while records flow, within that time
 once they stop, and at shutdown; after a crash the records since the last save are sent again
@@ -25,19 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import httpx
-import msgspec
 import structlog
 
-from signals.events import epoch_seconds
+from signals.ingest.router_sender import RouterSender
 from signals.journal.position import START, JournalPosition
 from signals.journal.writer import Journal
 from signals.metrics import Metrics
-from signals.retrying import retry_until_stopped
 from signals.settings import RouterSettings
 from signals.store.base import Store
 from signals.tracing.base import Tracing
@@ -45,7 +41,6 @@ from signals.tracing.base import Tracing
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_SECONDS = 0.5
-FIRST_BACKOFF_SECONDS = 0.1
 STOP_GRACE_SECONDS = 1.0
 
 Line = tuple[bytes, JournalPosition]
@@ -54,21 +49,6 @@ Line = tuple[bytes, JournalPosition]
 def checkpoint_name(instance: str) -> str:
     """The store checkpoint the forwarder of `instance` resumes from."""
     return f"router:{instance}"
-
-
-class _Head(msgspec.Struct):
-    """The fields of a record the forwarder reads: for the headers and the lag."""
-
-    request_id: str = ""
-    received_at: str = ""
-    traceparent: str | None = None
-
-
-_head_decoder = msgspec.json.Decoder(_Head)
-
-
-class RouterRefused(Exception):
-    """The router did not take a delivery: refused, an error status, or no answer in time."""
 
 
 class Forwarder:
@@ -89,18 +69,22 @@ class Forwarder:
         self._settings = settings
         self._metrics = metrics
         self._checkpoint_name = checkpoint_name(instance)
-        self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
-        self._owns_client = client is None
-        self._clock = clock
-        self._tracing = tracing or Tracing()
         self._stopping = asyncio.Event()
+        self._sender = RouterSender(
+            settings, metrics, self._stopping, client=client, clock=clock, tracing=tracing
+        )
         self._task: asyncio.Task[None] | None = None
         self.position = START
         self._saved = START
         self._last_save = time.monotonic()
-        self._oldest_unsent: float | None = None  # received_at (epoch) of the next record due
-        self.failures = 0  # consecutive: reset by the next delivery
-        self.last_error = ""
+
+    @property
+    def failures(self) -> int:
+        return self._sender.failures
+
+    @property
+    def last_error(self) -> str:
+        return self._sender.last_error
 
     async def __aenter__(self) -> Forwarder:
         self.position = self._saved = await self._store.checkpoint(self._checkpoint_name) or START
@@ -129,12 +113,10 @@ class Forwarder:
             self._task = None
         await self._save()
         self._journal.unregister_consumer("router")
-        if self._owns_client:
-            await self._client.aclose()
+        await self._sender.aclose()
 
     def lag_seconds(self) -> float:
-        oldest = self._oldest_unsent
-        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+        return self._sender.lag_seconds()
 
     def readiness(self) -> dict[str, Any]:
         behind = self._journal.committed > self.position
@@ -156,21 +138,14 @@ class Forwarder:
                 await self._forward()
             except Exception as exc:
                 # A bug or an unreadable segment must not silently end forwarding for good.
-                self.failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self.failures % 100 == 1:
+                sender = self._sender
+                sender.failures += 1
+                sender.last_error = f"{type(exc).__name__}: {exc}"
+                if sender.failures % 100 == 1:
                     log.exception("router forwarder failed; resuming from its position")
                 raise
 
-        await self._retry(forward, Exception)
-
-    async def _retry(
-        self, attempt: Callable[[], Awaitable[None]], retry_on: type[Exception]
-    ) -> bool:
-        return await retry_until_stopped(
-            attempt, retry_on=retry_on, stopping=self._stopping,
-            first_wait=FIRST_BACKOFF_SECONDS, max_wait=self._settings.max_backoff_seconds,
-        )  # fmt: skip
+        await self._sender.retry(forward, Exception)
 
     async def _forward(self) -> None:
         """Deliver everything after `position`, then wait for more; return once stopping."""
@@ -186,7 +161,7 @@ class Forwarder:
                     await self._save_if_due()
             if batch and not await self._deliver(batch):
                 return
-            self._oldest_unsent = None
+            self._sender.oldest_unsent = None
             await self._save_if_due()
             await self._wait_for_more()
 
@@ -214,58 +189,10 @@ class Forwarder:
 
     async def _deliver(self, batch: list[Line]) -> bool:
         """Send until the router takes it; False when stopping first."""
-        head = _head_decoder.decode(batch[0][0])
-        if head.received_at:
-            self._oldest_unsent = epoch_seconds(head.received_at)
-        if self._settings.batch_size == 1:
-            body = batch[0][0]
-        else:
-            body = b"[" + b",".join(line for line, _ in batch) + b"]"
-        headers = {"content-type": "application/json", "x-request-id": head.request_id}
-        links: list[str | None] = []
-        if self._tracing.enabled and len(batch) > 1:
-            links = [_head_decoder.decode(line).traceparent for line, _ in batch[1:]]
-        attributes = {"signals.records": len(batch), "signals.request_id": head.request_id}
-
-        async def send() -> None:
-            with self._tracing.call("router forward", head.traceparent, links, attributes) as call:
-                outcome, status_code = await self._post(body, {**headers, **call.headers})
-                call.finish(status_code, None if outcome == "delivered" else outcome)
-            self._metrics.router_outcomes.labels(outcome).inc()
-            if outcome != "delivered":
-                self._failed(outcome)
-                raise RouterRefused(outcome)
-
-        if not await self._retry(send, RouterRefused):
+        if not await self._sender.deliver([line for line, _ in batch]):
             return False
-        if self.failures:
-            log.info("router delivery recovered", failed_attempts=self.failures)
-        self.failures = 0
         self.position = batch[-1][1]
         return True
-
-    def _failed(self, error: str) -> None:
-        self.failures += 1
-        self.last_error = error
-        if self.failures == 1 or self.failures % 100 == 0:
-            log.warning(
-                "router delivery failed; retrying",
-                outcome=error,
-                consecutive_failures=self.failures,
-                lag_seconds=round(self.lag_seconds(), 3),
-            )
-
-    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[str, int | None]:
-        """The outcome (a metric label) and the status code, None without an answer."""
-        try:
-            response = await self._client.post(self._settings.url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return "timeout", None
-        except httpx.HTTPError:
-            return "unreachable", None
-        if 200 <= response.status_code < 300:
-            return "delivered", response.status_code
-        return f"http_{response.status_code // 100}xx", response.status_code
 
     def _save_due_in(self) -> float | None:
         """Seconds until the checkpoint should be saved; None when it is up to date."""

@@ -6,7 +6,8 @@ alert deliveries and the consumer's journal checkpoint in ONE store transaction,
 checkpoint never runs ahead of what is stored. With tracing on, each step is a `store batch` span
 linked to its records' requests. A failing store is retried with capped backoff,
 never skipped: the records are in the journal, and the backlog bound pushes back on producers
-meanwhile.
+meanwhile. Records pulled from JetStream carry no position: their checkpoint is the stream's
+ack floor, advanced by the partition reader once the step's transaction committed (`done`).
 
 At start, `catch_up` replays the journal from the checkpoint before anything new is accepted.
 """
@@ -50,7 +51,7 @@ class Consumer:
         store: Store,
         backlog: Backlog,
         metrics: Metrics,
-        checkpoint_name: str,
+        checkpoint_name: str | None,
         batch_max: int,
         detection: Detection | None = None,
         clock: Callable[[], float] = time.time,
@@ -122,17 +123,22 @@ class Consumer:
     async def _consume(self, items: list[Committed]) -> None:
         self.oldest_pending = items[0].enqueued_at
         records = [record for item in items for record in item.records]
+        position = items[-1].position
         with self._tracing.store_batch(records):
             detected = await self._detection.detect(records) if self._detection else None
             batch = Batch(
                 records=records,
                 episodes=detected.episodes if detected else [],
                 deliveries=detected.deliveries if detected else [],
-                checkpoint_name=self._checkpoint_name,
-                checkpoint=items[-1].position,
+                checkpoint_name=self._checkpoint_name if position is not None else None,
+                checkpoint=position,
             )
             await self._apply(batch)
-        self.position = items[-1].position
+        if position is not None:
+            self.position = position
+        for item in items:
+            if item.done is not None and not item.done.done():
+                item.done.set_result(None)
         if self._on_stored is not None:
             self._on_stored(records)
         self._backlog.release(len(records))
