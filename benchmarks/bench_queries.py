@@ -49,6 +49,7 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from signals.errors import SignalsError
 from signals.events import Record
 from signals.ingest.history import RANGES, SignalHistory
 from signals.ingest.stats_cache import aligned_window
@@ -390,7 +391,8 @@ async def main() -> None:
     print(f"{args.backend}, {args.shape}, {args.events:,} events; {load()}")
     found = -1
     if not args.rebuild:
-        with contextlib.suppress(OSError, asyncpg.PostgresError, RuntimeError):
+        # No store yet (no file, no schema): built below.
+        with contextlib.suppress(OSError, asyncpg.PostgresError, SignalsError):
             async with opened(args) as store:
                 found = await stored_events(store)
     if found == args.events:
