@@ -206,3 +206,16 @@ async def test_the_filter_rarely_takes_an_unseen_id_for_a_known_one() -> None:
     written(seen, *(f"seen-{n}" for n in range(10_000)))
     maybes = sum(seen.lookup(f"unseen-{n}") is ASK_STORE for n in range(20_000))
     assert maybes < 100
+
+
+async def test_an_id_the_journal_already_held_answers_its_waiter_and_keeps_nothing() -> None:
+    # A retry that reached another instance first (JetStream): the copy waiting here gets the
+    # first answer, and the index keeps no answer that a `stored` might never remove.
+    seen = index()
+    first = answer("held", sentiment="stressed")
+    claim = seen.claim("held")
+    seen.held([first])
+    assert await claim == first
+    assert await learn(seen, "held") == STORE
+    seen.stored(["held"])
+    assert await learn(seen, "held") == STORE

@@ -131,6 +131,17 @@ class IdempotencyIndex:
         if isinstance(live, asyncio.Future) and not live.done():
             live.set_result(answer)
 
+    def held(self, answers: Iterable[Answer]) -> None:
+        """The journal already held these ids (a copy sent to another instance, on JetStream):
+        their waiters get the first copy's answer and the filter remembers the ids, but no answer
+        is kept, since the first copy may have been stored long ago and no `stored` would come
+        for it; a later copy asks the store, then the journal."""
+        event_ids = []
+        for answer in answers:
+            self.found(answer)
+            event_ids.append(answer.event_id)
+        self._add(event_ids)
+
     def release(self, event_id: str, error: BaseException) -> None:
         """The claim failed (nothing was written): forget the id, fail whoever waits on it."""
         live = self._live.get(event_id)

@@ -192,10 +192,9 @@ class Pipeline:
             return
         earlier = write.result().earlier
         if earlier:
-            # Ids the journal already held settle with the answer of the copy stored first.
-            answers = list(answers)
-            for i, line in earlier.items():
-                answers[i] = _answer_of_line(line, fresh[i])
+            # Ids the journal already held are answered with the copy stored first.
+            self._index.held(_answer_of_line(line, fresh[i]) for i, line in earlier.items())
+            answers = [answer for i, answer in enumerate(answers) if i not in earlier]
             fresh = [record for i, record in enumerate(fresh) if i not in earlier]
         self._index.settle(answers)
         counts = Counter((record.signal_type, record.sentiment) for record in fresh)
