@@ -54,9 +54,6 @@ class Streamed:
     def submit(self, lines: Sequence[bytes], payload: Sequence[Record]) -> asyncio.Future[Appended]:
         return self._journal.submit(lines, payload)
 
-    async def append(self, lines: Sequence[bytes], payload: Sequence[Record]) -> Appended:
-        return await self._journal.append(lines, payload)
-
     async def check(self) -> None:
         await self._journal.check()
 

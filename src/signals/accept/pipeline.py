@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -100,19 +100,18 @@ class Pipeline:
             await self._ask_store(records, earlier, asked)
         fresh = [record for record, seen in zip(records, earlier, strict=True) if seen is None]
         answers = [answer_of(record) for record in fresh]
-        journaled: dict[int, Answer] = {}
+        held: Collection[int] = ()
         if fresh:
-            journaled = await self._write(fresh, answers)
+            held = await self._write(fresh, answers)
         accepted: list[Answered] = []
         written = iter(enumerate(answers))
         for seen in earlier:
             if seen is None:
                 i, answer = next(written)
-                first = journaled.get(i)
-                accepted.append(Answered(answer, False) if first is None else Answered(first, True))
+                accepted.append(Answered(answer, i in held))
             else:
                 accepted.append(Answered(await self._earlier(seen), True))
-        duplicates = len(records) - len(fresh) + len(journaled)
+        duplicates = len(records) - len(fresh) + len(held)
         if duplicates:
             self._metrics.duplicates.inc(duplicates)
         return accepted
@@ -147,9 +146,9 @@ class Pipeline:
                 self._index.found(answer)
                 earlier[i] = answer
 
-    async def _write(self, fresh: list[Record], answers: list[Answer]) -> dict[int, Answer]:
-        """Journal `fresh`; returns the answers of those the journal already held (JetStream),
-        by their index in `fresh`."""
+    async def _write(self, fresh: list[Record], answers: list[Answer]) -> Collection[int]:
+        """Journal `fresh`; returns the indexes of those the journal already held (JetStream),
+        whose entries in `answers` are then the answers of the copies stored first."""
         backlog = self._backlog
         if backlog is not None and not backlog.try_reserve(len(fresh)):
             try:
@@ -174,12 +173,11 @@ class Pipeline:
             raise
         # Once the journal has the lines, their outcome settles the claims even if this request
         # is cancelled (a client hanging up must not unclaim a written id): the callback is the
-        # journal's future's, and the request only waits on a shield of it.
+        # journal's future's, and the request only waits on a shield of it. Registered first,
+        # the callback has run (and rewritten `answers`) by the time the request resumes.
         write.add_done_callback(partial(self._settle, fresh, answers))
         appended = await asyncio.shield(write)
-        if not appended.earlier:
-            return {}
-        return {i: _answer_of_line(line, fresh[i]) for i, line in appended.earlier.items()}
+        return appended.earlier.keys()
 
     def _settle(
         self, fresh: list[Record], answers: list[Answer], write: asyncio.Future[Appended]
@@ -193,9 +191,11 @@ class Pipeline:
         earlier = write.result().earlier
         if earlier:
             # Ids the journal already held are answered with the copy stored first.
-            self._index.held(_answer_of_line(line, fresh[i]) for i, line in earlier.items())
-            answers = [answer for i, answer in enumerate(answers) if i not in earlier]
+            for i, line in earlier.items():
+                answers[i] = _answer_of_line(line, fresh[i])
+            self._index.held(answers[i] for i in earlier)
             fresh = [record for i, record in enumerate(fresh) if i not in earlier]
+            answers = [answer for i, answer in enumerate(answers) if i not in earlier]
         self._index.settle(answers)
         counts = Counter((record.signal_type, record.sentiment) for record in fresh)
         self._metrics.count_events(counts)

@@ -161,7 +161,7 @@ class Forwarder:
                     await self._save_if_due()
             if batch and not await self._deliver(batch):
                 return
-            self._sender.oldest_unsent = None
+            self._sender.caught_up()
             await self._save_if_due()
             await self._wait_for_more()
 

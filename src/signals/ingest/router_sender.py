@@ -9,7 +9,8 @@ jitter (`signals.retrying`) until it succeeds or the forwarder stops. One warnin
 start failing, then one every hundredth failure; one line when they recover.
 
 `lag_seconds` is the age of the oldest record not yet delivered (its `received_at`), for
-`signals_router_lag_seconds`.
+`signals_router_lag_seconds`, over every lane that delivers through the sender at once (the
+JetStream forwarder's partitions; the local forwarder is one lane).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class RouterSender:
         self._client = client or httpx.AsyncClient(timeout=settings.timeout_seconds)
         self._owns_client = client is None
         self._clock = clock
-        self.oldest_unsent: float | None = None  # received_at (epoch) of the next record due
+        # Per lane, the received_at (epoch) of the next record due; a lane caught up has none.
+        self._oldest_unsent: dict[int, float] = {}
         self.failures = 0  # consecutive: reset by the next delivery
         self.last_error = ""
 
@@ -75,8 +77,12 @@ class RouterSender:
             await self._client.aclose()
 
     def lag_seconds(self) -> float:
-        oldest = self.oldest_unsent
+        oldest = min(self._oldest_unsent.values(), default=None)
         return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def caught_up(self, lane: int = 0) -> None:
+        """`lane` has delivered all it had: it holds no record back any more."""
+        self._oldest_unsent.pop(lane, None)
 
     async def retry(
         self, attempt: Callable[[], Awaitable[None]], retry_on: type[Exception]
@@ -86,11 +92,11 @@ class RouterSender:
             first_wait=FIRST_BACKOFF_SECONDS, max_wait=self._settings.max_backoff_seconds,
         )  # fmt: skip
 
-    async def deliver(self, lines: Sequence[bytes]) -> bool:
+    async def deliver(self, lines: Sequence[bytes], lane: int = 0) -> bool:
         """Send until the router takes `lines`; False when stopping first."""
         head = _head_decoder.decode(lines[0])
         if head.received_at:
-            self.oldest_unsent = epoch_seconds(head.received_at)
+            self._oldest_unsent[lane] = epoch_seconds(head.received_at)
         body = lines[0] if self._settings.batch_size == 1 else b"[" + b",".join(lines) + b"]"
         headers = {"content-type": "application/json", "x-request-id": head.request_id}
         links: list[str | None] = []

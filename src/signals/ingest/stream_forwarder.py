@@ -11,16 +11,13 @@ number of instances. Each user's records keep their order: one partition, one re
 from __future__ import annotations
 
 import asyncio
-import time
 from types import TracebackType
 from typing import Any
 
-import msgspec
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from signals.events import epoch_seconds
 from signals.ingest.router_sender import RouterSender
 from signals.jetstream.partitions import PartitionReaders, open_readers
 from signals.metrics import Metrics
@@ -29,13 +26,6 @@ from signals.tracing.base import Tracing
 
 GROUP = "router"
 STOP_GRACE_SECONDS = 1.0
-
-
-class _Received(msgspec.Struct):
-    received_at: str = ""
-
-
-_received = msgspec.json.Decoder(_Received)
 
 
 class StreamForwarder:
@@ -51,7 +41,6 @@ class StreamForwarder:
         self._stopping = asyncio.Event()
         self._sender = RouterSender(settings.router, metrics, self._stopping, tracing=tracing)
         self._readers: PartitionReaders | None = None
-        self._oldest: dict[int, float] = {}  # partition -> received_at of its oldest unsent
 
     async def __aenter__(self) -> StreamForwarder:
         self._readers = await open_readers(
@@ -72,8 +61,7 @@ class StreamForwarder:
         await self._sender.aclose()
 
     def lag_seconds(self) -> float:
-        oldest = min(self._oldest.values(), default=None)
-        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        return self._sender.lag_seconds()
 
     def readiness(self) -> dict[str, Any]:
         readers = self._readers
@@ -96,17 +84,8 @@ class StreamForwarder:
         size = self._settings.router.batch_size
         try:
             for start in range(0, len(lines), size):
-                self._note_oldest(partition, lines[start])
-                if not await self._sender.deliver(lines[start : start + size]):
+                if not await self._sender.deliver(lines[start : start + size], lane=partition):
                     return False
         finally:
-            self._oldest.pop(partition, None)
+            self._sender.caught_up(partition)
         return True
-
-    def _note_oldest(self, partition: int, line: bytes) -> None:
-        try:
-            received_at = _received.decode(line).received_at
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return
-        if received_at:
-            self._oldest[partition] = epoch_seconds(received_at)

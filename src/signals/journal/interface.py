@@ -60,9 +60,6 @@ class LocalJournal:
         written.add_done_callback(lambda done: _settle(appended, done))
         return appended
 
-    async def append(self, lines: Sequence[bytes], payload: Sequence[Record]) -> Appended:
-        return await self.submit(lines, payload)
-
     async def check(self) -> None:
         await self.journal.check()
 
