@@ -14,6 +14,7 @@ from signals.ingest.forwarder import Forwarder
 from signals.ingest.forwarder import checkpoint_name as router_checkpoint
 from signals.ingest.stream_forwarder import StreamForwarder
 from signals.integrity.consumer import catch_up
+from signals.integrity.consumer import checkpoint_name as store_checkpoint
 from signals.integrity.handoff import Handoff
 from signals.journal import START, Journal, JournalPosition
 from signals.metrics import Metrics
@@ -40,7 +41,7 @@ async def open_local(
     saved checkpoints still need.
     """
     data_dir = settings.data_path
-    checkpoint = f"store:{instance}"
+    checkpoint = store_checkpoint(instance)
     names = [checkpoint]
     if settings.router.url:
         names.append(router_checkpoint(instance))

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 
 from signals.errors import FilesUnusable, JournalLocked
 from signals.events import Record
+from signals.integrity.consumer import checkpoint_name
 from signals.journal.position import JournalPosition
 from signals.journal.reader import count_lines, iter_records
 from signals.journal.records import decode_record
@@ -70,7 +71,7 @@ async def replay(settings: Settings, progress: Progress | None = None) -> tuple[
 
 
 async def _replay(settings: Settings, progress: Progress) -> tuple[int, int]:
-    checkpoint = f"store:{instance_id(settings.data_path)}"
+    checkpoint = checkpoint_name(instance_id(settings.data_path))
     directory = settings.data_path / "journal"
     stop = threading.Event()
     counting = asyncio.create_task(asyncio.to_thread(count_lines, directory, stop=stop))

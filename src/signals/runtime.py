@@ -42,6 +42,7 @@ from signals.ingest.stream_forwarder import StreamForwarder
 from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.app import build_integrity_app
 from signals.integrity.consumer import Consumer
+from signals.integrity.consumer import checkpoint_name as store_checkpoint
 from signals.integrity.detection import Detection
 from signals.integrity.episodes.redis_state import SharedEpisodes
 from signals.integrity.handoff import Handoff
@@ -155,7 +156,7 @@ def _data_dir(settings: Settings) -> Path:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     data_dir = _data_dir(settings)
     metrics = Metrics()
-    checkpoint = f"store:{instance_id(data_dir)}"
+    instance = instance_id(data_dir)
     async with contextlib.AsyncExitStack() as stack:
         tracing = open_tracing(settings.otel)
         stack.push_async_callback(tracing.aclose)  # last: it exports the spans of the close
@@ -172,12 +173,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         journal: JournalBackend
         if settings.journal.backend == "jetstream":
             streamed = await open_streamed(
-                settings, stack, handoff=handoff, backlog=backlog, instance=instance_id(data_dir)
+                settings, stack, handoff=handoff, backlog=backlog, instance=instance
             )
             journal = streamed
         else:
             local, position = await open_local(
-                settings, metrics, store, handoff, instance_id(data_dir), stack=stack,
+                settings, metrics, store, handoff, instance, stack=stack,
                 tracing=tracing,
             )  # fmt: skip
             journal = LocalJournal(local)
@@ -197,7 +198,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             store=store,
             backlog=backlog,
             metrics=metrics,
-            checkpoint_name=checkpoint if local else None,
+            checkpoint_name=store_checkpoint(instance) if local else None,
             batch_max=settings.store.batch_max,
             detection=detection,
             on_stored=lambda records: index.stored(record.event_id for record in records),
@@ -207,7 +208,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if local is not None:
             local.register_consumer("store", lambda: consumer.position)
         forwarder = await open_forwarder(
-            settings, metrics, store, local or streamed, instance_id(data_dir), stack=stack,
+            settings, metrics, store, local or streamed, instance, stack=stack,
             tracing=tracing,
         )  # fmt: skip
         if local is not None:

@@ -173,6 +173,11 @@ class Consumer:
         return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
 
 
+def checkpoint_name(instance: str) -> str:
+    """The store checkpoint the consumer of `instance` resumes from (local journal)."""
+    return f"store:{instance}"
+
+
 async def catch_up(
     reader: Callable[[JournalPosition], AsyncIterator[tuple[bytes, JournalPosition]]],
     store: Store,

@@ -17,6 +17,7 @@ import aiosqlite
 from signals.journal.position import JournalPosition
 from signals.store.sqlite.rollup import roll_up
 from signals.store.sqlite.rows import INSERT_DELIVERY, INSERT_EVENT, UPSERT_EPISODE
+from signals.store.sqlite.transactions import write_transaction_on_thread
 
 T = TypeVar("T")
 UPSERT_CHECKPOINT = (
@@ -45,11 +46,9 @@ async def on_thread(conn: aiosqlite.Connection, work: Callable[[sqlite3.Connecti
 
 
 def write(db: sqlite3.Connection, rows: Rows) -> int:
-    """The transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any error); returns how many
-    events were new."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        inserted = 0
+    """The transaction (`write_transaction_on_thread`); returns how many events were new."""
+    inserted = 0
+    with write_transaction_on_thread(db):
         if rows.events:
             # AUTOINCREMENT never hands out a seq below this, so the rows above it are new.
             (last_seq,) = db.execute("SELECT MAX(seq) FROM events").fetchone()
@@ -64,11 +63,6 @@ def write(db: sqlite3.Connection, rows: Rows) -> int:
         if rows.checkpoint is not None:
             name, position = rows.checkpoint
             db.execute(UPSERT_CHECKPOINT, (name, position.segment, position.offset))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.rollback()
-        raise
     return inserted
 
 

@@ -11,8 +11,9 @@ whatever commits meanwhile (WAL). The reader connection is shared, so snapshots 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import aiosqlite
 
@@ -27,6 +28,19 @@ async def write_transaction(conn: aiosqlite.Connection) -> AsyncIterator[None]:
     except BaseException:
         if conn.in_transaction:
             await conn.rollback()
+        raise
+
+
+@contextmanager
+def write_transaction_on_thread(db: sqlite3.Connection) -> Iterator[None]:
+    """`write_transaction` for code already on the connection's thread (`sqlite.apply`)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
         raise
 
 
