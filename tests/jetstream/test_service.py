@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 from tests.conftest import Live, live_service, settings_for
 from tests.durability.router_receiver import RouterReceiver
 
+from signals.jetstream.layout import partition_of, subject
 from signals.settings import JournalSettings, Settings
 
 
@@ -154,3 +156,26 @@ async def test_two_instances_forward_everything_once_a_user_in_order(
             assert got == sent
             forwarding = (await a.ingest.get("/ready")).json()["checks"]["router"]
             assert forwarding["status"] == "ok"
+
+
+async def test_a_message_that_is_not_a_record_is_skipped_not_forwarded_or_stuck_on(
+    on_jetstream: Callable[..., Settings], journal: JournalSettings
+) -> None:
+    # Something else published to a partition's subject: the store feed and the router
+    # forwarder skip it and go on with the records after it, in the same partition.
+    async with receiving() as router, live_service(on_jetstream("a", router__url=router.url)) as a:
+        client = await nats.connect(str(journal.url))
+        try:
+            partition = partition_of("user-x", journal.partitions)
+            await client.jetstream().publish(subject(journal.stream, partition), b"not a record")
+        finally:
+            await client.close()
+        answer = await a.ingest.post("/v1/log", json={"user_id": "user-x", "signal_type": "chat"})
+        sent = answer.json()["event_id"]
+
+        async def forwarded_and_stored() -> bool:
+            return sent in router.event_ids() and sent in await stored_ids(a)
+
+        await until(forwarded_and_stored)
+        assert router.event_ids() == [sent]
+        assert (await a.ingest.get("/ready")).json()["checks"]["router"]["status"] == "ok"

@@ -20,6 +20,7 @@ from nats.js.kv import KeyValue
 
 from signals.ingest.router_sender import RouterSender
 from signals.jetstream.partitions import PartitionReaders, open_readers
+from signals.jetstream.records import record_lines
 from signals.metrics import Metrics
 from signals.settings import Settings
 from signals.tracing.base import Tracing
@@ -80,7 +81,8 @@ class StreamForwarder:
         return details
 
     async def _handle(self, partition: int, batch: list[Msg]) -> bool:
-        lines = [message.data for message in batch]
+        # One not written by signals is skipped: acknowledged with its batch, never sent.
+        lines = record_lines((message.data, message.metadata.sequence.stream) for message in batch)
         size = self._settings.router.batch_size
         try:
             for start in range(0, len(lines), size):
