@@ -270,7 +270,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 async def _warm_index(settings: Settings, store: Store) -> IdempotencyIndex:
     index = IdempotencyIndex(settings.ingest.dedupe_max_ids, settings.ingest.dedupe_horizon_seconds)
-    index.warm(await store.recent_event_ids(settings.ingest.dedupe_max_ids))
+    async for event_ids in store.recent_event_ids(settings.ingest.dedupe_max_ids):
+        index.warm(event_ids)
     return index
 
 

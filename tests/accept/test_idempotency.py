@@ -191,6 +191,15 @@ async def test_warming_more_ids_than_the_horizon_keeps_the_newest() -> None:
     assert [await learn(seen, event_id) for event_id in ["c", "d", "e"]] == [STORE] * 3
 
 
+async def test_warming_in_chunks_keeps_the_newest_up_to_the_horizon() -> None:
+    seen = index(max_ids=3)
+    seen.warm(["e", "d"])
+    seen.warm(["c", "b"])
+    seen.warm(["a"])
+    assert [await learn(seen, event_id) for event_id in ["a", "b"]] == [FREE, FREE]
+    assert [await learn(seen, event_id) for event_id in ["c", "d", "e"]] == [STORE] * 3
+
+
 async def test_warmed_ids_count_toward_the_horizon_like_the_others() -> None:
     seen = index(max_ids=3)
     seen.warm(["c", "b", "a"])

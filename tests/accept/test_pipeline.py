@@ -261,7 +261,8 @@ async def test_an_id_this_server_generated_is_remembered_once_written(rig: Rig) 
 async def test_an_id_warmed_from_the_store_is_answered_with_the_stored_record(rig: Rig) -> None:
     stored = event("stored-earlier", sentiment="positive", sentiment_cues=["thanks"])
     await rig.store.apply(Batch(records=[stored]))
-    rig.index.warm(await rig.store.recent_event_ids(1000))
+    async for event_ids in rig.store.recent_event_ids(1000):
+        rig.index.warm(event_ids)
     assert await rig.pipeline.accept([retry_of(stored)]) == [duplicate_of(stored)]
     assert await rig.pipeline.accept([retry_of(stored)]) == [duplicate_of(stored)]
     assert await rig.journaled() == []

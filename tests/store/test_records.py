@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from signals.events import Record
-from signals.store.base import Batch, SignalQuery, Store
+from signals.store.base import WARM_CHUNK, Batch, SignalQuery, Store
 
 from .samples import record
 
@@ -108,16 +108,40 @@ async def test_get_records_handles_more_ids_than_one_statement_binds(store: Stor
     assert found == {r.event_id: r for r in stored}
 
 
+async def recent(store: Store, limit: int) -> list[list[str]]:
+    return [chunk async for chunk in store.recent_event_ids(limit)]
+
+
 async def test_recent_event_ids_are_the_last_stored_first(store: Store) -> None:
     first, second, third = record(5), record(1), record(5)
     await store.apply(Batch(records=[first, second]))
     await store.apply(Batch(records=[third, first]))
-    assert await store.recent_event_ids(10) == [third.event_id, second.event_id, first.event_id]
-    assert await store.recent_event_ids(1) == [third.event_id]
+    assert await recent(store, 10) == [[third.event_id, second.event_id, first.event_id]]
+    assert await recent(store, 1) == [[third.event_id]]
 
 
-async def test_recent_event_ids_of_an_empty_store(store: Store) -> None:
-    assert await store.recent_event_ids(5) == []
+async def test_recent_event_ids_come_in_chunks_that_resume_where_the_last_stopped(
+    store: Store,
+) -> None:
+    stored = [record(i * 0.001) for i in range(WARM_CHUNK + 5)]
+    for start in range(0, len(stored), 2000):
+        await store.apply(Batch(records=stored[start : start + 2000]))
+    newest_first = [r.event_id for r in reversed(stored)]
+    assert await recent(store, len(stored) + 10) == [
+        newest_first[:WARM_CHUNK],
+        newest_first[WARM_CHUNK:],
+    ]
+    assert await recent(store, WARM_CHUNK + 2) == [
+        newest_first[:WARM_CHUNK],
+        newest_first[WARM_CHUNK : WARM_CHUNK + 2],
+    ]
+    assert await recent(store, WARM_CHUNK) == [newest_first[:WARM_CHUNK]]
+
+
+async def test_recent_event_ids_of_an_empty_store_or_for_none(store: Store) -> None:
+    assert await recent(store, 5) == []
+    await store.apply(Batch(records=[record(1)]))
+    assert await recent(store, 0) == []
 
 
 async def test_ping_answers(store: Store) -> None:

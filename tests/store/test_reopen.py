@@ -38,4 +38,4 @@ async def test_reopening_finds_everything(open_store: StoreOpener) -> None:
         assert first_page.items + rest.items == records[::-1]
         # Idempotency holds across restarts.
         assert await store.apply(Batch(records=records)) == 0
-        assert await store.recent_event_ids(1) == [records[-1].event_id]
+        assert [ids async for ids in store.recent_event_ids(1)] == [[records[-1].event_id]]

@@ -161,8 +161,10 @@ class IdempotencyIndex:
                 del live[event_id]
 
     def warm(self, event_ids: list[str]) -> None:
-        """Enter ids already stored (newest first, as the store lists them)."""
-        self._add(event_ids[: self._max_ids][::-1])
+        """Enter ids already stored, newest first as the store lists them, in one call or one
+        per chunk, until the horizon holds `max_ids`: the older ones are past it."""
+        room = self._max_ids - self._current.count - (self._previous.count if self._previous else 0)
+        self._add(event_ids[: max(room, 0)][::-1])
 
     def _probes(self, event_id: str) -> tuple[int, int, int]:
         # The str's own hash (SipHash, cached on the object, randomised per process) split in

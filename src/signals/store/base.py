@@ -99,6 +99,10 @@ class Stats(Struct, kw_only=True):
     recent_anomalies: list[Episode]  # newest first, at most 20
 
 
+# Event ids per chunk of `Store.recent_event_ids`.
+WARM_CHUNK = 10_000
+
+
 class Store(Protocol):
     async def apply(self, batch: Batch) -> int:
         """Write a batch atomically; records are idempotent by event_id. Returns new records."""
@@ -108,8 +112,9 @@ class Store(Protocol):
 
     async def save_checkpoint(self, name: str, position: JournalPosition) -> None: ...
 
-    async def recent_event_ids(self, limit: int) -> list[str]:
-        """The newest event ids, newest first: warms the idempotency horizon at start."""
+    def recent_event_ids(self, limit: int) -> AsyncIterator[list[str]]:
+        """The newest `limit` event ids, newest first, in chunks of at most `WARM_CHUNK`: warms
+        the idempotency horizon at start without holding a million ids at once."""
         ...
 
     async def get_records(self, event_ids: list[str]) -> dict[str, Record]: ...

@@ -40,7 +40,15 @@ from signals.instants import to_us
 from signals.journal.position import JournalPosition
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
-from signals.store.base import AlertQuery, AnomalyQuery, Batch, Page, SignalQuery, Stats
+from signals.store.base import (
+    WARM_CHUNK,
+    AlertQuery,
+    AnomalyQuery,
+    Batch,
+    Page,
+    SignalQuery,
+    Stats,
+)
 from signals.store.outbox_rows import delivery_row
 from signals.store.sealing import seal
 from signals.store.sqlite.apply import UPSERT_CHECKPOINT, Rows, on_thread, write
@@ -91,8 +99,9 @@ class SqliteStore:
     """
 
     def __init__(
-        self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, batch_max: int
+        self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection, batch_max: int
     ) -> None:
+        self._path = path
         self._writer = writer
         self._reader = reader
         self._batch_max = batch_max
@@ -127,7 +136,7 @@ class SqliteStore:
             await writer.close()
             raise
         log.info("store opened", path=str(path), schema_version=version)
-        return cls(writer, reader, batch_max)
+        return cls(path, writer, reader, batch_max)
 
     async def __aenter__(self) -> Self:
         return self
@@ -252,16 +261,37 @@ class SqliteStore:
             return JournalPosition(segment, offset)
         return None
 
-    async def recent_event_ids(self, limit: int) -> list[str]:
-        """The last `limit` event ids stored, last first.
+    async def recent_event_ids(self, limit: int) -> AsyncIterator[list[str]]:
+        """The last `limit` event ids stored, last first, `WARM_CHUNK` at a time.
 
         Stored order is the journal's, which is the order of receipt; reading the table
         backwards by `seq` is twice as fast as the time index at the million ids a start loads.
+        It reads on a connection of its own that maps nothing: through the reader's memory map,
+        the pages of the table's newest million rows (hundreds of MB) would stay in the
+        process's resident memory after the start.
         """
-        rows = await self._reader.execute_fetchall(
-            "SELECT event_id FROM events ORDER BY seq DESC LIMIT ?", (limit,)
-        )
-        return [row[0] for row in rows]
+        if limit < 1:
+            return
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA mmap_size = 0")
+            await conn.execute("PRAGMA cache_size = -2048")  # KiB: the scan reads each page once
+            await conn.execute("PRAGMA query_only = ON")
+            below = (1 << 63) - 1  # above every seq: SQLite's largest integer
+            while limit > 0:
+                rows = list(
+                    await conn.execute_fetchall(
+                        "SELECT seq, event_id FROM events WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                        (below, min(limit, WARM_CHUNK)),
+                    )
+                )
+                if not rows:
+                    return
+                yield [event_id for _, event_id in rows]
+                limit -= len(rows)
+                below = rows[-1][0]
+        finally:
+            await conn.close()
 
     async def get_records(self, event_ids: list[str]) -> dict[str, Record]:
         """The stored records among `event_ids`; ids not stored are absent from the result."""
