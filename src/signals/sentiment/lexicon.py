@@ -149,7 +149,7 @@ def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
     for label, cues in data.cues.items():
         index = LABELS.index(label)
         for phrase, weight in cues.items():
-            put(f"cues.{label}", phrase, cue_entry(index, weight, flip))
+            put(f"cues.{label}", phrase, cue_entry(index, weight, flip, phrase))
     for label, cues in data.when_negated.items():
         index = LABELS.index(label)
         for phrase, weight in cues.items():
@@ -163,16 +163,22 @@ def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
             base = plain or Entry(CUE, NEUTRAL, 0.0)
             entries[key] = base._replace(negated_label=index, negated_weight=weight)
             owner.setdefault(key, f"when_negated.{label}")
-    sarcasm = cue_entry(STRESSED, data.rules.scare_quote_weight, flip)
+    # Every scare-quoted word is the same cue; the phrase only tells it from an emoji.
+    sarcasm = cue_entry(STRESSED, data.rules.scare_quote_weight, flip, "scare-quoted")
     for word in data.scare_quoted:
         for quote in "\"'":
             put("scare_quoted", f"{quote}{word}{quote}", sarcasm)
     return entries
 
 
-def cue_entry(label: int, weight: float, flip: float) -> Entry:
+def cue_entry(label: int, weight: float, flip: float, phrase: str) -> Entry:
+    """A cue's entry: its label and weight, and what negation makes of it (see FLIP)."""
     if label == NEUTRAL:
         return Entry(SHIELD, NEUTRAL, weight)
+    if not any(char.isalpha() for char in phrase):
+        # An emoji or emoticon shows what it shows whatever comes before it: "if I can't get
+        # in 😰" is anxious. Negation leaves it as it is (see tally).
+        return Entry(CUE, label, weight, label, weight)
     return Entry(CUE, label, weight, FLIP[label], weight * flip if FLIP[label] != NEUTRAL else 0.0)
 
 
@@ -221,7 +227,7 @@ def _apply_overrides(
             if key in seen:
                 raise LexiconError(f"{where}: the phrase is also given under {seen[key]}")
             seen[key] = f"sentiment.cues.{label}"
-            entry = cue_entry(index, float(weight), flip)
+            entry = cue_entry(index, float(weight), flip, key)
             shipped = entries.get(key)
             if shipped is not None and shipped.kind == CUE and entry.kind == CUE:
                 # The override sets what the phrase means; what its negation means stays.

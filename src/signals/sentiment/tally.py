@@ -159,6 +159,8 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
             negated = negator_end >= 0 and reaches(padded, negator_end, start, negation_window)
             # A negator that does not reach this cue reaches none after it either.
             negator_end = -1
+            if negated and negated_label == label and negated_weight == weight:
+                negated = False  # an emoji: negation leaves it as it is ("can't get in 😰")
             if negated:
                 label, weight = negated_label, negated_weight
                 cue_start = min(cue_start, negator_start)
