@@ -39,6 +39,12 @@ NEGATION: list[Row] = [
     ("No, this is great", "positive", "positive:great"),
     # a negative question asks, it does not negate
     ("Isn't this supposed to be included?", "uncertain", ""),
+    # a superlative is not a negation
+    ("never had such an easy checkout, well done", "positive", "positive:easy"),
+    ("I've never been so annoyed with a bank", "stressed", "stressed:annoyed"),
+    # nor is a negator before an emoji: it shows what it shows
+    ("the rent is due and I can't get in \U0001f630", "stressed", "stressed:\U0001f630"),
+    ("not a single hiccup with the upgrade", "positive", "positive:not a single hiccup"),
 ]
 
 MODIFIERS: list[Row] = [
@@ -72,6 +78,8 @@ CONTRAST: list[Row] = [
     ("It was confusing at first, but now it makes sense", "positive", "contrast:but now"),
     # a hedge before "but" still frames the question after it
     ("Maybe I'm missing something, but where is the export button?", "uncertain", ""),
+    # "until" ahead of a wait is no change of state: the hedge before it stands
+    ("would it be better to sell now or hold until the spring?", "uncertain", ""),
 ]
 
 LITERAL: list[Row] = [
@@ -94,6 +102,8 @@ MENTION: list[Row] = [
     ("Explain what a panic attack is for my psychology class", "neutral", ""),
     ("Draft an angry complaint about the late delivery", "neutral", ""),
     ("What are the symptoms of burnout and anxiety?", "neutral", ""),
+    ("In the novel the narrator is terrified of the sea", "neutral", ""),
+    ("Open a ticket for the broken badge reader on floor 2", "neutral", ""),
     # a quoted word in a question is a term asked about, not sarcasm
     ('does "resolved" mean they fixed it or closed the ticket?', "uncertain", ""),
     # the writer's own feeling, outside the topic, still counts
