@@ -12,7 +12,7 @@ id is invalid; hex must be lowercase.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -73,7 +73,11 @@ def new_trace() -> TraceParent:
     Not sampled: nothing of it was recorded here, so a downstream service that follows its
     parent's decision records nothing either, as it would for an unsampled caller.
     """
-    ids = os.urandom(24).hex()
+    # Ids must be unique, not secret: the random module's generator (as OpenTelemetry's SDK
+    # uses; reseeded in a forked child) costs a tenth of a getrandom call per request.
+    ids = f"{random.getrandbits(192):048x}"
+    if ids.startswith(_ZERO_TRACE) or ids.endswith(_ZERO_SPAN):  # invalid ids; 1 in 2**64
+        return new_trace()
     return TraceParent(ids[:32], ids[32:], NOT_SAMPLED)
 
 
