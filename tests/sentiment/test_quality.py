@@ -7,7 +7,10 @@ labelled by docs/sentiment-guidelines.md.
 data/heldout_a.jsonl and data/heldout_b.jsonl (240 messages each, 60 per label) were written and
 labelled by the guidelines before the classifier was run on them, by someone who had not tuned
 it. Set A's misses were then used to tune the lexicon; set B was measured only before and after.
-Their floors sit a little below what the classifier reached, to catch a regression.
+In a second round B's misses tuned the lexicon (by families of phrases, not the phrases alone),
+and data/heldout_c.jsonl (240 messages, 60 per label), written before that round, was measured
+only before and after. The floors sit a little below what the classifier reached, to catch a
+regression.
 """
 
 from __future__ import annotations
@@ -21,9 +24,13 @@ DEV = Path(__file__).parent / "data" / "dev.jsonl"
 WRITTEN = Path(__file__).parent / "data" / "written.jsonl"
 HELDOUT_A = Path(__file__).parent / "data" / "heldout_a.jsonl"
 HELDOUT_B = Path(__file__).parent / "data" / "heldout_b.jsonl"
-# Reached: A 0.988 accuracy, 0.987 macro-F1 (tuned on); B 0.904, 0.905 (0.896 before tuning).
+HELDOUT_C = Path(__file__).parent / "data" / "heldout_c.jsonl"
+# Reached: A 0.988 accuracy, 0.987 macro-F1 (tuned on in round 1); B 0.992, 0.992 (0.896 before
+# round 1, 0.904 before round 2, which tuned on it); C 0.887, 0.889 (0.858, 0.860 before round 2,
+# never tuned on).
 HELDOUT_A_FLOOR = 0.97
-HELDOUT_B_FLOOR = 0.89
+HELDOUT_B_FLOOR = 0.97
+HELDOUT_C_FLOOR = 0.87
 
 
 def test_dev_set_floor(classifier: Classifier) -> None:
@@ -53,3 +60,10 @@ def test_heldout_b_floor(classifier: Classifier) -> None:
     assert report.total == 240
     assert report.accuracy >= HELDOUT_B_FLOOR, format_report(report)
     assert report.macro_f1 >= HELDOUT_B_FLOOR, format_report(report)
+
+
+def test_heldout_c_floor(classifier: Classifier) -> None:
+    report = evaluate(HELDOUT_C, classifier)
+    assert report.total == 240
+    assert report.accuracy >= HELDOUT_C_FLOOR, format_report(report)
+    assert report.macro_f1 >= HELDOUT_C_FLOOR, format_report(report)

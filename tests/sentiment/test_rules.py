@@ -109,6 +109,14 @@ MENTION: list[Row] = [
     # the writer's own feeling, outside the topic, still counts
     ("Explain the fees again, I'm really confused", "uncertain", ""),
     ("I'm furious, write a complaint to the airline", "stressed", "stressed:furious"),
+    # a name reaches only the next few words
+    ("our cat is named Angry Pants", "neutral", ""),
+    ("My name is Joy and I'm furious about this charge", "stressed", "stressed:furious"),
+    # a deliberation weighs what follows: the writer doubts, the complaint is not yet felt
+    ("Unsure whether to file a formal complaint or just wait", "uncertain", ""),
+    ("I might have sent it to the wrong account, can you check?", "uncertain", ""),
+    ("not sure if I should cancel :(", "stressed", "stressed::("),
+    ("not sure if I should wait, this is hopeless", "stressed", "stressed:hopeless"),
 ]
 
 QUESTIONS: list[Row] = [

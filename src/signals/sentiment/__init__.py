@@ -38,8 +38,12 @@ to its label, under these rules:
   (yeah, "instant" transfer); a quoted word in a question is a term asked about, not sarcasm.
 - literal use: neutral phrases ("stress test", "kill the process", "kernel panic") hide the
   emotional words inside them; "as expected" after a cue cancels it; words inside double
-  quotes are mentioned, not felt; and after a task verb ("explain what", "translate",
-  "draft a") the feelings of the same clause are its topic.
+  quotes are mentioned, not felt; after a task verb ("explain what", "translate",
+  "draft a") the feelings of the same clause are its topic; and the words right after a name
+  ("the dog's name is Happy") are what something is called.
+- deliberation: a doubt about what to do ("not sure whether to", "I may have") is uncertain,
+  and the feelings of the clause it opens are what it weighs, not what the writer feels ("not
+  sure whether to escalate this"); an emoji there is still felt.
 - emoji and emoticons are cues like words (":)", "🙏", "😡", "🤔").
 
 Cues. `result.cues` lists what decided the label, in text order, without repeats. Each is

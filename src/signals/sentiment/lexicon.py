@@ -67,6 +67,8 @@ class LexiconFile(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     rules: Rules
     negators: list[str]
     topic: list[str]
+    naming: list[str]
+    deliberation: dict[str, Annotated[float, Meta(gt=0, le=MAX_WEIGHT)]]
     not_negating: list[str]
     contrast: list[str]
     turnaround: list[str]
@@ -119,6 +121,8 @@ def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
         ("negators", data.negators, Entry(NEGATOR, NEUTRAL, 1.0)),
         ("not_negating", data.not_negating, Entry(IGNORE, NEUTRAL, 1.0)),
         ("topic", data.topic, Entry(TOPIC, NEUTRAL, 1.0)),
+        # A name is a topic that reaches only the next few words; its weight 0 marks it.
+        ("naming", data.naming, Entry(TOPIC, NEUTRAL, 0.0)),
         ("contrast", data.contrast, Entry(CONTRAST, NEUTRAL, 0.0)),
         # A turnaround is a contrast that discounts doubts too; its weight marks it.
         ("turnaround", data.turnaround, Entry(CONTRAST, NEUTRAL, 1.0)),
@@ -142,6 +146,9 @@ def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
     for section, phrases, entry in roles:
         for phrase in phrases:
             put(section, phrase, entry)
+    for phrase, weight in data.deliberation.items():
+        # A doubt about whether to do something: uncertain, and what follows is its topic.
+        put("deliberation", phrase, Entry(TOPIC, UNCERTAIN, weight))
     for section, table in (("intensifiers", data.intensifiers), ("diminishers", data.diminishers)):
         for phrase, factor in table.items():
             put(section, phrase, Entry(MODIFIER, NEUTRAL, factor))

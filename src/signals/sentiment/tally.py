@@ -104,6 +104,8 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
     # after the last contrast word starts in the hits.
     negator_start = negator_end = modifier_start = modifier_end = topic_start = topic_end = -1
     topic_until = -1  # where the topic verb itself ends
+    topic_named = False  # the topic is a name, which reaches only the next few words
+    topic_doubt = False  # the topic is what a doubt weighs
     negator_loud = modifier_loud = False
     modifier = 1.0
     clause_start = 0
@@ -138,13 +140,20 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
                 continue  # a shout word in lower case; a "not only" with no negator to stop
         if kind == CUE:
             if topic_end >= 0:
-                if CLAUSE_BREAK.search(padded, topic_end, start) is not None:
+                if CLAUSE_BREAK.search(padded, topic_end, start) is not None or (
+                    topic_named and not reaches(padded, topic_until, start, modifier_window)
+                ):
                     topic_end = -1
                 else:  # clean so far: the next cue looks on from here (a break is 3 at most)
                     topic_end = max(topic_end, start - 2)
-            if topic_end >= 0 and label != UNCERTAIN:
-                # "Explain what a panic attack is": the feeling is the topic, not the writer's;
-                # not knowing what a word means is still the writer's own doubt.
+            # "Explain what a panic attack is": the feeling is the topic, not the writer's; not
+            # knowing what a word means is still the writer's own doubt, and so is an emoji
+            # after a doubt (its `negated_label` is its own: see lexicon.cue_entry).
+            if (
+                topic_end >= 0
+                and label != UNCERTAIN
+                and not (topic_doubt and label == negated_label)
+            ):
                 topic = excerpt(padded, topic_start, end, (topic_until, start))
                 hits.append((start, end, NEUTRAL, start, "neutral:" + topic))
                 weights.append(0.0)
@@ -214,6 +223,13 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
             negator_end = -1
         elif kind == TOPIC:
             topic_start, topic_end, topic_until = start, end, end
+            # A name reaches only the next few words ("the dog's name is Happy"); a deliberation
+            # is a doubt of its own, about the clause it opens ("not sure whether to escalate").
+            topic_named = weight == 0.0
+            topic_doubt = label == UNCERTAIN  # an emoji after a doubt is still felt
+            if topic_doubt:
+                hits.append((start, end, UNCERTAIN, start, ""))
+                weights.append(weight)
         quiet = negator_end < 0 and modifier_end < 0 and topic_end < 0
     if (
         caps
