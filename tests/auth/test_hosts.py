@@ -14,8 +14,9 @@ import msgspec
 import pytest
 from tests.conftest import Live, live_service, settings_for
 
-from signals.auth.hosts import HostPolicy, host_name
+from signals.auth.hosts import ALLOWED_KEPT, HostGuard, HostPolicy, host_name
 from signals.auth.keys import digest
+from signals.metrics import Metrics
 from signals.settings import ApiKey, AuthSettings, ServerSettings
 
 READ_KEY = "sk_hosts-read-0123456789abcdef"
@@ -173,3 +174,33 @@ async def test_data_dir_journal_and_sqlite_are_the_owners_only(
         assert set(found.values()) == {0o600}, found
         assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
         assert stat.S_IMODE(os.stat(data / "journal").st_mode) == 0o700
+
+
+async def test_the_guard_keeps_few_allowed_hosts_and_never_a_refused_one() -> None:
+    answered: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        answered.append(200)
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            answered.append(message["status"])
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    guard = HostGuard(app, policy=HostPolicy(["*.example.com"]), metrics=Metrics())
+
+    async def call(host: bytes) -> int:
+        answered.clear()
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"host", host)]}
+        await guard(scope, receive, send)
+        return answered[-1]
+
+    for n in range(ALLOWED_KEPT * 3):
+        assert await call(b"n%d.example.com" % n) == 200
+        assert await call(b"n%d.example.org" % n) == 400
+        assert await call(b"n%d.example.org" % n) == 400  # refusals are decided afresh
+    assert await call(b"n0.example.com") == 200
+    assert await call(b"evil.example.org") == 400
+    assert len(guard._allowed) == ALLOWED_KEPT

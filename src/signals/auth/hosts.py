@@ -20,6 +20,10 @@ from signals.http import ApiError, error_response
 from signals.metrics import Metrics
 
 HOST_HEADER = b"host"
+# Host header values already allowed, kept for the next request with the same one: parsing and
+# checking a name (an address literal goes through `ipaddress`) costs several microseconds, and
+# clients send the same few. Bounded, so hostile headers cannot grow it; refusals are not kept.
+ALLOWED_KEPT = 64
 
 
 def host_name(header: bytes) -> str | None:
@@ -64,14 +68,20 @@ class HostGuard:
         self.app = app
         self._policy = policy
         self._metrics = metrics
+        self._allowed: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         header = next((value for key, value in scope["headers"] if key == HOST_HEADER), b"")
+        if header in self._allowed:
+            await self.app(scope, receive, send)
+            return
         name = host_name(header)
         if name is not None and self._policy.allows(name):
+            if len(self._allowed) < ALLOWED_KEPT:
+                self._allowed.add(header)
             await self.app(scope, receive, send)
             return
         self._metrics.rejections.labels("invalid_host").inc()
