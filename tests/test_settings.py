@@ -94,11 +94,41 @@ scopes = ["ingest"]
         ({"SIGNALS__NOPE": "1"}, "SIGNALS__NOPE: nope: unknown key"),
         (
             {"SIGNALS__WINDOWS__SECONDS": "100"},
-            "SIGNALS__WINDOWS__SECONDS: windows: ttl_seconds must be at least windows.seconds",
+            "SIGNALS__WINDOWS__SECONDS: windows.ttl_seconds: must be at least windows.seconds",
         ),
-        ({"SIGNALS__STORE__BACKEND": "postgres"}, "store.url is required"),
-        ({"SIGNALS__ALERTS__WEBHOOK_URL": "http://x"}, "secret is required"),
-        ({"SIGNALS__ALERTS__SECRET": "plain"}, "whsec_"),
+        (
+            {"SIGNALS__STORE__BACKEND": "postgres"},
+            "SIGNALS__STORE__BACKEND: store.url: required when store.backend = 'postgres'",
+        ),
+        (
+            {"SIGNALS__ALERTS__WEBHOOK_URL": "http://x"},
+            "SIGNALS__ALERTS__WEBHOOK_URL: alerts.secret: required when webhook_url is set",
+        ),
+        ({"SIGNALS__ALERTS__SECRET": "plain"}, "SIGNALS__ALERTS__SECRET: alerts.secret: must be"),
+        (
+            {"SIGNALS__ALERTS__SECRET": "whsec_"},
+            "SIGNALS__ALERTS__SECRET: alerts.secret: must not be empty after the whsec_ prefix",
+        ),
+        (
+            {"SIGNALS__ALERTS__SECRET": "whsec_a!b@c#"},
+            "SIGNALS__ALERTS__SECRET: alerts.secret: must be 'whsec_' followed by valid base64",
+        ),
+        (
+            {"SIGNALS__ALERTS__WEBHOOK_URL": "ftp://x/y", "SIGNALS__ALERTS__SECRET": "whsec_eA=="},
+            "SIGNALS__ALERTS__WEBHOOK_URL: alerts.webhook_url: must be an http:// or https:// URL",
+        ),
+        (
+            {"SIGNALS__ROUTER__URL": "not a url"},
+            "SIGNALS__ROUTER__URL: router.url: must be an http:// or https:// URL with a host",
+        ),
+        (
+            {"SIGNALS__ROUTER__URL": "http://router:99999/"},
+            "SIGNALS__ROUTER__URL: router.url: is not a valid URL",
+        ),
+        (
+            {"SIGNALS__INGEST__PORT": "18620", "SIGNALS__INTEGRITY__PORT": "18620"},
+            "SIGNALS__INTEGRITY__PORT: integrity.port: 18620 is ingest.port too",
+        ),
         ({"SIGNALS__SENTIMENT__CUES__ANGRY__X": "1"}, "sentiment.cues.angry: unknown key"),
         ({"SIGNALS__INGEST____PORT": "1"}, "malformed variable name"),
     ],
@@ -109,10 +139,12 @@ def test_bad_values(environ: dict[str, str], expected: str, tmp_path: Path) -> N
 
 
 def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
-    found = problems(write(tmp_path, '[thresholds]\n"Bad Type" = 3\n'))
+    found = problems(write(tmp_path, '[thresholds]\n"Bad Type" = 3\nchat = 4\n"X" = 5\n'))
+    path = tmp_path / "settings.toml"
+    pattern = "Expected `str` matching regex '^[a-z][a-z0-9_.-]{0,63}$'"
     assert found == [
-        f"{tmp_path / 'settings.toml'}: (top level): thresholds key 'Bad Type' "
-        "is not a valid signal_type"
+        f"{path}: thresholds.Bad Type: not a valid key: {pattern}",
+        f"{path}: thresholds.X: not a valid key: {pattern}",
     ]
 
 
@@ -161,7 +193,7 @@ def test_otel_settings_are_checked_and_off_by_default(tmp_path: Path) -> None:
     assert any(line.startswith(f"{path}: otel.sample_ratio: ") for line in found), found
     path = write(tmp_path, '[otel]\nendpoint = "collector:4318"\n')
     assert problems(path) == [
-        f"{path}: otel: endpoint must be an http:// or https:// URL (or empty: off)"
+        f"{path}: otel.endpoint: must be an http:// or https:// URL with a host (or empty: off)"
     ]
     on = load(path, {"SIGNALS__OTEL__ENDPOINT": "http://127.0.0.1:4318"})
     assert (on.otel.endpoint, on.otel.service_name) == ("http://127.0.0.1:4318", "signals")
@@ -169,7 +201,7 @@ def test_otel_settings_are_checked_and_off_by_default(tmp_path: Path) -> None:
 
 def test_the_jetstream_journal_needs_a_url(tmp_path: Path) -> None:
     path = write(tmp_path, '[journal]\nbackend = "jetstream"\nurl = []\n')
-    assert problems(path) == [f"{path}: journal: url: at least one nats:// URL, and no empty one"]
+    assert problems(path) == [f"{path}: journal.url: at least one nats:// URL, and no empty one"]
     listed = write(
         tmp_path, '[journal]\nbackend = "jetstream"\nurl = ["nats://a:4222", "nats://b:4222"]\n'
     )

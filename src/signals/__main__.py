@@ -24,7 +24,7 @@ import structlog
 
 from signals import __version__, logs
 from signals.errors import SettingsError, SignalsError, UsageError
-from signals.settings import Settings, load
+from signals.settings import Settings, load, origin_of
 
 EXIT_OK, EXIT_FAILURE, EXIT_SETTINGS = 0, 1, 2
 log = structlog.get_logger("signals.cli")
@@ -66,7 +66,7 @@ def _settings(path: str | None) -> Settings:
 
     problems = check_exposure(settings)
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError([f"{origin_of(key, path)}: {key}: {line}" for key, line in problems])
     return settings
 
 

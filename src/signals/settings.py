@@ -8,7 +8,6 @@ key path, so an operator can fix every mistake in one pass instead of one per re
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,9 +17,13 @@ from msgspec import Meta, Struct
 
 from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
+from signals.urls import http_url_problem
+from signals.webhook_secret import signing_key
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 # `*`, `*.example.com`, a name, an IPv4 address or a bracketed IPv6 one; no port.
+# A thresholds key: a signal_type, or "default" for the others.
+ThresholdKey = Annotated[str, Meta(pattern=SIGNAL_TYPE_PATTERN)]
 HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$"
 ENV_PREFIX = "SIGNALS__"
 DEFAULT_CONFIG_FILE = "settings.toml"
@@ -82,7 +85,7 @@ class WindowsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 
     def __post_init__(self) -> None:
         if self.ttl_seconds < self.seconds:
-            raise ValueError("ttl_seconds must be at least windows.seconds")
+            raise ValueError("ttl_seconds: must be at least windows.seconds")
 
 
 class RedisSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -143,6 +146,10 @@ class RouterSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     timeout_seconds: PositiveFloat = 5.0
     max_backoff_seconds: PositiveFloat = 30.0
 
+    def __post_init__(self) -> None:
+        if self.url and (problem := http_url_problem(self.url)):
+            raise ValueError(f"url: {problem} (or empty: off)")
+
 
 class AlertsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     webhook_url: str = ""
@@ -155,10 +162,15 @@ class AlertsSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     send_resolved: bool = True
 
     def __post_init__(self) -> None:
+        if self.webhook_url and (problem := http_url_problem(self.webhook_url)):
+            raise ValueError(f"webhook_url: {problem}")
         if self.webhook_url and not self.secret:
-            raise ValueError("secret is required when webhook_url is set")
-        if self.secret and not self.secret.reveal().startswith("whsec_"):
-            raise ValueError("secret must be a whsec_ base64 string (Standard Webhooks)")
+            raise ValueError("secret: required when webhook_url is set")
+        if self.secret:
+            try:
+                signing_key(self.secret.reveal())
+            except ValueError as exc:
+                raise ValueError(f"secret: {exc}") from None
 
 
 class ApiKey(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -178,7 +190,7 @@ class AuthSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     def __post_init__(self) -> None:
         names = [key.name for key in self.keys]
         if len(names) != len(set(names)):
-            raise ValueError("key names must be unique")
+            raise ValueError("keys: key names must be unique")
 
 
 class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -197,8 +209,8 @@ class OtelSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     sample_ratio: Annotated[float, Meta(ge=0, le=1)] = 1.0
 
     def __post_init__(self) -> None:
-        if self.endpoint and not re.match(r"^https?://[^/?#]+", self.endpoint):
-            raise ValueError("endpoint must be an http:// or https:// URL (or empty: off)")
+        if self.endpoint and (problem := http_url_problem(self.endpoint)):
+            raise ValueError(f"endpoint: {problem} (or empty: off)")
 
 
 class LoggingSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -218,7 +230,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     ingest: IngestSettings = IngestSettings()
     integrity: IntegritySettings = IntegritySettings()
     windows: WindowsSettings = WindowsSettings()
-    thresholds: dict[str, Annotated[int, Meta(ge=1)]] = msgspec.field(
+    thresholds: dict[ThresholdKey, Annotated[int, Meta(ge=1)]] = msgspec.field(
         default_factory=lambda: {"default": 10}
     )
     redis: RedisSettings = RedisSettings()
@@ -233,11 +245,14 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     sentiment: SentimentSettings = SentimentSettings()
 
     def __post_init__(self) -> None:
-        for name in self.thresholds:
-            if name != "default" and not re.match(SIGNAL_TYPE_PATTERN, name):
-                raise ValueError(f"thresholds key {name!r} is not a valid signal_type")
         if self.store.backend == "postgres" and not self.store.url:
-            raise ValueError("store.url is required when store.backend = 'postgres'")
+            raise ValueError("store.url: required when store.backend = 'postgres'")
+        ingest, integrity = self.ingest, self.integrity
+        same_port = ingest.port and ingest.port == integrity.port
+        if same_port and _may_overlap(ingest.host, integrity.host):
+            raise ValueError(
+                f"integrity.port: {integrity.port} is ingest.port too: each port needs its own"
+            )
 
     def threshold(self, signal_type: str) -> int:
         return self.thresholds.get(signal_type, self.thresholds.get("default", 10))
@@ -249,6 +264,12 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     @property
     def sqlite_path(self) -> Path:
         return Path(self.store.path) if self.store.path else self.data_path / "signals.db"
+
+
+def _may_overlap(host: str, other: str) -> bool:
+    """Whether two bind addresses can take the same port (an unspecified one takes them all)."""
+    everywhere = {"", "0.0.0.0", "::"}  # compared with, not bound to
+    return host == other or bool({host, other} & everywhere)
 
 
 def _dec_hook(type_: type, value: Any) -> Any:
@@ -265,6 +286,22 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
+def _env_parts(name: str) -> list[str]:
+    """The key path a `SIGNALS__SECTION__KEY` variable sets, lower-cased, one part per level."""
+    return [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+
+
+def origin_of(
+    key: str, path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """Where the value at `key` ("ingest.host") came from, as `load(path, environ)` read it: the
+    environment variable that set it, else the settings file, else "(defaults)"."""
+    environ = os.environ if environ is None else environ
+    origins = {".".join(_env_parts(name)): name for name in environ if name.startswith(ENV_PREFIX)}
+    config = resolve_path(path, environ)
+    return _origin(key, origins, str(config) if config else "(defaults)")
+
+
 def _apply_environ(
     tree: dict[str, Any], environ: Mapping[str, str], origins: dict[str, str]
 ) -> list[str]:
@@ -272,7 +309,7 @@ def _apply_environ(
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        parts = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        parts = _env_parts(name)
         if not all(parts):
             problems.append(f"{name}: malformed variable name")
             continue
@@ -325,21 +362,34 @@ def _check(
         elif (section := _struct_type(field.type)) and isinstance(value, dict):
             problems += _check(section, value, path + ".", origins, source)
         elif getattr(field.type, "__origin__", None) is dict and isinstance(value, dict):
-            value_type = field.type.__args__[1]
+            key_type, value_type = field.type.__args__
             for name, item in value.items():
                 line = _convert_one(value_type, item, f"{path}.{name}", origins, source)
-                if not line and _convert_one(field.type, {name: item}, path, origins, source):
-                    line = f"{_origin(path, origins, source)}: {path}.{name}: unknown key"
+                if not line and (key_line := _convert_one(key_type, name, "", origins, source)):
+                    what = "unknown key"
+                    if getattr(key_type, "__origin__", None) is not Literal:
+                        what = "not a valid key: " + key_line.rpartition(": ")[2]
+                    line = f"{_origin(path, origins, source)}: {path}.{name}: {what}"
                 problems.append(line)
         else:
             problems.append(_convert_one(field.type, value, path, origins, source))
     problems = list(dict.fromkeys(line for line in problems if line))
     if not problems:
-        # Cross-field rules (__post_init__) run once every field of this section is sound.
-        where = prefix.rstrip(".")
-        line = _convert_one(type_, tree, where, origins, source)
-        if line:
-            problems.append(line if where else line.replace(": : ", ": (top level): ", 1))
+        # Cross-field rules (__post_init__) run once every field of this section is sound. Each
+        # says which key it is about first ("secret: ..."), so the line names its full path.
+        try:
+            msgspec.convert(tree, type=type_, dec_hook=_dec_hook)
+        except (msgspec.ValidationError, ValueError) as exc:
+            key, _, detail = str(exc).partition(": ")
+            if not detail or key.split(".", 1)[0] not in fields:
+                key, detail = "", str(exc)
+            path = ".".join(part for part in (prefix.rstrip("."), key) if part) or "(top level)"
+            # A key the rule names may be unset ("store.url" is required when ...): then the
+            # variable that set something else in its section is what made it a problem.
+            origin = _origin(path, origins, source)
+            if origin == source and "." in path:
+                origin = _origin(path.rsplit(".", 1)[0], origins, source)
+            problems.append(f"{origin}: {path}: {detail}")
     return problems
 
 

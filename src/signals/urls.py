@@ -9,6 +9,18 @@ MASK = "***"
 _QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
 
 
+def http_url_problem(url: str) -> str | None:
+    """What keeps `url` from being an absolute http(s) URL with a host; None when it is one."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # parsed on access: a bad port raises here
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    return None
+
+
 def masked_url(url: str) -> str:
     """`url` with any password (in the userinfo or a `password=` query value) as `***`."""
     try:

@@ -77,15 +77,15 @@ def test_check_exposure(
     ingest: str, integrity: str, keys: list[ApiKey], exposed: list[str]
 ) -> None:
     problems = check_exposure(settings(ingest, integrity, keys))
-    assert [line.split(" = ")[0] for line in problems] == exposed
-    for line in problems:
+    assert [key for key, _ in problems] == exposed
+    for _, line in problems:
         assert "is not loopback and auth.keys is empty" in line
         assert "signals keygen" in line
 
 
 def test_exposure_message_names_the_host() -> None:
-    (line,) = check_exposure(settings("0.0.0.0", "127.0.0.1", []))
-    assert line.startswith("ingest.host = 0.0.0.0 is not loopback")
+    ((key, line),) = check_exposure(settings("0.0.0.0", "127.0.0.1", []))
+    assert (key, line.split(" is ")[0]) == ("ingest.host", "0.0.0.0")
 
 
 def test_startup_warnings() -> None:
@@ -118,7 +118,8 @@ def check_config(tmp_path: Path, toml: str) -> subprocess.CompletedProcess[str]:
 def test_check_config_refuses_an_exposed_bind_without_keys(tmp_path: Path) -> None:
     done = check_config(tmp_path, '[ingest]\nhost = "0.0.0.0"\n')
     assert done.returncode == 2
-    assert "ingest.host = 0.0.0.0 is not loopback" in done.stderr
+    config = tmp_path / "settings.toml"
+    assert done.stderr.startswith(f"{config}: ingest.host: 0.0.0.0 is not loopback")
 
 
 def test_serve_refuses_an_exposed_bind_without_keys_before_listening(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_serve_refuses_an_exposed_bind_without_keys_before_listening(tmp_path: P
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[integrity]\nhost = "::"\n')
     done = signals_cli("serve", "--config", str(config))
     assert done.returncode == 2
-    assert "integrity.host = :: is not loopback" in done.stderr
+    assert f"{config}: integrity.host: :: is not loopback" in done.stderr
     assert not (tmp_path / "data").exists()
 
 
@@ -148,8 +149,9 @@ def test_an_exposed_bind_without_trusted_proxies_warns() -> None:
 
 
 def test_trusting_every_proxy_needs_keys() -> None:
-    (problem,) = check_exposure(settings("127.0.0.1", "127.0.0.1", [], ["*"]))
-    assert problem.startswith('server.trusted_proxies = ["*"] believes X-Forwarded-For')
+    ((key, problem),) = check_exposure(settings("127.0.0.1", "127.0.0.1", [], ["*"]))
+    assert key == "server.trusted_proxies"
+    assert problem.startswith('["*"] believes X-Forwarded-For')
     assert "auth.keys" in problem
     assert check_exposure(settings("0.0.0.0", "127.0.0.1", [KEY], ["*"])) == []
     assert check_exposure(settings("127.0.0.1", "127.0.0.1", [], ["10.0.0.2"])) == []
@@ -159,6 +161,7 @@ def test_check_config_refuses_trusting_every_proxy_without_keys(tmp_path: Path) 
     every = '[server]\ntrusted_proxies = ["*"]\n'
     done = check_config(tmp_path, every)
     assert done.returncode == 2
-    assert "believes X-Forwarded-For from every peer" in done.stderr
+    config = tmp_path / "settings.toml"
+    assert done.stderr.startswith(f'{config}: server.trusted_proxies: ["*"] believes X-Forwarded')
     key = f'[[auth.keys]]\nname = "ops"\nsha256 = "{digest("sk_ops")}"\nscopes = ["admin"]\n'
     assert check_config(tmp_path, every + key).returncode == 0

@@ -31,21 +31,28 @@ def _binds(settings: Settings) -> list[tuple[str, str]]:
     return [("ingest.host", settings.ingest.host), ("integrity.host", settings.integrity.host)]
 
 
-def check_exposure(settings: Settings) -> list[str]:
+def check_exposure(settings: Settings) -> list[tuple[str, str]]:
+    """What forbids starting, as (key path, problem) pairs; the CLI says where each was set."""
     if settings.auth.keys:
         return []
     problems = [
-        f"{where} = {host or '(empty)'} is not loopback and auth.keys is empty: refusing to "
-        "start without API keys (run `signals keygen`)"
+        (
+            where,
+            f"{host or '(empty)'} is not loopback and auth.keys is empty: refusing to start "
+            "without API keys (run `signals keygen`)",
+        )
         for where, host in _binds(settings)
         if not is_loopback(host)
     ]
     if "*" in settings.server.trusted_proxies:
         problems.append(
-            'server.trusted_proxies = ["*"] believes X-Forwarded-For from every peer, so any '
-            "client (a local process, or a web page through the browser) picks the address it "
-            "is seen from; without auth.keys nothing else tells clients apart: list the "
-            "proxies' own addresses instead, or configure keys (run `signals keygen`)"
+            (
+                "server.trusted_proxies",
+                '["*"] believes X-Forwarded-For from every peer, so any client (a local '
+                "process, or a web page through the browser) picks the address it is seen "
+                "from; without auth.keys nothing else tells clients apart: list the proxies' "
+                "own addresses instead, or configure keys (run `signals keygen`)",
+            )
         )
     return problems
 

@@ -37,7 +37,7 @@ import httpx
 import structlog
 
 from signals.integrity.alerts import backoff
-from signals.integrity.alerts.sender import WebhookSender, check_url, is_success
+from signals.integrity.alerts.sender import WebhookSender, is_success
 from signals.integrity.alerts.signing import signing_key
 from signals.metrics import Metrics
 from signals.records.delivery import Attempt, Delivery
@@ -86,9 +86,7 @@ class AlertDispatcher:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
         self.enabled = bool(settings.webhook_url)
-        if self.enabled:
-            check_url(settings.webhook_url)
-        # Decoded up front so a malformed secret stops the service at start, not at the first alert.
+        # The settings checked the URL and the secret; the key is decoded once, here.
         self._key = signing_key(settings.secret) if self.enabled else b""
         self._store = store
         self._settings = settings

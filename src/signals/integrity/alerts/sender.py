@@ -26,16 +26,6 @@ from signals.records.delivery import Attempt, Delivery
 from signals.tracing.base import Tracing
 
 
-def check_url(url: str) -> None:
-    """ValueError unless `url` is an absolute http(s) URL."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"alerts.webhook_url is not a valid URL: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError("alerts.webhook_url must be an http:// or https:// URL with a host")
-
-
 def is_success(status_code: int | None) -> bool:
     return status_code is not None and 200 <= status_code < 300
 
