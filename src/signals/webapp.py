@@ -17,12 +17,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from signals.cors import Cors
 from signals.endpoints import FastRoutes
 from signals.http import EXCEPTION_HANDLERS, JSONResponse, RequestContext
 from signals.metrics import Metrics
@@ -83,7 +83,7 @@ def make_app(
     if cors_origins:
         middleware.append(
             Middleware(
-                CORSMiddleware,
+                Cors,
                 allow_origins=list(cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"],
