@@ -120,3 +120,30 @@ def test_record_round_trips_through_its_json_line() -> None:
     assert b"\n" not in line
     assert record_decoder.decode(line) == record
     assert isinstance(record, Record)
+
+
+def test_every_problem_of_an_event_is_reported_in_the_body_order() -> None:
+    body = b'{"user_id": "", "foo": 1, "signal_type": "X", "timestamp": "yesterday", "metadata": 5}'
+    with pytest.raises(InvalidEvent) as refused:
+        decode_event(body, 100)
+    assert [(p.loc, p.msg) for p in refused.value.problems] == [
+        (["body", "user_id"], "Expected `str` of length >= 1"),
+        (["body", "foo"], "unknown field 'foo'"),
+        (["body", "signal_type"], "Expected `str` matching regex '^[a-z][a-z0-9_.-]{0,63}\\\\Z'"),
+        (["body", "timestamp"], refused.value.problems[3].msg),
+        (["body", "metadata"], "Expected `object | null`, got `int`"),
+    ]
+
+
+def test_missing_fields_and_the_limits_of_sound_ones_are_reported_together() -> None:
+    body = b'{"text": "' + b"x" * 101 + b'", "metadata": {"a": {"b": 1}, "ok": 1, "c": [2]}}'
+    with pytest.raises(InvalidEvent) as refused:
+        decode_event(body, 100)
+    assert [p.loc for p in refused.value.problems] == [
+        ["body", "metadata", "a"],
+        ["body", "metadata", "c"],
+        ["body", "user_id"],
+        ["body", "signal_type"],
+        ["body", "text"],
+    ]
+    assert refused.value.problems[-1].msg == "Expected `str` of length <= 100"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -195,8 +196,15 @@ too_long_user_id = st.text(printable, min_size=129, max_size=160)
 too_long = st.text(anything, min_size=129, max_size=160)
 MISSING = st.nothing()
 
-# rule -> (field, the value breaking it (MISSING: leave the field out), loc below "body")
-MUTATIONS: dict[str, tuple[str, st.SearchStrategy[Any], list[str]]] = {
+
+def nested_key(metadata: dict[str, Any]) -> list[str]:
+    """The key of the one nested value, which the problem names."""
+    return [key for key, value in metadata.items() if isinstance(value, list | dict)]
+
+
+# rule -> (field, the value breaking it (MISSING: leave the field out), loc below "body", or
+# what makes that loc of the value)
+MUTATIONS: dict[str, tuple[str, st.SearchStrategy[Any], list[str] | Callable[[Any], list[str]]]] = {
     "user_id missing": ("user_id", MISSING, []),
     "user_id not a string": ("user_id", not_strings | st.none(), []),
     "user_id empty": ("user_id", st.just(""), []),
@@ -219,8 +227,7 @@ MUTATIONS: dict[str, tuple[str, st.SearchStrategy[Any], list[str]]] = {
     "session_id not a string": ("session_id", not_strings, []),
     "session_id too long": ("session_id", too_long, []),
     "metadata not an object": ("metadata", any_text | st.integers() | st.lists(st.integers()), []),
-    # msgspec names a dict's value `[...]`, not by its key
-    "metadata nested value": ("metadata", nested_metadata, ["..."]),
+    "metadata nested value": ("metadata", nested_metadata, nested_key),
     "metadata too many keys": ("metadata", too_many_keys, []),
     "metadata too big": ("metadata", too_big, []),
 }
@@ -236,7 +243,8 @@ def broken(rule: str) -> st.SearchStrategy[tuple[dict[str, Any], list[str | int]
         event.pop(field, None)
         if values is not MISSING:
             event[field] = draw(values)
-        return event, ["body", field, *below]
+        named = below(event[field]) if callable(below) else below
+        return event, ["body", field, *named]
 
     return mutate()
 
