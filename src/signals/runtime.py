@@ -84,6 +84,7 @@ def instance_id(data_dir: Path) -> str:
         value = uuid.uuid4().hex[:12]
         try:
             path.write_text(value + "\n")
+            path.chmod(0o600)  # like the rest of data_dir: the owner's only
         except OSError as exc:
             raise FilesUnusable(f"cannot write {path}: {exc.strerror or exc}") from None
         return value

@@ -158,7 +158,7 @@ async def test_data_dir_journal_and_sqlite_are_the_owners_only(
         found = {
             entry.path: stat.S_IMODE(entry.stat().st_mode)
             for entry in os.scandir(data)
-            if entry.name.startswith("signals.db")
+            if entry.name.startswith("signals.db") or entry.name == "instance_id"
         }
         found |= {
             entry.path: stat.S_IMODE(entry.stat().st_mode)
@@ -166,6 +166,7 @@ async def test_data_dir_journal_and_sqlite_are_the_owners_only(
             if entry.name.startswith("segment-")
         }
         assert {Path(path).name for path in found} >= {
+            "instance_id",
             "signals.db",
             "signals.db-wal",
             "signals.db-shm",
