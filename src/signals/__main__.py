@@ -24,7 +24,8 @@ import structlog
 
 from signals import __version__, logs
 from signals.errors import SettingsError, SignalsError, UsageError
-from signals.settings import Settings, load, origin_of
+from signals.settings import Settings, load
+from signals.settings_sources import origin_of
 
 EXIT_OK, EXIT_FAILURE, EXIT_SETTINGS = 0, 1, 2
 log = structlog.get_logger("signals.cli")

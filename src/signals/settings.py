@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 
 from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
+from signals.settings_sources import apply_environ, origin, resolve_path
 from signals.urls import http_url_problem
 from signals.webhook_secret import signing_key
 
@@ -25,8 +26,6 @@ SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 # A thresholds key: a signal_type, or "default" for the others.
 ThresholdKey = Annotated[str, Meta(pattern=SIGNAL_TYPE_PATTERN)]
 HOST_PATTERN = r"^(\*|(\*\.)?[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])$"
-ENV_PREFIX = "SIGNALS__"
-DEFAULT_CONFIG_FILE = "settings.toml"
 
 Port = Annotated[int, Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -278,62 +277,6 @@ def _dec_hook(type_: type, value: Any) -> Any:
     raise TypeError(f"expected a string for {type_.__name__}")  # msgspec reports it with the path
 
 
-def _env_value(raw: str) -> Any:
-    """An environment value is read as a TOML value when it parses as one, else as a string."""
-    try:
-        return msgspec.toml.decode(f"v = {raw}".encode())["v"]
-    except msgspec.DecodeError:
-        return raw
-
-
-def _env_parts(name: str) -> list[str]:
-    """The key path a `SIGNALS__SECTION__KEY` variable sets, lower-cased, one part per level."""
-    return [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
-
-
-def origin_of(
-    key: str, path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> str:
-    """Where the value at `key` ("ingest.host") came from, as `load(path, environ)` read it: the
-    environment variable that set it, else the settings file, else "(defaults)"."""
-    environ = os.environ if environ is None else environ
-    origins = {".".join(_env_parts(name)): name for name in environ if name.startswith(ENV_PREFIX)}
-    config = resolve_path(path, environ)
-    return _origin(key, origins, str(config) if config else "(defaults)")
-
-
-def _apply_environ(
-    tree: dict[str, Any], environ: Mapping[str, str], origins: dict[str, str]
-) -> list[str]:
-    problems = []
-    for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        parts = _env_parts(name)
-        if not all(parts):
-            problems.append(f"{name}: malformed variable name")
-            continue
-        node = tree
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                problems.append(f"{name}: {'.'.join(parts)}: {part} is not a section")
-                break
-            node = child
-        else:
-            node[parts[-1]] = _env_value(raw)
-            origins[".".join(parts)] = name
-    return problems
-
-
-def _origin(path: str, origins: Mapping[str, str], source: str) -> str:
-    """The environment variable that set `path` (or a parent of it), else the file."""
-    for key, variable in origins.items():
-        if path == key or path.startswith((key + ".", key + "[")) or key.startswith(path + "."):
-            return variable
-    return source
-
-
 def _struct_type(type_: Any) -> type[Struct] | None:
     return type_ if isinstance(type_, type) and issubclass(type_, Struct) else None
 
@@ -344,7 +287,7 @@ def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], 
     except (msgspec.ValidationError, ValueError) as exc:
         detail, _, where = str(exc).partition(" - at `$")
         full = path + where.rstrip("`")
-        return f"{_origin(full, origins, source)}: {full}: {detail}"
+        return f"{origin(full, origins, source)}: {full}: {detail}"
     return ""
 
 
@@ -358,7 +301,7 @@ def _check(
         path = f"{prefix}{key}"
         field = fields.get(key)
         if field is None:
-            problems.append(f"{_origin(path, origins, source)}: {path}: unknown key")
+            problems.append(f"{origin(path, origins, source)}: {path}: unknown key")
         elif (section := _struct_type(field.type)) and isinstance(value, dict):
             problems += _check(section, value, path + ".", origins, source)
         elif getattr(field.type, "__origin__", None) is dict and isinstance(value, dict):
@@ -369,7 +312,7 @@ def _check(
                     what = "unknown key"
                     if getattr(key_type, "__origin__", None) is not Literal:
                         what = "not a valid key: " + key_line.rpartition(": ")[2]
-                    line = f"{_origin(path, origins, source)}: {path}.{name}: {what}"
+                    line = f"{origin(path, origins, source)}: {path}.{name}: {what}"
                 problems.append(line)
         else:
             problems.append(_convert_one(field.type, value, path, origins, source))
@@ -386,21 +329,11 @@ def _check(
             path = ".".join(part for part in (prefix.rstrip("."), key) if part) or "(top level)"
             # A key the rule names may be unset ("store.url" is required when ...): then the
             # variable that set something else in its section is what made it a problem.
-            origin = _origin(path, origins, source)
-            if origin == source and "." in path:
-                origin = _origin(path.rsplit(".", 1)[0], origins, source)
-            problems.append(f"{origin}: {path}: {detail}")
+            where = origin(path, origins, source)
+            if where == source and "." in path:
+                where = origin(path.rsplit(".", 1)[0], origins, source)
+            problems.append(f"{where}: {path}: {detail}")
     return problems
-
-
-def resolve_path(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
-    """`--config`, else `SIGNALS_CONFIG`, else `./settings.toml` when present, else defaults."""
-    if path is not None:
-        return Path(path)
-    if environ.get("SIGNALS_CONFIG"):
-        return Path(environ["SIGNALS_CONFIG"])
-    local = Path(DEFAULT_CONFIG_FILE)
-    return local if local.is_file() else None
 
 
 def load(
@@ -418,7 +351,7 @@ def load(
         except msgspec.DecodeError as exc:
             raise SettingsError([f"{source}: not valid TOML: {exc}"]) from None
     origins: dict[str, str] = {}
-    problems = _apply_environ(tree, environ, origins)
+    problems = apply_environ(tree, environ, origins)
     problems += _check(Settings, tree, "", origins, source)
     if problems:
         raise SettingsError(problems)
