@@ -58,3 +58,10 @@ def test_a_phrase_negated_means_what_the_file_says() -> None:
     assert entries["confused"].negated_label == NEUTRAL
     assert entries["understand"].label == NEUTRAL  # counts only when negated
     assert entries["understand"].negated_label == LABELS.index("uncertain")
+
+
+def test_irony_names_cues_of_its_labels() -> None:
+    data = raw()
+    irony = build().irony
+    assert irony.praise == {normalize(phrase) for phrase in data["ironic_praise"]}  # type: ignore[union-attr]
+    assert irony.mishaps == {normalize(phrase) for phrase in data["mishaps"]}  # type: ignore[union-attr]

@@ -9,8 +9,9 @@ labelled by the guidelines before the classifier was run on them, by someone who
 it. Set A's misses were then used to tune the lexicon; set B was measured only before and after.
 In a second round B's misses tuned the lexicon (by families of phrases, not the phrases alone),
 and data/heldout_c.jsonl (240 messages, 60 per label), written before that round, was measured
-only before and after. The floors sit a little below what the classifier reached, to catch a
-regression.
+only before and after. A third round tuned on C's misses, and data/heldout_d.jsonl (240
+messages, 60 per label), written before it, was measured only before and after. The floors sit
+a little below what the classifier reached, to catch a regression.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ WRITTEN = Path(__file__).parent / "data" / "written.jsonl"
 HELDOUT_A = Path(__file__).parent / "data" / "heldout_a.jsonl"
 HELDOUT_B = Path(__file__).parent / "data" / "heldout_b.jsonl"
 HELDOUT_C = Path(__file__).parent / "data" / "heldout_c.jsonl"
+HELDOUT_D = Path(__file__).parent / "data" / "heldout_d.jsonl"
 # Reached: A 0.988 accuracy, 0.987 macro-F1 (tuned on in round 1); B 0.992, 0.992 (0.896 before
-# round 1, 0.904 before round 2, which tuned on it); C 0.887, 0.889 (0.858, 0.860 before round 2,
-# never tuned on).
+# round 1, 0.904 before round 2, which tuned on it); C 0.954, 0.955 (0.858 before round 2, 0.892
+# before round 3, which tuned on it); D 0.879, 0.880 (the same before round 3, never tuned on).
 HELDOUT_A_FLOOR = 0.97
 HELDOUT_B_FLOOR = 0.97
-HELDOUT_C_FLOOR = 0.87
+HELDOUT_C_FLOOR = 0.94
+HELDOUT_D_FLOOR = 0.86
 
 
 def test_dev_set_floor(classifier: Classifier) -> None:
@@ -67,3 +70,10 @@ def test_heldout_c_floor(classifier: Classifier) -> None:
     assert report.total == 240
     assert report.accuracy >= HELDOUT_C_FLOOR, format_report(report)
     assert report.macro_f1 >= HELDOUT_C_FLOOR, format_report(report)
+
+
+def test_heldout_d_floor(classifier: Classifier) -> None:
+    report = evaluate(HELDOUT_D, classifier)
+    assert report.total == 240
+    assert report.accuracy >= HELDOUT_D_FLOOR, format_report(report)
+    assert report.macro_f1 >= HELDOUT_D_FLOOR, format_report(report)

@@ -86,6 +86,11 @@ LITERAL: list[Row] = [
     ("Kill the process listening on port 8080", "neutral", "neutral:kill the process"),
     ("Add a panic handler to the worker threads", "neutral", "neutral:panic handler"),
     ("Run a stress test against staging with 500 users", "neutral", "neutral:stress test"),
+    ("The patient has a history of panic attacks; add it to the chart", "neutral", ""),
+    ("the villain is furious when the letter arrives; what does that foreshadow?", "neutral", ""),
+    ("Archive the mailboxes that have been inactive for a month", "neutral", ""),
+    ("schedule the backup for 3am", "neutral", "neutral:for 3am"),
+    ("Give me a fun fact about the moon", "neutral", ""),
     ("Check that the parser fails as expected on empty input", "neutral", ""),
     ("Is the determinant of this matrix positive or negative?", "neutral", ""),
     ("kernel panic on boot, collect the logs", "neutral", "neutral:kernel panic"),
@@ -131,6 +136,14 @@ QUESTIONS: list[Row] = [
 
 SARCASM: list[Row] = [
     ("Oh great, the app crashed again", "stressed", "stressed:oh great"),
+    # ironic praise in the sentence of a mishap, with no sarcasm phrase
+    ("Love how the upload button deletes my files. Superb.", "stressed", "stressed:love how"),
+    ("awesome, the app signs me out on its own", "stressed", "stressed:awesome"),
+    ("the page logs me out on every refresh, wonderful", "stressed", "stressed:wonderful"),
+    # not when the mishap is negated, in another sentence, or a fear that is over
+    ("nice, it no longer logs me out", "positive", "positive:nice"),
+    ("Wonderful support. The old version crashed, this one is solid.", "positive", ""),
+    ("Brilliant, I thought I'd lost my notes", "positive", "positive:brilliant"),
     ('yeah right, "same-day" delivery', "stressed", 'stressed:"same-day"'),
     ("\u201cfast\u201d shipping, two weeks later", "stressed", 'stressed:"fast"'),
     ("thanks for nothing", "stressed", "stressed:thanks for nothing"),

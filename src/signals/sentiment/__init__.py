@@ -36,11 +36,16 @@ to its label, under these rules:
   and a run of three CAPS words is a little stressed (capitals alone are not a feeling).
 - sarcasm: phrases such as "oh great" or "yeah right", and praise in scare quotes
   (yeah, "instant" transfer); a quoted word in a question is a term asked about, not sarcasm.
+  Praise such as "love how" or "fantastic" (the lexicon's `ironic_praise`, never thanks or
+  relief) in the same sentence as a mishap told as an event ("deletes my", "logs me out":
+  `mishaps`) counts as stressed when the mishap alone is too weak to decide ("Love how the
+  save button deletes my draft").
 - literal use: neutral phrases ("stress test", "kill the process", "kernel panic") hide the
   emotional words inside them; "as expected" after a cue cancels it; words inside double
   quotes are mentioned, not felt; after a task verb ("explain what", "translate",
-  "draft a") the feelings of the same clause are its topic; and the words right after a name
-  ("the dog's name is Happy") are what something is called.
+  "draft a", "the character", "I thought I'd lost") the feelings of the same clause are its
+  topic; and the words right after a name or a diagnosis ("the dog's name is Happy", "a
+  history of anxiety") are what something is called.
 - deliberation: a doubt about what to do ("not sure whether to", "I may have") is uncertain,
   and the feelings of the clause it opens are what it weighs, not what the writer feels ("not
   sure whether to escalate this"); an emoji there is still felt.

@@ -58,13 +58,14 @@ def _shipped_tables() -> tuple[Patterns, list[Entry | None]]:
 class Classifier:
     """Labels a message stressed, uncertain, positive or neutral, and says why."""
 
-    __slots__ = ("_patterns", "_rules", "_table")
+    __slots__ = ("_irony", "_patterns", "_rules", "_table")
 
     def __init__(self, settings: SentimentSettings | None = None) -> None:
         overridden = settings is not None and (settings.cues or settings.remove)
         lexicon = build(settings) if overridden else shipped()
         self._patterns, self._table = _tables(lexicon) if overridden else _shipped_tables()
         self._rules = lexicon.rules
+        self._irony = lexicon.irony
 
     def classify(self, text: str | None) -> Classification:
         if not text:
@@ -85,7 +86,7 @@ class Classifier:
         caps = len(lowered) == len(text) and lowered != text and has_caps_word(text)
         scan = Scan(padded, " " + text if caps else "", self._table, self._rules)
         hits, weights = tally(scan, spans)
-        return decide(hits, weights, padded, self._rules.threshold)
+        return decide(hits, weights, padded, self._rules.threshold, self._irony)
 
     def _spans(self, padded: str) -> list[Span]:
         """Where lexicon phrases, question marks and "!!" runs are, in text order.

@@ -68,6 +68,8 @@ class LexiconFile(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     negators: list[str]
     topic: list[str]
     naming: list[str]
+    ironic_praise: list[str]
+    mishaps: list[str]
     deliberation: dict[str, Annotated[float, Meta(gt=0, le=MAX_WEIGHT)]]
     not_negating: list[str]
     contrast: list[str]
@@ -89,9 +91,18 @@ class Entry(NamedTuple):
     negated_weight: float = 0.0  # ... and how much
 
 
+class Irony(NamedTuple):
+    """Praise that a mishap in the same sentence turns to sarcasm: "love how it deletes my
+    draft". Each is a phrase of a cue with that label (positive, stressed) in the lexicon."""
+
+    praise: frozenset[str]
+    mishaps: frozenset[str]
+
+
 class Lexicon(NamedTuple):
     rules: Rules
     entries: dict[str, Entry]
+    irony: Irony
 
 
 class LexiconError(ValueError):
@@ -244,12 +255,29 @@ def _apply_overrides(
             entries[key] = entry
 
 
+def _irony(data: LexiconFile, entries: Mapping[str, Entry]) -> Irony:
+    """The ironic praise and the mishaps that are still cues of their label (an override may
+    have moved or removed one)."""
+
+    def cues(phrases: Iterable[str], label: int) -> frozenset[str]:
+        keys = (normalize(phrase) for phrase in phrases)
+        return frozenset(
+            key
+            for key in keys
+            if (entry := entries.get(key)) is not None
+            and entry.kind == CUE
+            and entry.label == label
+        )
+
+    return Irony(cues(data.ironic_praise, POSITIVE), cues(data.mishaps, STRESSED))
+
+
 def build(settings: SentimentSettings | None = None) -> Lexicon:
     data = read_shipped()
     entries = _shipped_entries(data)
     if settings is not None:
         _apply_overrides(entries, settings.cues, settings.remove, data.rules.negation_flip)
-    return Lexicon(data.rules, entries)
+    return Lexicon(data.rules, entries, _irony(data, entries))
 
 
 @functools.cache

@@ -12,7 +12,7 @@ import functools
 from typing import NamedTuple
 
 from signals.labels import Sentiment
-from signals.sentiment.lexicon import LABELS, NEUTRAL, POSITIVE, STRESSED, UNCERTAIN
+from signals.sentiment.lexicon import LABELS, NEUTRAL, POSITIVE, STRESSED, UNCERTAIN, Irony
 
 Hit = tuple[int, int, int, int, str]
 CONTRAST_MARK = -1
@@ -38,13 +38,25 @@ class Classification(NamedTuple):
 _classification = functools.partial(tuple.__new__, Classification)
 
 
-def decide(hits: list[Hit], weights: list[float], padded: str, threshold: float) -> Classification:
+def decide(
+    hits: list[Hit], weights: list[float], padded: str, threshold: float, irony: Irony
+) -> Classification:
     """The first label in precedence order whose score reaches the threshold, and why."""
     if '"' in padded:
         _unquote(hits, weights, padded)
     scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
     for hit, weight in zip(hits, weights, strict=True):
         scores[hit[2]] += weight
+    # Praise with a mishap too weak to win on its own: sarcasm if they share a sentence.
+    if (
+        scores[STRESSED]
+        and scores[STRESSED] < threshold
+        and scores[POSITIVE] >= threshold
+        and _sarcasm(hits, weights, padded, irony)
+    ):
+        scores = [0.0, 0.0, 0.0, 0.0, 0.0]
+        for hit, weight in zip(hits, weights, strict=True):
+            scores[hit[2]] += weight
     for winner in (STRESSED, UNCERTAIN, POSITIVE):
         if scores[winner] >= threshold:
             break
@@ -54,6 +66,50 @@ def decide(hits: list[Hit], weights: list[float], padded: str, threshold: float)
     if winner == NEUTRAL and is_question(padded):
         cues.append("neutral:information question")
     return _classification((LABELS[winner], cues))
+
+
+def _sarcasm(hits: list[Hit], weights: list[float], padded: str, irony: Irony) -> bool:
+    """ "Love how the save button deletes my draft": ironic praise (`irony.praise`) in the
+    sentence of a mishap (`irony.mishaps`, felt, not negated) counts as stressed; whether any
+    did. Only plain cues take part, in text order: the sentence of each is the number of ".",
+    "!" and "?" before it, counted over the text between one and the next, so linear in it.
+    """
+    praise, mishaps = irony
+    sentence = counted = 0
+    current = -1  # the sentence of the praise in `pending`, and whether it has a mishap
+    pending: list[int] = []
+    mishap = -1  # the sentence of the last mishap
+    turned = False
+    for index, (start, end, label, _, note) in enumerate(hits):
+        if note or not weights[index] or label not in (POSITIVE, STRESSED) or start < counted:
+            continue
+        phrase = padded[start:end]
+        ironic = label == POSITIVE and phrase in praise
+        if not ironic and not (label == STRESSED and phrase in mishaps):
+            continue
+        sentence += (
+            padded.count(".", counted, start)
+            + padded.count("!", counted, start)
+            + padded.count("?", counted, start)
+        )
+        counted = start
+        if sentence != current:
+            pending.clear()
+            current = sentence
+        if ironic:
+            if mishap == sentence:
+                hits[index] = (start, end, STRESSED, hits[index][3], "")
+                turned = True
+            else:
+                pending.append(index)
+        else:
+            mishap = sentence
+            for earlier in pending:
+                hit = hits[earlier]
+                hits[earlier] = (hit[0], hit[1], STRESSED, hit[3], "")
+                turned = True
+            pending.clear()
+    return turned
 
 
 def _unquote(hits: list[Hit], weights: list[float], padded: str) -> None:
