@@ -62,6 +62,8 @@ def test_a_phrase_negated_means_what_the_file_says() -> None:
 
 def test_irony_names_cues_of_its_labels() -> None:
     data = raw()
+    praise, mishaps = data["ironic_praise"], data["mishaps"]
+    assert isinstance(praise, list) and isinstance(mishaps, list)
     irony = build().irony
-    assert irony.praise == {normalize(phrase) for phrase in data["ironic_praise"]}  # type: ignore[union-attr]
-    assert irony.mishaps == {normalize(phrase) for phrase in data["mishaps"]}  # type: ignore[union-attr]
+    assert irony.praise == {normalize(phrase) for phrase in praise}
+    assert irony.mishaps == {normalize(phrase) for phrase in mishaps}
