@@ -82,3 +82,15 @@ async def test_records_keep_the_callers_trace_and_forward_and_webhook_carry_it(
     forwarded = {d.records()[0]["event_id"]: d.headers["traceparent"] for d in router.delivered}
     assert forwarded == {item["event_id"]: item["traceparent"] for item in items}
     assert hooks.received[0].headers["traceparent"] == CALLER
+
+
+def test_a_call_no_request_caused_starts_a_trace_of_its_own() -> None:
+    # A webhook for an episode closed by time alone: no record's trace to carry.
+    with Tracing().call("webhook delivery", None) as call:
+        started = parse(call.headers["traceparent"])
+    assert started is not None and not started.sampled
+    with Tracing().call("webhook delivery", None) as again:
+        assert again.headers["traceparent"] != call.headers["traceparent"]
+    caused = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with Tracing().call("webhook delivery", caused) as carried:
+        assert carried.headers == {"traceparent": caused}

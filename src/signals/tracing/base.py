@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Scope
 
 from signals.events import Record
 from signals.journal.writer import OnGroup
-from signals.tracing.traceparent import TraceParent, request_trace
+from signals.tracing.traceparent import TraceParent, new_trace, request_trace
 
 STATE_KEY = "trace"  # scope["state"][STATE_KEY]: the server span's context, while tracing is on
 
@@ -44,7 +44,9 @@ class Call:
     __slots__ = ("headers",)
 
     def __init__(self, traceparent: str | None) -> None:
-        self.headers: dict[str, str] = {"traceparent": traceparent} if traceparent else {}
+        # A call that no request caused (a webhook for an episode closed by time alone) starts
+        # a trace of its own: every outgoing request carries one.
+        self.headers: dict[str, str] = {"traceparent": traceparent or new_trace().header}
 
     def finish(self, status_code: int | None, error: str | None) -> None:
         """Record how the request ended (tracing off: nothing to record)."""
