@@ -18,22 +18,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from signals.sentiment import Classifier
 from signals.sentiment.evaluate import evaluate, format_report
 
 DEV = Path(__file__).parent / "data" / "dev.jsonl"
 WRITTEN = Path(__file__).parent / "data" / "written.jsonl"
-HELDOUT_A = Path(__file__).parent / "data" / "heldout_a.jsonl"
-HELDOUT_B = Path(__file__).parent / "data" / "heldout_b.jsonl"
-HELDOUT_C = Path(__file__).parent / "data" / "heldout_c.jsonl"
-HELDOUT_D = Path(__file__).parent / "data" / "heldout_d.jsonl"
 # Reached: A 0.988 accuracy, 0.987 macro-F1 (tuned on in round 1); B 0.992, 0.992 (0.896 before
 # round 1, 0.904 before round 2, which tuned on it); C 0.954, 0.955 (0.858 before round 2, 0.892
 # before round 3, which tuned on it); D 0.879, 0.880 (the same before round 3, never tuned on).
-HELDOUT_A_FLOOR = 0.97
-HELDOUT_B_FLOOR = 0.97
-HELDOUT_C_FLOOR = 0.94
-HELDOUT_D_FLOOR = 0.86
+HELDOUT_FLOORS = {"a": 0.97, "b": 0.97, "c": 0.94, "d": 0.86}
 
 
 def test_dev_set_floor(classifier: Classifier) -> None:
@@ -51,29 +46,9 @@ def test_written_set_floor(classifier: Classifier) -> None:
         assert score.f1 >= 0.85, f"{label}\n{format_report(report)}"
 
 
-def test_heldout_a_floor(classifier: Classifier) -> None:
-    report = evaluate(HELDOUT_A, classifier)
+@pytest.mark.parametrize("name", sorted(HELDOUT_FLOORS))
+def test_heldout_floor(classifier: Classifier, name: str) -> None:
+    report = evaluate(Path(__file__).parent / "data" / f"heldout_{name}.jsonl", classifier)
     assert report.total == 240
-    assert report.accuracy >= HELDOUT_A_FLOOR, format_report(report)
-    assert report.macro_f1 >= HELDOUT_A_FLOOR, format_report(report)
-
-
-def test_heldout_b_floor(classifier: Classifier) -> None:
-    report = evaluate(HELDOUT_B, classifier)
-    assert report.total == 240
-    assert report.accuracy >= HELDOUT_B_FLOOR, format_report(report)
-    assert report.macro_f1 >= HELDOUT_B_FLOOR, format_report(report)
-
-
-def test_heldout_c_floor(classifier: Classifier) -> None:
-    report = evaluate(HELDOUT_C, classifier)
-    assert report.total == 240
-    assert report.accuracy >= HELDOUT_C_FLOOR, format_report(report)
-    assert report.macro_f1 >= HELDOUT_C_FLOOR, format_report(report)
-
-
-def test_heldout_d_floor(classifier: Classifier) -> None:
-    report = evaluate(HELDOUT_D, classifier)
-    assert report.total == 240
-    assert report.accuracy >= HELDOUT_D_FLOOR, format_report(report)
-    assert report.macro_f1 >= HELDOUT_D_FLOOR, format_report(report)
+    assert report.accuracy >= HELDOUT_FLOORS[name], format_report(report)
+    assert report.macro_f1 >= HELDOUT_FLOORS[name], format_report(report)
