@@ -20,6 +20,7 @@ from signals.metrics import Metrics
 from signals.settings import JournalSettings, OtelSettings, RouterSettings
 from signals.store.sqlite.store import SqliteStore
 from signals.tracing.otel import OtelTracing
+from signals.tracing.traceparent import parse
 
 INSTANCE = "test"
 
@@ -229,7 +230,10 @@ async def test_a_forward_carries_its_first_records_traceparent(rig: Rig) -> None
         await until(lambda: len(rig.receiver.event_ids()) == 3)
     first, second = rig.receiver.delivered
     assert first.headers["traceparent"] == parent(1)  # a batch goes in its first record's trace
-    assert "traceparent" not in second.headers  # journaled before records kept a trace
+    # Journaled before records kept a trace: the forward starts one of its own (not sampled).
+    started, caused = parse(second.headers["traceparent"]), parse(parent(1))
+    assert started is not None and caused is not None and not started.sampled
+    assert started.trace_id != caused.trace_id
 
 
 async def test_with_tracing_on_a_forward_is_a_span_of_its_first_records_trace(rig: Rig) -> None:
