@@ -35,6 +35,9 @@ class QueryParams:
         for name in self.query:
             if name not in allowed:
                 self.problem(name, "unknown query parameter")
+            elif len(self.query.getlist(name)) > 1:
+                # Which one would count is a guess either way ("?limit=abc&limit=5"): refused.
+                self.problem(name, "given more than once")
 
     def problem(self, name: str, msg: str) -> None:
         self.problems.append({"loc": ["query", name], "msg": msg})

@@ -188,3 +188,16 @@ async def test_bad_alert_query_parameters_are_named(opened: Opened) -> None:
     ):
         response = await opened.integrity.get("/v1/alerts", params=params)
         assert_refused(response, ["query", name])
+
+
+async def test_a_parameter_given_twice_is_refused_on_every_listing(opened: Opened) -> None:
+    for client, path in (
+        (opened.integrity, "/v1/anomalies"),
+        (opened.integrity, "/v1/alerts"),
+        (opened.ingest, "/v1/signals"),
+    ):
+        response = await client.get(f"{path}?limit=abc&limit=5")
+        assert_refused(response, ["query", "limit"])
+        assert {"loc": ["query", "limit"], "msg": "given more than once"} in (
+            response.json()["error"]["details"]
+        )
