@@ -8,6 +8,7 @@ import asyncio
 import io
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -30,7 +31,7 @@ from signals.errors import UsageError
 from signals.progress import Progress
 from signals.simulate.corpus import MESSAGES
 from signals.simulate.run import simulate
-from signals.simulate.summary import SimulationSummary, format_summary
+from signals.simulate.summary import SimulationSummary, delivered, format_summary
 
 LABEL_OF_TEXT = {text: label for label, texts in MESSAGES.items() for text in texts}
 
@@ -198,6 +199,7 @@ async def test_refused_connection_is_reported_not_raised() -> None:
     text = format_summary(summary)
     assert "connect" in text
     assert "nothing reached" in text
+    assert not delivered(summary)
 
 
 @pytest.mark.parametrize(
@@ -216,6 +218,8 @@ async def test_error_statuses_are_counted(
     assert summary.accepted == 0
     assert getattr(summary, field) == summary.sent
     assert summary.errors == ({error_kind: summary.requests} if error_kind else {})
+    assert not delivered(summary)
+    assert "nothing was accepted by" in format_summary(summary)
 
 
 async def test_api_key_goes_in_every_request(server: tuple[str, Recorder]) -> None:
@@ -331,3 +335,14 @@ async def test_at_a_terminal_a_live_line_then_the_summary(server: tuple[str, Rec
     accepted = int(summary.split("accepted ")[1].split()[0])
     assert accepted > 0
     assert any(f"accepted {accepted:,}" in line for line in live)  # the last live figures
+
+
+def test_the_cli_exits_1_when_the_service_took_nothing() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [sys.executable, "-m", "signals", "simulate", "--url", f"http://127.0.0.1:{port}",
+            "--rate", "20", "--duration", "0.5", "--seed", "7"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "nothing reached" in done.stdout

@@ -116,7 +116,7 @@ def _keygen(name: str, scopes: str) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from signals.progress import Progress
     from signals.simulate.run import simulate
-    from signals.simulate.summary import format_summary
+    from signals.simulate.summary import delivered, format_summary
 
     with Progress("simulate", "events", transient=True) as progress:
         summary = asyncio.run(
@@ -131,7 +131,7 @@ def _simulate(args: argparse.Namespace) -> int:
             )
         )
     sys.stdout.write(format_summary(summary) + "\n")
-    return EXIT_OK
+    return EXIT_OK if delivered(summary) else EXIT_FAILURE
 
 
 def _evaluate(path: Path, settings: Settings) -> int:

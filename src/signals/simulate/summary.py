@@ -113,6 +113,16 @@ def format_summary(summary: SimulationSummary) -> str:
         f"              classified: {mix(summary.sentiments_classified)}",
         f"  types       {mix(summary.signal_types)}",
     ]
-    if summary.sent and summary.failed == summary.sent:
-        lines.append(f"  nothing reached {summary.url}: is `signals serve` running there?")
+    if not delivered(summary):
+        answered = any(kind.startswith("http_") for kind in summary.errors) or summary.rejected
+        lines.append(
+            f"  nothing was accepted by {summary.url}: see the errors (a key needed: --api-key?)"
+            if answered
+            else f"  nothing reached {summary.url}: is `signals serve` running there?"
+        )
     return "\n".join(lines)
+
+
+def delivered(summary: SimulationSummary) -> bool:
+    """Whether the service took any of what was sent (the CLI exits 1 when it took none)."""
+    return not summary.sent or bool(summary.accepted or summary.duplicates)
