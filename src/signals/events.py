@@ -194,7 +194,7 @@ def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
             _every_problem(body, max_text_chars) or [problem_from_validation(exc)]
         ) from None
     except msgspec.DecodeError as exc:
-        raise MalformedJSON(str(exc)) from None
+        raise malformed(exc, body) from None
     except RecursionError:
         raise MalformedJSON(TOO_DEEP) from None
     problems = _check_limits(event, max_text_chars)
@@ -268,7 +268,7 @@ def split_array(body: bytes) -> list[msgspec.Raw]:
     except msgspec.ValidationError:
         raise InvalidEvent([Problem(["body"], "Expected `array` of events")]) from None
     except msgspec.DecodeError as exc:
-        raise MalformedJSON(str(exc)) from None
+        raise malformed(exc, body) from None
     except RecursionError:
         raise MalformedJSON(TOO_DEEP) from None
 
@@ -282,11 +282,20 @@ def is_json_array(body: bytes) -> bool:
     return body.lstrip()[:1] == b"["
 
 
+def malformed(exc: msgspec.DecodeError, body: bytes | msgspec.Raw) -> MalformedJSON:
+    """The decoder's complaint, saying where: it names a byte except when the body ends early."""
+    message = str(exc)
+    if message == "Input data was truncated":
+        size = len(bytes(body))
+        message = f"{message}: the body ends at byte {size}, mid-value" if size else "empty body"
+    return MalformedJSON(message)
+
+
 def check_json(body: bytes | msgspec.Raw) -> Any:
     try:
         return _any_decoder.decode(body)
     except msgspec.DecodeError as exc:
-        raise MalformedJSON(str(exc)) from None
+        raise malformed(exc, body) from None
     except RecursionError:
         raise MalformedJSON(TOO_DEEP) from None
 
