@@ -2,7 +2,7 @@
 
     signals serve         [--config PATH]   run both ports until SIGINT/SIGTERM (exit 0)
     signals check-config  [--config PATH]   validate settings and exposure; exit 2 on problems
-    signals keygen --name N --scopes a,b    print a new API key and its settings stanza
+    signals keygen [--name N] [--scopes a,b]   print a new API key and its settings stanza
     signals replay        [--config PATH]   rebuild the store from the journal (service stopped)
     signals simulate --url U --rate R --duration S   realistic traffic against a running instance
     signals evaluate PATH [--config PATH]   sentiment accuracy, macro-F1, confusion matrix
@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("path", type=Path, help="JSONL with text and label fields")
 
     keygen = commands.add_parser("keygen", help="print a new API key and its TOML stanza")
-    keygen.add_argument("--name", required=True)
+    keygen.add_argument(
+        "--name", default=None, help="the key's name in logs and metrics (default: key-<random>)"
+    )
     keygen.add_argument("--scopes", default="ingest,read", help="comma-separated scopes")
 
     simulate = commands.add_parser("simulate", help="send realistic traffic to an instance")
@@ -105,9 +107,12 @@ def _replay(settings: Settings) -> int:
     return EXIT_OK
 
 
-def _keygen(name: str, scopes: str) -> int:
+def _keygen(name: str | None, scopes: str) -> int:
+    import secrets
+
     from signals.auth.keys import keygen
 
+    name = name or f"key-{secrets.token_hex(4)}"  # names must be unique: a random one will be
     key, stanza = keygen(name, [scope.strip() for scope in scopes.split(",") if scope.strip()])
     sys.stdout.write(f"{key}\n\n{stanza}\n")
     return EXIT_OK

@@ -136,6 +136,19 @@ def test_cli_keygen_prints_the_key_then_the_stanza() -> None:
     assert 'scopes = ["read"]' in stanza
 
 
+def test_cli_keygen_needs_no_arguments(tmp_path: Path) -> None:
+    first, second = signals_cli("keygen"), signals_cli("keygen")
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    key_line, _, stanza = first.stdout.strip().partition("\n\n")
+    assert 'name = "key-' in stanza and 'scopes = ["ingest", "read"]' in stanza
+    assert first.stdout != second.stdout
+    # Both stanzas together are valid settings (the names differ), and the key authenticates.
+    config = tmp_path / "settings.toml"
+    config.write_text(stanza + "\n\n" + second.stdout.strip().partition("\n\n")[2] + "\n")
+    settings = load(config, {})
+    assert Keyring(settings.auth.keys).lookup(key_line.encode()) == settings.auth.keys[0]
+
+
 def test_cli_keygen_refuses_an_unknown_scope_with_exit_2() -> None:
     done = signals_cli("keygen", "--name", "x", "--scopes", "read,root")
     assert done.returncode == 2
