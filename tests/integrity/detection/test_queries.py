@@ -174,7 +174,7 @@ async def test_a_cursor_of_another_listing_is_refused(opened: Opened) -> None:
 
 
 async def test_a_bad_user_id_in_the_path_is_named(opened: Opened) -> None:
-    for user in ("x" * 129, "bell\x07"):
+    for user in ("x" * 129, "bell\x07", "line\nbreak", "cr\rlf\n"):
         response = await opened.integrity.get(anomalies_path(user))
         assert_refused(response, ["path", "user_id"])
 
