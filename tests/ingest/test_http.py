@@ -278,7 +278,7 @@ async def test_probes_and_openapi_on_both_ports(live: Live) -> None:
 async def test_latency_metric_uses_route_templates(live: Live) -> None:
     await live.integrity.get("/v1/anomalies/some-user")
     text = (await live.integrity.get("/metrics")).text
-    assert 'route="/v1/anomalies/{user_id:path}"' in text
+    assert 'route="/v1/anomalies/{user_id:text}"' in text
     assert "some-user" not in text
 
 
