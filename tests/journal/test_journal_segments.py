@@ -60,7 +60,9 @@ async def read_all(
     return [item async for item in journal.read(start)]
 
 
-async def test_rotation_at_segment_max_bytes_never_splits_a_group(directory: Path) -> None:
+async def test_rotation_at_segment_max_bytes_never_splits_a_group_nor_passes_it(
+    directory: Path,
+) -> None:
     async with await Journal.open(
         directory, JournalSettings(segment_max_bytes=4096, compress=False)
     ) as journal:
@@ -69,8 +71,8 @@ async def test_rotation_at_segment_max_bytes_never_splits_a_group(directory: Pat
     assert len(found) > 3
     ends = {position.segment: position.offset for _, position in written}
     for segment in found[:-1]:
-        # Rotation happens after the group that reached the limit: never before, never inside it.
-        assert 4096 <= size(segment.path) < 4096 + 5 * 301
+        # A group that would pass the limit starts the next segment: never split, never over.
+        assert 4096 - 5 * 301 < size(segment.path) <= 4096
         assert size(segment.path) == ends[segment.number]
     assert [text for text, _ in written] == [line(i) for i in range(120)]
     assert [segment.number for segment in found] == list(range(1, len(found) + 1))
@@ -168,9 +170,11 @@ async def test_reopen_continues_after_the_last_closed_segment(directory: Path) -
 
 async def test_an_empty_newest_segment_keeps_committed_at_the_previous_end(directory: Path) -> None:
     async with await Journal.open(
-        directory, JournalSettings(segment_max_bytes=4096, compress=False)
+        directory, JournalSettings(segment_max_bytes=13 * 301, compress=False)
     ) as journal:
-        written = await fill(journal, 14)  # exactly past 4096 bytes: rotated, nothing after
+        written = await fill(
+            journal, 13
+        )  # 301-byte lines, exactly the limit: rotated, nothing after
     assert size(segments(directory)[-1].path) == 0
     async with await Journal.open(directory, SMALL) as journal:
         # A consumer at the end of the old segment has nothing to wait for, and nothing to read.
@@ -232,7 +236,7 @@ async def test_compression_keeps_the_modification_time(directory: Path) -> None:
     packed = segments(directory)[0]
     assert packed.compressed
     assert packed.path.stat().st_mtime == 1_000_000
-    assert segment_bytes(directory, 1).count(b"\n") == 14
+    assert segment_bytes(directory, 1).count(b"\n") == 13  # 301-byte lines: 13 fit in 4096
 
 
 async def test_a_tailing_reader_sees_every_line_once_in_order(directory: Path) -> None:
@@ -291,3 +295,18 @@ def test_an_aborted_compression_leaves_the_plain_segment(tmp_path: Path) -> None
     assert packed == tmp_path / "segment-000000000001.jsonl.gz"
     assert names(tmp_path) == [packed.name]
     assert gzip.decompress(packed.read_bytes()) == b"a\n" * 10
+
+
+async def test_a_group_bigger_than_the_limit_has_a_segment_of_its_own(directory: Path) -> None:
+    async with await Journal.open(
+        directory, JournalSettings(segment_max_bytes=4096, compress=False)
+    ) as journal:
+        small = await fill(journal, 2)
+        big = _positions(
+            [line(i) for i in range(2, 22)], await journal.append([line(i) for i in range(2, 22)])
+        )
+        after = await fill(journal, 1)
+    assert {position.segment for _, position in small} == {1}
+    assert {position.segment for _, position in big} == {2}  # 20 lines: about 6 KB, alone
+    assert {position.segment for _, position in after} == {3}
+    assert [segment.number for segment in segments(directory)] == [1, 2, 3]

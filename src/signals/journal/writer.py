@@ -261,9 +261,14 @@ class Journal:
                         await self._probe_unless_woken(loop)
                     continue
                 self._in_flight, self._pending = self._pending, []
+                # As Kafka rolls its segments: a group that would take the segment past the
+                # limit starts the next one, so a segment outgrows it only by a group alone.
+                size, limit = self._active.size, self.settings.segment_max_bytes
+                if size and size + sum(len(item.data) + 1 for item in self._in_flight) > limit:
+                    await self._rotate(loop)
                 await self._commit(loop, self._in_flight)
                 self._in_flight = []
-                if self._active.size >= self.settings.segment_max_bytes:
+                if self._active.size >= limit:
                     await self._rotate(loop)
         except Exception:
             log.exception("journal.writer_failed")  # /ready turns false; aclose re-raises it
