@@ -168,16 +168,20 @@ def problem_from_validation(exc: msgspec.ValidationError) -> Problem:
     return Problem(loc=["body", *loc], msg=detail)
 
 
-def _check_limits(event: Event, max_text_chars: int) -> list[Problem]:
+def _check_limits(
+    text: str | None, timestamp: str | None, metadata: dict[str, Any] | None, max_text_chars: int
+) -> list[Problem]:
+    """The rules a field's type cannot say: the configured text length, a real RFC 3339
+    instant, the encoded size of metadata."""
     problems = []
-    if event.text is not None and len(event.text) > max_text_chars:
+    if text is not None and len(text) > max_text_chars:
         problems.append(Problem(["body", "text"], f"Expected `str` of length <= {max_text_chars}"))
-    if event.timestamp is not None:
+    if timestamp is not None:
         try:
-            parse_instant(event.timestamp)
+            parse_instant(timestamp)
         except ValueError:
             problems.append(Problem(["body", "timestamp"], "not a valid RFC 3339 date-time"))
-    if event.metadata and len(record_encoder.encode(event.metadata)) > MAX_METADATA_BYTES:
+    if metadata and len(record_encoder.encode(metadata)) > MAX_METADATA_BYTES:
         problems.append(
             Problem(["body", "metadata"], f"encoded metadata exceeds {MAX_METADATA_BYTES} bytes")
         )
@@ -189,15 +193,15 @@ def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
     try:
         event = _event_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        check_json(body)  # a broken document is malformed even where a type error comes first
+        tree = check_json(body)  # a broken document is malformed even where a type error is first
         raise InvalidEvent(
-            _every_problem(body, max_text_chars) or [problem_from_validation(exc)]
+            _every_problem(tree, max_text_chars) or [problem_from_validation(exc)]
         ) from None
     except msgspec.DecodeError as exc:
         raise malformed(exc, body) from None
     except RecursionError:
         raise MalformedJSON(TOO_DEEP) from None
-    problems = _check_limits(event, max_text_chars)
+    problems = _check_limits(event.text, event.timestamp, event.metadata, max_text_chars)
     if problems:
         raise InvalidEvent(problems)
     return event
@@ -207,10 +211,10 @@ _FIELD_TYPES = {field.name: field.type for field in msgspec.structs.fields(Event
 _REQUIRED = [field.name for field in msgspec.structs.fields(Event) if field.required]
 
 
-def _every_problem(body: bytes | msgspec.Raw, max_text_chars: int) -> list[Problem]:
-    """Each field of an invalid event checked on its own, in the body's order, then the missing
-    ones: the decoder stops at the first problem, a client fixing its events wants them all."""
-    tree = _any_decoder.decode(body)
+def _every_problem(tree: Any, max_text_chars: int) -> list[Problem]:
+    """Each field of an invalid event (decoded as plain JSON) checked on its own, in the body's
+    order, then the missing ones: the decoder stops at the first problem, a client fixing its
+    events wants them all."""
     if not isinstance(tree, dict):
         return []
     problems: list[Problem] = []
@@ -227,12 +231,11 @@ def _every_problem(body: bytes | msgspec.Raw, max_text_chars: int) -> list[Probl
             detail, loc = _detail_and_loc(str(exc))
             problems += named or [Problem(["body", name, *loc], detail)]
     problems += [Problem(["body", key], "field required") for key in _REQUIRED if key not in tree]
-    # The limits of the fields that are sound on their own (text length, timestamp, metadata
-    # size), checked on a stand-in with placeholder required fields.
-    stand_in = {"user_id": "u", "signal_type": "s"} | {
-        name: value for name, value in sound.items() if name not in _REQUIRED
-    }
-    return problems + _check_limits(Event(**stand_in), max_text_chars)
+    # The limits of the fields that are sound on their own.
+    limits = _check_limits(
+        sound.get("text"), sound.get("timestamp"), sound.get("metadata"), max_text_chars
+    )
+    return problems + limits
 
 
 def _metadata_problems(metadata: object) -> list[Problem]:
@@ -256,7 +259,7 @@ def decode_valid_events(body: bytes, max_text_chars: int) -> list[Event] | None:
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     for event in events:
-        if _check_limits(event, max_text_chars):
+        if _check_limits(event.text, event.timestamp, event.metadata, max_text_chars):
             return None
     return events
 

@@ -261,14 +261,9 @@ class Journal:
                         await self._probe_unless_woken(loop)
                     continue
                 self._in_flight, self._pending = self._pending, []
-                # As Kafka rolls its segments: a group that would take the segment past the
-                # limit starts the next one, so a segment outgrows it only by a group alone.
-                size, limit = self._active.size, self.settings.segment_max_bytes
-                if size and size + sum(len(item.data) + 1 for item in self._in_flight) > limit:
-                    await self._rotate(loop)
                 await self._commit(loop, self._in_flight)
                 self._in_flight = []
-                if self._active.size >= limit:
+                if self._active.size >= self.settings.segment_max_bytes:
                     await self._rotate(loop)
         except Exception:
             log.exception("journal.writer_failed")  # /ready turns false; aclose re-raises it
@@ -287,6 +282,7 @@ class Journal:
         parts = [item.data for item in group]
         parts.append(b"")  # the last line's newline, without copying the buffer again
         data = b"\n".join(parts)
+        await self._make_room(loop, len(data))
         started = time.time_ns() if self._on_group is not None else 0
         try:
             segment, at, seconds = await loop.run_in_executor(
@@ -337,6 +333,12 @@ class Journal:
             self._on_group([item.payload for item in group], started, time.time_ns(), error)
         except Exception:
             log.exception("journal.on_group_failed", appends=len(group))
+
+    async def _make_room(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        """As Kafka rolls its segments: a group of `size` bytes that would take the segment past
+        the limit starts the next one, so a segment outgrows it only by a group alone."""
+        if self._active.size and self._active.size + size > self.settings.segment_max_bytes:
+            await self._rotate(loop)
 
     async def _rotate(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

@@ -44,9 +44,7 @@ def decide(
     """The first label in precedence order whose score reaches the threshold, and why."""
     if '"' in padded:
         _unquote(hits, weights, padded)
-    scores = [0.0, 0.0, 0.0, 0.0, 0.0]  # the last one collects contrast marks (label -1)
-    for hit, weight in zip(hits, weights, strict=True):
-        scores[hit[2]] += weight
+    scores = _scores(hits, weights)
     # Praise with a mishap too weak to win on its own: sarcasm if they share a sentence.
     if (
         scores[STRESSED]
@@ -54,9 +52,7 @@ def decide(
         and scores[POSITIVE] >= threshold
         and _sarcasm(hits, weights, padded, irony)
     ):
-        scores = [0.0, 0.0, 0.0, 0.0, 0.0]
-        for hit, weight in zip(hits, weights, strict=True):
-            scores[hit[2]] += weight
+        scores = _scores(hits, weights)
     for winner in (STRESSED, UNCERTAIN, POSITIVE):
         if scores[winner] >= threshold:
             break
@@ -66,6 +62,14 @@ def decide(
     if winner == NEUTRAL and is_question(padded):
         cues.append("neutral:information question")
     return _classification((LABELS[winner], cues))
+
+
+def _scores(hits: list[Hit], weights: list[float]) -> list[float]:
+    """Each label's score by its index; the last one collects contrast marks (label -1)."""
+    scores = [0.0, 0.0, 0.0, 0.0, 0.0]
+    for hit, weight in zip(hits, weights, strict=True):
+        scores[hit[2]] += weight
+    return scores
 
 
 def _sarcasm(hits: list[Hit], weights: list[float], padded: str, irony: Irony) -> bool:

@@ -8,8 +8,8 @@ Cursors are opaque strings made by the store; a cursor it cannot read raises `Ba
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Generic, Literal, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from msgspec import Struct
 
@@ -101,6 +101,21 @@ class Stats(Struct, kw_only=True):
 
 # Event ids per chunk of `Store.recent_event_ids`.
 WARM_CHUNK = 10_000
+# (seq below, at most) -> (seq, event_id) rows, highest seq first: one chunk of one backend.
+NewestRows = Callable[[int, int], Awaitable[Sequence[Any]]]
+
+
+async def newest_event_ids(fetch: NewestRows, limit: int) -> AsyncIterator[list[str]]:
+    """`Store.recent_event_ids` over a backend's `fetch`: each chunk a query that resumes
+    below the last seq read, so no query holds more than `WARM_CHUNK` rows."""
+    below = (1 << 63) - 1  # above every seq: the largest 64-bit integer, what both backends use
+    while limit > 0:
+        rows = await fetch(below, min(limit, WARM_CHUNK))
+        if not rows:
+            return
+        yield [row[1] for row in rows]
+        limit -= len(rows)
+        below = rows[-1][0]
 
 
 class Store(Protocol):

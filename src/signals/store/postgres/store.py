@@ -37,13 +37,13 @@ from signals.journal.position import JournalPosition
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
 from signals.store.base import (
-    WARM_CHUNK,
     AlertQuery,
     AnomalyQuery,
     Batch,
     Page,
     SignalQuery,
     Stats,
+    newest_event_ids,
 )
 from signals.store.outbox_rows import delivery_row
 from signals.store.postgres.listings import (
@@ -238,21 +238,18 @@ class PostgresStore:
         )
         return None if row is None else JournalPosition(row[0], row[1])
 
-    async def recent_event_ids(self, limit: int) -> AsyncIterator[list[str]]:
+    def recent_event_ids(self, limit: int) -> AsyncIterator[list[str]]:
         """The last `limit` event ids stored (by any instance), last first, `WARM_CHUNK` at a
-        time, each chunk a query resuming below the last seq read."""
-        below = (1 << 63) - 1  # above every seq: bigint's largest
-        while limit > 0:
-            rows = await self._pool.fetch(
+        time (`newest_event_ids`)."""
+
+        async def fetch(below: int, count: int) -> list[asyncpg.Record]:
+            return await self._pool.fetch(
                 "SELECT seq, event_id FROM events WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
                 below,
-                min(limit, WARM_CHUNK),
+                count,
             )
-            if not rows:
-                return
-            yield [row[1] for row in rows]
-            limit -= len(rows)
-            below = rows[-1][0]
+
+        return newest_event_ids(fetch, limit)
 
     async def get_records(self, event_ids: list[str]) -> dict[str, Record]:
         """The stored records among `event_ids`; ids not stored are absent from the result."""

@@ -41,13 +41,13 @@ from signals.journal.position import JournalPosition
 from signals.records.delivery import Delivery
 from signals.records.episode import Episode
 from signals.store.base import (
-    WARM_CHUNK,
     AlertQuery,
     AnomalyQuery,
     Batch,
     Page,
     SignalQuery,
     Stats,
+    newest_event_ids,
 )
 from signals.store.outbox_rows import delivery_row
 from signals.store.sealing import seal
@@ -262,7 +262,8 @@ class SqliteStore:
         return None
 
     async def recent_event_ids(self, limit: int) -> AsyncIterator[list[str]]:
-        """The last `limit` event ids stored, last first, `WARM_CHUNK` at a time.
+        """The last `limit` event ids stored, last first, `WARM_CHUNK` at a time
+        (`newest_event_ids`).
 
         Stored order is the journal's, which is the order of receipt; reading the table
         backwards by `seq` is twice as fast as the time index at the million ids a start loads.
@@ -277,19 +278,17 @@ class SqliteStore:
             await conn.execute("PRAGMA mmap_size = 0")
             await conn.execute("PRAGMA cache_size = -2048")  # KiB: the scan reads each page once
             await conn.execute("PRAGMA query_only = ON")
-            below = (1 << 63) - 1  # above every seq: SQLite's largest integer
-            while limit > 0:
-                rows = list(
+
+            async def fetch(below: int, count: int) -> list[Any]:
+                return list(
                     await conn.execute_fetchall(
                         "SELECT seq, event_id FROM events WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-                        (below, min(limit, WARM_CHUNK)),
+                        (below, count),
                     )
                 )
-                if not rows:
-                    return
-                yield [event_id for _, event_id in rows]
-                limit -= len(rows)
-                below = rows[-1][0]
+
+            async for event_ids in newest_event_ids(fetch, limit):
+                yield event_ids
         finally:
             await conn.close()
 
