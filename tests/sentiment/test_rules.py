@@ -122,6 +122,24 @@ MENTION: list[Row] = [
     ("I might have sent it to the wrong account, can you check?", "uncertain", ""),
     ("not sure if I should cancel :(", "stressed", "stressed::("),
     ("not sure if I should wait, this is hopeless", "stressed", "stressed:hopeless"),
+    # someone else's feeling, reported, and a state left behind
+    ("My client says he's upset about the invoice; draft a reply", "neutral", ""),
+    ("the patient reported feeling dizzy and anxious after the dose", "neutral", ""),
+    ("my son went from hating reading to finishing two books, thank you", "positive", ""),
+    ("it went from bad to worse after the update", "stressed", ""),
+]
+
+DOUBT: list[Row] = [
+    # a doubt about what happened weighs the hints of its clause ...
+    ("not sure what I'm doing wrong with the formula", "uncertain", "uncertain:not sure what"),
+    ("wondering if I typed the postcode wrong", "uncertain", "uncertain:wondering"),
+    ("I don't know if the payment failed or went through", "uncertain", ""),
+    # ... but a strong cue is still felt
+    ("not sure what happened and I'm furious", "stressed", "stressed:furious"),
+    ("I don't know if my visa was approved and I'm terrified", "stressed", ""),
+    # an evaluation the writer cannot make
+    ("is a lower score better or worse here?", "uncertain", "uncertain:better or worse"),
+    ("I can't work it out from the manual", "uncertain", ""),
 ]
 
 QUESTIONS: list[Row] = [
@@ -196,6 +214,13 @@ def test_technical_and_literal_words(
 
 @pytest.mark.parametrize(("text", "label", "cue"), MENTION)
 def test_mentioned_feelings_are_not_felt(
+    classifier: Classifier, text: str, label: str, cue: str | None
+) -> None:
+    check(classifier, text, label, cue)
+
+
+@pytest.mark.parametrize(("text", "label", "cue"), DOUBT)
+def test_a_doubt_weighs_its_hints(
     classifier: Classifier, text: str, label: str, cue: str | None
 ) -> None:
     check(classifier, text, label, cue)

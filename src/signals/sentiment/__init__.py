@@ -45,10 +45,13 @@ to its label, under these rules:
   quotes are mentioned, not felt; after a task verb ("explain what", "translate",
   "draft a", "the character", "I thought I'd lost") the feelings of the same clause are its
   topic; and the words right after a name or a diagnosis ("the dog's name is Happy", "a
-  history of anxiety") are what something is called.
+  history of anxiety") are what something is called, as are those right after a reported
+  feeling ("my customer says she's frustrated") or a state left behind ("went from dreading").
 - deliberation: a doubt about what to do ("not sure whether to", "I may have") is uncertain,
   and the feelings of the clause it opens are what it weighs, not what the writer feels ("not
-  sure whether to escalate this"); an emoji there is still felt.
+  sure whether to escalate this"); an emoji there is still felt. A doubt about what happened
+  ("not sure what", "wondering", "I don't know if") weighs the hints of its clause the same way
+  ("not sure what I did wrong"), while a cue of twice the threshold or in CAPS is still felt.
 - emoji and emoticons are cues like words (":)", "🙏", "😡", "🤔").
 
 Cues. `result.cues` lists what decided the label, in text order, without repeats. Each is

@@ -27,7 +27,7 @@ STRESSED, UNCERTAIN, POSITIVE, NEUTRAL = 0, 1, 2, 3
 LABELS = SENTIMENTS
 
 # Entry kinds. Plain ints: the classifier compares them once per match.
-CUE, SHIELD, NEGATOR, MODIFIER, CONTRAST, LITERAL, SHOUT, IGNORE, TOPIC = range(9)
+CUE, SHIELD, NEGATOR, MODIFIER, CONTRAST, LITERAL, SHOUT, IGNORE, TOPIC, DOUBT = range(10)
 # What negation makes of a cue: "not happy" is stressed, "not bad" positive, and "not confused"
 # is nothing in particular. `when_negated` in the file says otherwise for particular phrases.
 FLIP = {STRESSED: POSITIVE, POSITIVE: STRESSED, UNCERTAIN: NEUTRAL, NEUTRAL: NEUTRAL}
@@ -71,6 +71,7 @@ class LexiconFile(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     ironic_praise: list[str]
     mishaps: list[str]
     deliberation: dict[str, Annotated[float, Meta(gt=0, le=MAX_WEIGHT)]]
+    doubts: list[str]
     not_negating: list[str]
     contrast: list[str]
     turnaround: list[str]
@@ -181,12 +182,23 @@ def _shipped_entries(data: LexiconFile) -> dict[str, Entry]:
             base = plain or Entry(CUE, NEUTRAL, 0.0)
             entries[key] = base._replace(negated_label=index, negated_weight=weight)
             owner.setdefault(key, f"when_negated.{label}")
+    _mark_doubts(entries, data.doubts)
     # Every scare-quoted word is the same cue; the phrase only tells it from an emoji.
     sarcasm = cue_entry(STRESSED, data.rules.scare_quote_weight, flip, "scare-quoted")
     for word in data.scare_quoted:
         for quote in "\"'":
             put("scare_quoted", f"{quote}{word}{quote}", sarcasm)
     return entries
+
+
+def _mark_doubts(entries: dict[str, Entry], doubts: Iterable[str]) -> None:
+    """A doubt is an uncertain cue that also weighs the hints of its clause (see tally)."""
+    for phrase in doubts:
+        key = normalize(phrase)
+        cue = entries.get(key)
+        if cue is None or cue.kind != CUE or cue.label != UNCERTAIN:
+            raise LexiconError(f"sentiment/data/lexicon.toml: doubts: {key!r} is no uncertain cue")
+        entries[key] = cue._replace(kind=DOUBT)
 
 
 def cue_entry(label: int, weight: float, flip: float, phrase: str) -> Entry:
@@ -247,11 +259,14 @@ def _apply_overrides(
             seen[key] = f"sentiment.cues.{label}"
             entry = cue_entry(index, float(weight), flip, key)
             shipped = entries.get(key)
-            if shipped is not None and shipped.kind == CUE and entry.kind == CUE:
-                # The override sets what the phrase means; what its negation means stays.
+            if shipped is not None and shipped.kind in (CUE, DOUBT) and entry.kind == CUE:
+                # The override sets what the phrase means; what its negation means stays, and
+                # so does a doubt's reach while it stays uncertain.
                 entry = entry._replace(
                     negated_label=shipped.negated_label, negated_weight=shipped.negated_weight
                 )
+                if shipped.kind == DOUBT and entry.label == UNCERTAIN:
+                    entry = entry._replace(kind=DOUBT)
             entries[key] = entry
 
 

@@ -17,7 +17,8 @@ can rescale them in place.
 Every rule costs time linear in the text, whatever its shape: a pending negator, modifier or
 topic verb is checked against each later cue only over the text it has not checked yet, and
 once it fails to reach one it cannot reach a later one; a literal marker finds the cue before
-it without walking back over hits it walked before; the CAPS rule is one linear expression.
+it without walking back over hits it walked before; the CAPS rule is one linear expression;
+the doubts are weighed after the loop, over each hit and each stretch of text once.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from typing import NamedTuple
 from signals.sentiment.lexicon import (
     CONTRAST,
     CUE,
+    DOUBT,
     IGNORE,
     LITERAL,
     MODIFIER,
     NEGATOR,
     NEUTRAL,
+    POSITIVE,
     SHIELD,
     SHOUT,
     STRESSED,
@@ -81,8 +84,9 @@ _SHOUTING = re.compile(
     + r"[A-Z][A-Z']*?[A-Z](?!\w)"  # the third: from its run's start to a capital ending a word
 )
 _CONTRACTIONS = ("n't", "nt")
-_LOUDABLE = frozenset([CUE, MODIFIER, NEGATOR, SHOUT])  # the kinds that capitals change
+_LOUDABLE = frozenset([CUE, DOUBT, MODIFIER, NEGATOR, SHOUT])  # the kinds that capitals change
 _INERT_WHEN_QUIET = frozenset([SHOUT, IGNORE])  # with nothing pending and no capitals
+_WEIGHED = frozenset([STRESSED, POSITIVE])  # what a doubt weighs (see _weigh_doubts)
 
 
 class Scan(NamedTuple):
@@ -114,6 +118,7 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
     quiet = True  # nothing pending: a plain cue that is not in capitals goes straight in
     sentence = 0  # where the text after the last "?" or run of "!" and "?" starts
     literal: _LastCue | None = None
+    doubts: list[int] | None = None  # the hits of doubts, weighed after the loop
     for index, before, end in spans:
         start = before + 1  # spans start at the delimiter before the phrase
         entry = table[index]
@@ -138,7 +143,13 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
                 continue
             if kind in _INERT_WHEN_QUIET:
                 continue  # a shout word in lower case; a "not only" with no negator to stop
-        if kind == CUE:
+            if kind == DOUBT:
+                doubts = doubts or []
+                doubts.append(len(hits))
+                hits.append((start, end, label, start, ""))
+                weights.append(weight)
+                continue
+        if kind in (CUE, DOUBT):
             if topic_end >= 0:
                 if CLAUSE_BREAK.search(padded, topic_end, start) is not None or (
                     topic_named and not reaches(padded, topic_until, start, modifier_window)
@@ -180,6 +191,9 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
                     weight *= rules.emphasis_factor
                     hits.append((start, end, label, start, "emphasis:CAPS"))
                     weights.append(0.0)
+                if kind == DOUBT and label == UNCERTAIN:
+                    doubts = doubts or []
+                    doubts.append(len(hits))
                 hits.append((start, end, label, cue_start, ""))
                 weights.append(weight)
             elif negated:  # "not confused": cancelled, and said so
@@ -239,7 +253,41 @@ def tally(scan: Scan, spans: list[Span]) -> tuple[list[Hit], list[float]]:  # no
         start = shout.start()  # `original` has the same leading space as `padded`
         hits.append((start, start, STRESSED, start, "emphasis:CAPS"))
         weights.append(rules.shouting_weight)
+    if doubts:
+        _weigh_doubts(padded, hits, weights, doubts, 2 * rules.threshold)
     return hits, weights
+
+
+def _weigh_doubts(
+    padded: str, hits: list[Hit], weights: list[float], doubts: list[int], felt: float
+) -> None:
+    """A doubt about what happened ("not sure what I did wrong") weighs the hints after it in
+    its clause: each plain stressed or positive cue there under `felt` becomes its topic. One
+    in CAPS, an emoji, or a cue as strong as `felt` is felt all the same. Each hit and each
+    stretch of text between them is looked at once, whatever the number of doubts."""
+    frontier = searched = 0
+    for doubt in doubts:
+        doubt_start, since = hits[doubt][0], hits[doubt][1]
+        searched = max(searched, since)
+        for index in range(max(doubt + 1, frontier), len(hits)):
+            frontier = index + 1
+            start, end, label, _, note = hits[index]
+            if start > searched:
+                if CLAUSE_BREAK.search(padded, searched, start) is not None:
+                    searched = start
+                    break
+                searched = start
+            if (
+                note
+                or label not in _WEIGHED
+                or not 0 < weights[index] < felt
+                or hits[index - 1][::4] == (start, "emphasis:CAPS")  # the cue is in CAPS
+                or not any(map(str.isalpha, padded[start:end]))
+            ):
+                continue
+            topic = excerpt(padded, doubt_start, end, (since, start))
+            hits[index] = (start, end, NEUTRAL, start, "neutral:" + topic)
+            weights[index] = 0.0
 
 
 def _give_way(
