@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from signals.instants import utc_now
+from signals.malformed import where_it_broke
 from signals.tracing.traceparent import TraceParent
 
 # Patterns end in \Z, not $: msgspec matches with Python's `re`, where `$` also matches before a
@@ -286,12 +287,8 @@ def is_json_array(body: bytes) -> bool:
 
 
 def malformed(exc: msgspec.DecodeError, body: bytes | msgspec.Raw) -> MalformedJSON:
-    """The decoder's complaint, saying where: it names a byte except when the body ends early."""
-    message = str(exc)
-    if message == "Input data was truncated":
-        size = len(bytes(body))
-        message = f"{message}: the body ends at byte {size}, mid-value" if size else "empty body"
-    return MalformedJSON(message)
+    """The decoder's complaint, saying where it broke."""
+    return MalformedJSON(where_it_broke(str(exc), bytes(body)))
 
 
 def check_json(body: bytes | msgspec.Raw) -> Any:

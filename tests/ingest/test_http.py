@@ -113,6 +113,26 @@ async def test_malformed_json_is_400_and_says_where(live: Live, body: bytes, fra
     assert "byte" in str(error["message"])
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"user_id": "u\xff", "signal_type": "chat"}', "Invalid UTF-8 encoded string (byte 14)"),
+        (b'{"user_id": "u", "metadata": {"n": 1e400}}', "Number out of range (byte 35)"),
+        (b'{"metadata": {"a": "1e400", "n": -' + b"9" * 5000 + b"}}",
+         "Integer value out of range (byte 33)"),
+    ],
+)  # fmt: skip
+async def test_malformed_json_says_where_the_decoder_does_not(
+    live: Live, body: bytes, message: str
+) -> None:
+    for client, path in ((live.ingest, "/v1/log"), (live.integrity, "/v1/validate")):
+        response = await client.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        error = assert_envelope(response, 400, "malformed_json")
+        assert error["message"] == f"malformed JSON: {message}"
+
+
 async def test_an_empty_body_is_malformed_json_and_says_so(live: Live) -> None:
     response = await live.ingest.post("/v1/log", headers={"content-type": "application/json"})
     error = assert_envelope(response, 400, "malformed_json")
