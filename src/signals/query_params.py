@@ -21,6 +21,7 @@ from signals.events import parse_instant
 from signals.http import ApiError, JSONResponse, unavailable
 from signals.instants import us_of
 from signals.store.base import BadCursor
+from signals.store.cursor import is_cursor
 from signals.store.failures import is_store_failure
 
 log = structlog.get_logger(__name__)
@@ -79,9 +80,32 @@ class QueryParams:
             return default
         return int(value)
 
+    def cursor(self, kind: str) -> str | None:
+        """Checked here, not only by the store, so a bad cursor is listed with the other
+        problems of the query rather than found alone once they are fixed."""
+        value = self.query.get("cursor")
+        if value is not None and not is_cursor(kind, value):
+            self.problem("cursor", "not a cursor")
+            return None
+        return value
+
+    def path_text(self, name: str, value: str, type_: Any) -> None:
+        """A path parameter, refused together with the query's problems."""
+        try:
+            msgspec.convert(value, type_)
+        except msgspec.ValidationError as exc:
+            self.problems.insert(0, {"loc": ["path", name], "msg": str(exc).split(" - at ")[0]})
+
     def done(self) -> None:
-        if self.problems:
-            raise ApiError(422, "invalid query parameters", details=self.problems)
+        if not self.problems:
+            return
+        where = {problem["loc"][0] for problem in self.problems}
+        messages = {
+            frozenset({"path"}): f"invalid {self.problems[0]['loc'][1]}",
+            frozenset({"query"}): "invalid query parameters",
+        }
+        message = messages.get(frozenset(where), "invalid path and query parameters")
+        raise ApiError(422, message, details=self.problems)
 
 
 @contextmanager

@@ -142,6 +142,7 @@ BAD_QUERIES: list[tuple[dict[str, str], list[str]]] = [
     ({"cursor": "not-a-cursor"}, ["cursor"]),
     ({"user_id": "alpha"}, ["user_id"]),  # not a filter here: the path names the user
     ({"severity": "fatal", "limit": "0", "bogus": "1"}, ["severity", "limit", "bogus"]),
+    ({"cursor": "q", "limit": "0"}, ["limit", "cursor"]),  # a bad cursor is not left for later
 ]
 
 
@@ -177,6 +178,31 @@ async def test_a_bad_user_id_in_the_path_is_named(opened: Opened) -> None:
     for user in ("x" * 129, "bell\x07", "line\nbreak", "cr\rlf\n"):
         response = await opened.integrity.get(anomalies_path(user))
         assert_refused(response, ["path", "user_id"])
+
+
+async def test_a_bad_user_id_is_named_with_the_query_problems(opened: Opened) -> None:
+    response = await opened.integrity.get(anomalies_path("x" * 129), params={"limit": "0"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["message"] == "invalid path and query parameters"
+    assert error["details"] == [
+        {"loc": ["path", "user_id"], "msg": "Expected `str` of length <= 128"},
+        {"loc": ["query", "limit"], "msg": "must be an integer from 1 to 1000"},
+    ]
+
+
+async def test_every_listing_names_a_bad_cursor_with_the_other_problems(opened: Opened) -> None:
+    for client, path in (
+        (opened.integrity, "/v1/anomalies"),
+        (opened.integrity, "/v1/alerts"),
+        (opened.ingest, "/v1/signals"),
+    ):
+        response = await client.get(path, params={"cursor": "s00", "limit": "0"})
+        assert response.status_code == 422
+        assert response.json()["error"]["details"] == [
+            {"loc": ["query", "limit"], "msg": "must be an integer from 1 to 1000"},
+            {"loc": ["query", "cursor"], "msg": "not a cursor"},
+        ]
 
 
 async def test_bad_alert_query_parameters_are_named(opened: Opened) -> None:
