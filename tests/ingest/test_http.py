@@ -165,6 +165,29 @@ async def test_media_type_is_required(live: Live) -> None:
     assert ok.status_code == 202
 
 
+async def test_a_compressed_body_is_refused_by_its_coding(live: Live) -> None:
+    plain = json.dumps(EVENT).encode()
+    for client, path, media in (
+        (live.ingest, "/v1/log", "application/json"),
+        (live.ingest, "/v1/log/batch", "application/x-ndjson"),
+        (live.integrity, "/v1/events", "application/json"),
+        (live.integrity, "/v1/validate", "application/json"),
+    ):
+        # gzip for real, and a coding the body does not even have: neither is read as JSON
+        for coding, body in (("gzip", gzip.compress(plain)), ("br", plain)):
+            headers = {"content-type": media, "content-encoding": coding}
+            response = await client.post(path, content=body, headers=headers)
+            error = assert_envelope(response, 415, "unsupported_media_type")
+            assert (
+                error["message"] == "Content-Encoding is not supported: send the body uncompressed"
+            )
+            assert error["details"] == [{"content_encoding": coding}]
+            assert response.headers["accept-encoding"] == "identity"
+    assert journal_lines(live) == []
+    headers = {"content-type": "application/json", "content-encoding": "identity"}
+    assert (await live.ingest.post("/v1/log", content=plain, headers=headers)).status_code == 202
+
+
 async def test_not_found_and_method_not_allowed(live: Live) -> None:
     assert_envelope(await live.ingest.get("/v2/nothing"), 404, "not_found")
     assert_envelope(await live.integrity.get("/v1/log"), 404, "not_found")
