@@ -148,6 +148,36 @@ def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
     ]
 
 
+def test_every_problem_of_every_api_key_is_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[auth.keys]]
+name = ""
+sha256 = "xyz"
+scopes = ["god"]
+burst = 0
+extra = 1
+[[auth.keys]]
+name = "no-digest"
+""",
+    )
+    found = problems(path, {"SIGNALS__AUTH__MAX_FAILURES": "0"})
+    assert found == [
+        f"{path}: auth.keys[0].name: Expected `str` of length >= 1",
+        f"{path}: auth.keys[0].sha256: Expected `str` matching regex '^[0-9a-f]{{64}}$'",
+        f"{path}: auth.keys[0].scopes[0]: Invalid enum value 'god'",
+        f"{path}: auth.keys[0].burst: Expected `int` >= 1",
+        f"{path}: auth.keys[0].extra: unknown key",
+        f"{path}: auth.keys[1].sha256: required key missing",
+        f"{path}: auth.keys[1].scopes: required key missing",
+        "SIGNALS__AUTH__MAX_FAILURES: auth.max_failures: Expected `int` >= 1",
+    ]
+    assert problems(write(tmp_path, "[auth]\nkeys = [1]\n")) == [
+        f"{path}: auth.keys[0]: Expected `object`, got `int`"
+    ]
+
+
 def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
     assert "cannot read" in problems(tmp_path / "missing.toml")[0]
     assert "not valid TOML" in problems(write(tmp_path, "[ingest\nport = 1"))[0]

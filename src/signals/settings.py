@@ -281,6 +281,13 @@ def _struct_type(type_: Any) -> type[Struct] | None:
     return type_ if isinstance(type_, type) and issubclass(type_, Struct) else None
 
 
+def _array_of_tables(type_: Any) -> type[Struct] | None:
+    """The struct of a `[[section.key]]` array's tables, for a `list[Struct]` field."""
+    if getattr(type_, "__origin__", None) is not list:
+        return None
+    return _struct_type(type_.__args__[0])
+
+
 def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], source: str) -> str:
     try:
         msgspec.convert(value, type=type_, dec_hook=_dec_hook)
@@ -289,6 +296,36 @@ def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], 
         full = path + where.rstrip("`")
         return f"{origin(full, origins, source)}: {full}: {detail}"
     return ""
+
+
+def _check_tables(
+    table: type[Struct], items: list[Any], path: str, origins: Mapping[str, str], source: str
+) -> list[str]:
+    """Each table of a `[[section.key]]` array (`auth.keys`) checked on its own."""
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            problems += _check(table, item, f"{path}[{index}].", origins, source)
+        else:
+            problems.append(_convert_one(table, item, f"{path}[{index}]", origins, source))
+    return problems
+
+
+def _check_mapping(
+    type_: Any, mapping: dict[str, Any], path: str, origins: Mapping[str, str], source: str
+) -> list[str]:
+    """Each key and value of a `dict[...]` field (`thresholds`, `sentiment.cues`) on its own."""
+    problems: list[str] = []
+    key_type, value_type = type_.__args__
+    for name, item in mapping.items():
+        line = _convert_one(value_type, item, f"{path}.{name}", origins, source)
+        if not line and (key_line := _convert_one(key_type, name, "", origins, source)):
+            what = "unknown key"
+            if getattr(key_type, "__origin__", None) is not Literal:
+                what = "not a valid key: " + key_line.rpartition(": ")[2]
+            line = f"{origin(path, origins, source)}: {path}.{name}: {what}"
+        problems.append(line)
+    return problems
 
 
 def _check(
@@ -304,18 +341,15 @@ def _check(
             problems.append(f"{origin(path, origins, source)}: {path}: unknown key")
         elif (section := _struct_type(field.type)) and isinstance(value, dict):
             problems += _check(section, value, path + ".", origins, source)
+        elif (table := _array_of_tables(field.type)) and isinstance(value, list):
+            problems += _check_tables(table, value, path, origins, source)
         elif getattr(field.type, "__origin__", None) is dict and isinstance(value, dict):
-            key_type, value_type = field.type.__args__
-            for name, item in value.items():
-                line = _convert_one(value_type, item, f"{path}.{name}", origins, source)
-                if not line and (key_line := _convert_one(key_type, name, "", origins, source)):
-                    what = "unknown key"
-                    if getattr(key_type, "__origin__", None) is not Literal:
-                        what = "not a valid key: " + key_line.rpartition(": ")[2]
-                    line = f"{origin(path, origins, source)}: {path}.{name}: {what}"
-                problems.append(line)
+            problems += _check_mapping(field.type, value, path, origins, source)
         else:
             problems.append(_convert_one(field.type, value, path, origins, source))
+    for name in [name for name, field in fields.items() if field.required and name not in tree]:
+        path = f"{prefix}{name}"
+        problems.append(f"{origin(path, origins, source)}: {path}: required key missing")
     problems = list(dict.fromkeys(line for line in problems if line))
     if not problems:
         # Cross-field rules (__post_init__) run once every field of this section is sound. Each
