@@ -1,10 +1,10 @@
 """Where a body that is not JSON broke, for the `malformed_json` message (docs/api.md).
 
 msgspec names the byte for a syntax error, but not for a body that ends early (the byte it ends
-at is said, or that it is empty), for bytes that are not UTF-8, or for a number that no float or
-integer holds (`1e400`, thousands of digits): for those it says nothing, or a path whose object
-keys are all `[...]`. Those are located here, after the decoder has refused the body, so the
-cost falls on bad bodies only.
+at is said, or that it is empty), for bytes that are not UTF-8, for a number that no float or
+integer holds (`1e400`, thousands of digits), or past its nesting limit (a RecursionError): for
+those it says nothing, or a path whose object keys are all `[...]`. They are located here, after
+the decoder has refused the body, so the cost falls on bad bodies only.
 """
 
 from __future__ import annotations
@@ -44,3 +44,22 @@ def _decodes(number: bytes) -> bool:
     except msgspec.DecodeError:
         return False
     return True
+
+
+# Brackets and strings: a bracket inside a string does not nest.
+_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
+
+
+def too_deep(body: bytes) -> str:
+    """For a body past the decoder's nesting limit (about 1000 levels): how deep it goes and the
+    byte where it first gets that deep."""
+    depth = deepest = at = 0
+    for match in _NESTING.finditer(body):
+        token = match[0]
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, match.start()
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return f"JSON nests too deeply ({deepest} levels at byte {at})"

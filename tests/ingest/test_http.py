@@ -120,6 +120,8 @@ async def test_malformed_json_is_400_and_says_where(live: Live, body: bytes, fra
         (b'{"user_id": "u", "metadata": {"n": 1e400}}', "Number out of range (byte 35)"),
         (b'{"metadata": {"a": "1e400", "n": -' + b"9" * 5000 + b"}}",
          "Integer value out of range (byte 33)"),
+        (b'{"metadata": {"a": "[[", "b": ' + b"[" * 2000 + b"]" * 2000 + b"}}",
+         "JSON nests too deeply (2002 levels at byte 2029)"),
     ],
 )  # fmt: skip
 async def test_malformed_json_says_where_the_decoder_does_not(
