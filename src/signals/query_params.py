@@ -8,6 +8,7 @@ Numbers are ASCII digits only. A store that does not answer is 503 `unavailable`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from signals.store.cursor import is_cursor
 from signals.store.failures import is_store_failure
 
 log = structlog.get_logger(__name__)
+_FRACTION = re.compile(r"\.([0-9]+)")
 
 
 class QueryParams:
@@ -65,10 +67,15 @@ class QueryParams:
         if value is None:
             return None
         try:
-            return us_of(parse_instant(value))
+            us = us_of(parse_instant(value))
         except ValueError:
             self.problem(name, "must be an RFC 3339 date-time with offset")
             return None
+        # Times are kept in whole microseconds, and parse_instant drops finer digits; a bound
+        # between two microseconds means the later one, for `since` (inclusive) and `until`
+        # (exclusive) alike, so it is rounded up rather than down.
+        fraction = _FRACTION.search(value)
+        return us + 1 if fraction and fraction[1][6:].strip("0") else us
 
     def limit(self, default: int = 100, maximum: int = 1000) -> int:
         value = self.query.get("limit")

@@ -96,6 +96,27 @@ async def test_since_is_inclusive_on_opened_at_in_any_offset(opened: Opened) -> 
     assert await ids_of(get, anomalies_path("alpha"), since=third) == opened.ids(2)
     later = plus_seconds(opened.episodes[3]["opened_at"], 1)
     assert await ids_of(get, "/v1/anomalies", since=later) == []
+    # Half a microsecond after it (nanoseconds are RFC 3339 too) is after it, not at it.
+    assert await ids_of(get, "/v1/anomalies", since=third[:-1] + "500Z") == opened.ids(3)
+    assert await ids_of(get, "/v1/anomalies", since=third[:-1] + "000Z") == opened.ids(3, 2)
+
+
+async def test_signals_bounds_between_microseconds_round_up(opened: Opened) -> None:
+    """`since` inclusive and `until` exclusive hold for bounds finer than the microseconds that
+    received_at is kept in: half a microsecond after a record excludes it from `since` and
+    includes it in `until`."""
+    page = await opened.ingest.get("/v1/signals", params={"user_id": "beta", "limit": "1"})
+    [record] = page.json()["items"]
+    at, half_after = record["received_at"], record["received_at"][:-1] + "500Z"
+
+    async def count(**bounds: str) -> int:
+        params = {"user_id": "beta", "limit": "1000", **bounds}
+        response = await opened.ingest.get("/v1/signals", params=params)
+        return len([r for r in response.json()["items"] if r["received_at"] == at])
+
+    assert await count(since=at) == await count(until=half_after) > 0
+    assert await count(since=half_after) == 0
+    assert await count(until=at) == 0
 
 
 async def walk(client: httpx.AsyncClient, path: str, **params: str) -> list[str]:
