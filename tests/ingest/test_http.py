@@ -190,6 +190,22 @@ async def test_a_compressed_body_is_refused_by_its_coding(live: Live) -> None:
     assert (await live.ingest.post("/v1/log", content=plain, headers=headers)).status_code == 202
 
 
+async def test_bodies_refused_before_decoding_are_counted_by_reason(live: Live) -> None:
+    too_big = b"[" + b" " * (1024 * 1024) + b"]"
+    refusals = [
+        (live.ingest, "/v1/log", {"content-type": "text/plain"}, b"{}"),
+        (live.integrity, "/v1/events", {"content-type": "application/json",
+                                         "content-encoding": "gzip"}, b"{}"),
+        (live.ingest, "/v1/log/batch", {"content-type": "application/json"}, too_big),
+        (live.integrity, "/v1/validate", {"content-type": "application/json"}, too_big),
+    ]  # fmt: skip
+    for client, path, headers, body in refusals:
+        assert (await client.post(path, content=body, headers=headers)).status_code in (413, 415)
+    metrics = (await live.ingest.get("/metrics")).text
+    assert 'signals_rejections_total{reason="unsupported_media_type"} 2.0' in metrics
+    assert 'signals_rejections_total{reason="payload_too_large"} 2.0' in metrics
+
+
 async def test_not_found_and_method_not_allowed(live: Live) -> None:
     assert_envelope(await live.ingest.get("/v2/nothing"), 404, "not_found")
     assert_envelope(await live.integrity.get("/v1/log"), 404, "not_found")
