@@ -138,6 +138,35 @@ def test_bad_values(environ: dict[str, str], expected: str, tmp_path: Path) -> N
     assert any(expected in line for line in found), found
 
 
+def test_infinite_and_nan_numbers_are_refused_wherever_they_are(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[store]
+retention_days = inf
+[journal]
+retention_days = nan
+[[auth.keys]]
+name = "a"
+sha256 = "%s"
+scopes = ["read"]
+rate_per_second = inf
+[sentiment.cues.stressed]
+"on fire" = -inf
+"""
+        % ("0" * 64),
+    )
+    found = problems(path, {"SIGNALS__SERVER__SHUTDOWN_TIMEOUT_SECONDS": "inf"})
+    assert found == [
+        f"{path}: store.retention_days: must be a finite number",
+        f"{path}: journal.retention_days: must be a finite number",
+        f"{path}: auth.keys[0].rate_per_second: must be a finite number",
+        f"{path}: sentiment.cues.stressed.on fire: must be a finite number",
+        "SIGNALS__SERVER__SHUTDOWN_TIMEOUT_SECONDS: server.shutdown_timeout_seconds: "
+        "must be a finite number",
+    ]
+
+
 def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
     found = problems(write(tmp_path, '[thresholds]\n"Bad Type" = 3\nchat = 4\n"X" = 5\n'))
     path = tmp_path / "settings.toml"

@@ -17,7 +17,7 @@ from msgspec import Meta, Struct
 
 from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
-from signals.settings_sources import apply_environ, origin, resolve_path
+from signals.settings_sources import apply_environ, non_finite, origin, resolve_path
 from signals.urls import http_url_problem
 from signals.webhook_secret import signing_key
 
@@ -289,6 +289,8 @@ def _array_of_tables(type_: Any) -> type[Struct] | None:
 
 
 def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], source: str) -> str:
+    if (where := non_finite(value, path)) is not None:
+        return f"{origin(where, origins, source)}: {where}: must be a finite number"
     try:
         msgspec.convert(value, type=type_, dec_hook=_dec_hook)
     except (msgspec.ValidationError, ValueError) as exc:
