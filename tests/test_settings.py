@@ -131,6 +131,15 @@ scopes = ["ingest"]
         ),
         ({"SIGNALS__SENTIMENT__CUES__ANGRY__X": "1"}, "sentiment.cues.angry: unknown key"),
         ({"SIGNALS__INGEST____PORT": "1"}, "malformed variable name"),
+        # past what a date holds: the store's upkeep failed on it for ever at run time
+        (
+            {"SIGNALS__STORE__RETENTION_DAYS": "1e12"},
+            "SIGNALS__STORE__RETENTION_DAYS: store.retention_days: Expected `float` <= 36500.0",
+        ),
+        (
+            {"SIGNALS__JOURNAL__RETENTION_DAYS": "36501"},
+            "SIGNALS__JOURNAL__RETENTION_DAYS: journal.retention_days: Expected `float` <= 36500.0",
+        ),
     ],
 )
 def test_bad_values(environ: dict[str, str], expected: str, tmp_path: Path) -> None:

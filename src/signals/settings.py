@@ -101,7 +101,7 @@ class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     url: str = ""  # postgresql://user@host:port/db
     batch_max: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     pool_size: Annotated[int, Meta(ge=1, le=100)] = 4
-    retention_days: Annotated[float, Meta(ge=0)] = 30.0  # 0 keeps everything
+    retention_days: Annotated[float, Meta(ge=0, le=36_500)] = 30.0  # 0 keeps everything
 
 
 class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -109,7 +109,7 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     fsync: Literal["always", "interval"] = "always"
     fsync_interval_ms: Annotated[int, Meta(ge=1, le=60_000)] = 200
     segment_max_bytes: Annotated[int, Meta(ge=4096)] = 64 * 1024 * 1024
-    retention_days: Annotated[float, Meta(ge=0)] = 7.0  # 0 keeps every segment
+    retention_days: Annotated[float, Meta(ge=0, le=36_500)] = 7.0  # 0 keeps every segment
     compress: bool = True
     # JetStream (backend = "jetstream"): see `signals.jetstream`.
     url: str | list[str] = "nats://127.0.0.1:4222"
