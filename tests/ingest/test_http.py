@@ -206,6 +206,18 @@ async def test_bodies_refused_before_decoding_are_counted_by_reason(live: Live) 
     assert 'signals_rejections_total{reason="payload_too_large"} 2.0' in metrics
 
 
+async def test_a_trailing_slash_redirects_to_the_path_without_it(live: Live) -> None:
+    for method, path, target in (
+        ("GET", "/v1/signals/?limit=1", "/v1/signals?limit=1"),
+        ("POST", "/v1/log/", "/v1/log"),
+    ):
+        response = await live.ingest.request(method, path)
+        assert response.status_code == 307
+        assert response.headers["location"] == live.ingest_url + target
+        assert response.headers["x-request-id"]
+    assert_envelope(await live.ingest.get("/v2/nothing/"), 404, "not_found")
+
+
 async def test_not_found_and_method_not_allowed(live: Live) -> None:
     assert_envelope(await live.ingest.get("/v2/nothing"), 404, "not_found")
     assert_envelope(await live.integrity.get("/v1/log"), 404, "not_found")
