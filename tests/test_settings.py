@@ -131,6 +131,21 @@ scopes = ["ingest"]
         ),
         ({"SIGNALS__SENTIMENT__CUES__ANGRY__X": "1"}, "sentiment.cues.angry: unknown key"),
         ({"SIGNALS__INGEST____PORT": "1"}, "malformed variable name"),
+        # CORS compares origins as strings: one a browser never sends would silently never match
+        (
+            {"SIGNALS__AUTH__CORS_ORIGINS": '["https://app.example/"]'},
+            "SIGNALS__AUTH__CORS_ORIGINS: auth.cors_origins: 'https://app.example/' is not an "
+            "origin as browsers send it: 'https://app.example'",
+        ),
+        (
+            {"SIGNALS__AUTH__CORS_ORIGINS": '["*", "HTTPS://App.Example:443"]'},
+            "auth.cors_origins: 'HTTPS://App.Example:443' is not an origin as browsers send it: "
+            "'https://app.example'",
+        ),
+        (
+            {"SIGNALS__AUTH__CORS_ORIGINS": '["app.example"]'},
+            "auth.cors_origins: 'app.example' must be an http:// or https:// URL with a host",
+        ),
         # past what a date holds: the store's upkeep failed on it for ever at run time
         (
             {"SIGNALS__STORE__RETENTION_DAYS": "1e12"},

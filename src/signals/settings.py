@@ -18,7 +18,7 @@ from msgspec import Meta, Struct
 from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
 from signals.settings_sources import apply_environ, non_finite, origin, resolve_path
-from signals.urls import http_url_problem
+from signals.urls import http_url_problem, origin_problem
 from signals.webhook_secret import signing_key
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -190,6 +190,9 @@ class AuthSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
         names = [key.name for key in self.keys]
         if len(names) != len(set(names)):
             raise ValueError("keys: key names must be unique")
+        for allowed in self.cors_origins:
+            if problem := origin_problem(allowed):
+                raise ValueError(f"cors_origins: {allowed!r} {problem}")
 
 
 class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

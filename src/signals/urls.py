@@ -21,6 +21,24 @@ def http_url_problem(url: str) -> str | None:
     return None
 
 
+def origin_problem(origin: str) -> str | None:
+    """What keeps `origin` from ever equalling a browser's `Origin` header, which CORS compares
+    as a string: None for `*` or `scheme://host[:port]` spelled as browsers send it (lower case,
+    no path or slash, no default port)."""
+    if origin == "*":
+        return None
+    problem = http_url_problem(origin)
+    if problem:
+        return problem
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    spelled = f"{parts.scheme}://{host}{port}"
+    return None if origin == spelled else f"is not an origin as browsers send it: {spelled!r}"
+
+
 def masked_url(url: str) -> str:
     """`url` with any password (in the userinfo or a `password=` query value) as `***`."""
     try:
