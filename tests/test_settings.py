@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from signals.errors import SettingsError
-from signals.settings import Secret, Settings, load
+from signals.secret import Secret
+from signals.settings import Settings, load
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,6 +132,41 @@ scopes = ["ingest"]
         ),
         ({"SIGNALS__SENTIMENT__CUES__ANGRY__X": "1"}, "sentiment.cues.angry: unknown key"),
         ({"SIGNALS__INGEST____PORT": "1"}, "malformed variable name"),
+        # addresses that could never work are settings problems, not a failure at run time
+        (
+            {"SIGNALS__REDIS__URL": "http://redis:6379/0"},
+            "SIGNALS__REDIS__URL: redis.url: must be a redis:// or rediss:// or unix:// URL",
+        ),
+        (
+            {"SIGNALS__REDIS__URL": "redis://redis:99999/0"},
+            "SIGNALS__REDIS__URL: redis.url: is not a valid URL",
+        ),
+        (
+            {"SIGNALS__STORE__BACKEND": "postgres", "SIGNALS__STORE__URL": "mysql://db/signals"},
+            "SIGNALS__STORE__URL: store.url: must be a postgresql:// or postgres:// URL",
+        ),
+        (
+            {
+                "SIGNALS__JOURNAL__BACKEND": "jetstream",
+                "SIGNALS__JOURNAL__URL": '["nats://a:4222", "http://b:4222"]',
+            },
+            "SIGNALS__JOURNAL__URL: journal.url: 'http://b:4222' must be a nats:// or tls:// or "
+            "ws:// or wss:// URL",
+        ),
+        (
+            {"SIGNALS__SERVER__TRUSTED_PROXIES": '["10.0.0.0/8", "10.1.0.1/16"]'},
+            "SIGNALS__SERVER__TRUSTED_PROXIES: server.trusted_proxies: '10.1.0.1/16' must be an "
+            "IP address or a network (10.0.0.0/8), or `*` alone",
+        ),
+        (
+            {"SIGNALS__SERVER__TRUSTED_PROXIES": '["lb.internal"]'},
+            "server.trusted_proxies: 'lb.internal' must be an IP address or a network",
+        ),
+        (
+            {"SIGNALS__SERVER__TRUSTED_PROXIES": '["*", "10.0.0.1"]'},
+            "server.trusted_proxies: '*' must be an IP address or a network (10.0.0.0/8), or "
+            "`*` alone",
+        ),
         # CORS compares origins as strings: one a browser never sends would silently never match
         (
             {"SIGNALS__AUTH__CORS_ORIGINS": '["https://app.example/"]'},
@@ -189,6 +225,19 @@ rate_per_second = inf
         "SIGNALS__SERVER__SHUTDOWN_TIMEOUT_SECONDS: server.shutdown_timeout_seconds: "
         "must be a finite number",
     ]
+
+
+def test_addresses_that_work_are_accepted(tmp_path: Path) -> None:
+    settings = load(
+        write(tmp_path, ""),
+        {
+            "SIGNALS__REDIS__URL": "unix:///run/redis.sock",
+            "SIGNALS__STORE__URL": "postgresql://signals@/signals?host=/run/postgresql",
+            "SIGNALS__JOURNAL__URL": '["nats://a:4222", "tls://b:4222"]',
+            "SIGNALS__SERVER__TRUSTED_PROXIES": '["10.0.0.0/8", "192.0.2.7", "fd00::/8"]',
+        },
+    )
+    assert settings.server.trusted_proxies == ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]
 
 
 def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ from msgspec import Meta, Struct
 
 from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
+from signals.secret import Secret
 from signals.settings_sources import apply_environ, non_finite, origin, resolve_path
-from signals.urls import http_url_problem, origin_problem
+from signals.urls import http_url_problem, origin_problem, proxy_problem, url_problem
 from signals.webhook_secret import signing_key
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -31,30 +32,6 @@ Port = Annotated[int, Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 PositiveFloat = Annotated[float, Meta(gt=0)]
 Scope = Literal["ingest", "read", "admin"]
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or an error."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('**********')" if self._value else "Secret('')"
 
 
 class IngestSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -94,6 +71,10 @@ class RedisSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     # While Redis is lost, how often the windows try it again.
     retry_seconds: PositiveFloat = 2.0
 
+    def __post_init__(self) -> None:
+        if self.url and (problem := url_problem(self.url, ("redis", "rediss", "unix"))):
+            raise ValueError(f"url: {problem}")
+
 
 class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     backend: Literal["sqlite", "postgres"] = "sqlite"
@@ -102,6 +83,10 @@ class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     batch_max: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     pool_size: Annotated[int, Meta(ge=1, le=100)] = 4
     retention_days: Annotated[float, Meta(ge=0, le=36_500)] = 30.0  # 0 keeps everything
+
+    def __post_init__(self) -> None:
+        if self.url and (problem := url_problem(self.url, ("postgresql", "postgres"))):
+            raise ValueError(f"url: {problem}")
 
 
 class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -126,6 +111,9 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     def __post_init__(self) -> None:
         if self.backend == "jetstream" and not (self.urls and all(self.urls)):
             raise ValueError("url: at least one nats:// URL, and no empty one")
+        for url in self.urls if self.backend == "jetstream" else []:
+            if problem := url_problem(url, ("nats", "tls", "ws", "wss")):
+                raise ValueError(f"url: {url!r} {problem}")
 
     @property
     def urls(self) -> list[str]:
@@ -202,6 +190,11 @@ class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # Proxies whose X-Forwarded-For is believed (the failure limiter counts per client address);
     # empty: the peer address is the client, whatever headers say.
     trusted_proxies: list[str] = []
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies if self.trusted_proxies != ["*"] else []:
+            if problem := proxy_problem(proxy):
+                raise ValueError(f"trusted_proxies: {proxy!r} {problem}")
 
 
 class OtelSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
