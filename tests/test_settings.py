@@ -159,6 +159,10 @@ scopes = ["ingest"]
             "IP address or a network (10.0.0.0/8), or `*` alone",
         ),
         (
+            {"SIGNALS__JOURNAL__MONITORING_URL": '["http://nats-a:8222", "nats-b:8222"]'},
+            "journal.monitoring_url: 'nats-b:8222' must be an http:// or https:// URL with a host",
+        ),
+        (
             {"SIGNALS__SERVER__TRUSTED_PROXIES": '["lb.internal"]'},
             "server.trusted_proxies: 'lb.internal' must be an IP address or a network",
         ),

@@ -114,6 +114,9 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
         for url in self.urls if self.backend == "jetstream" else []:
             if problem := url_problem(url, ("nats", "tls", "ws", "wss")):
                 raise ValueError(f"url: {url!r} {problem}")
+        for url in self.monitoring_urls:
+            if problem := http_url_problem(url):
+                raise ValueError(f"monitoring_url: {url!r} {problem}")
 
     @property
     def urls(self) -> list[str]:
