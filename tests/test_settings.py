@@ -148,10 +148,10 @@ scopes = ["ingest"]
         (
             {
                 "SIGNALS__JOURNAL__BACKEND": "jetstream",
-                "SIGNALS__JOURNAL__URL": '["nats://a:4222", "http://b:4222"]',
+                "SIGNALS__JOURNAL__URL": '["nats://a:4222", "http://u:pw@b:4222"]',
             },
-            "SIGNALS__JOURNAL__URL: journal.url: 'http://b:4222' must be a nats:// or tls:// or "
-            "ws:// or wss:// URL",
+            "SIGNALS__JOURNAL__URL: journal.url: 'http://u:***@b:4222' must be a nats:// or "
+            "tls:// or ws:// or wss:// URL",
         ),
         (
             {"SIGNALS__SERVER__TRUSTED_PROXIES": '["10.0.0.0/8", "10.1.0.1/16"]'},

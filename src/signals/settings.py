@@ -19,7 +19,7 @@ from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
 from signals.secret import Secret
 from signals.settings_sources import apply_environ, non_finite, origin, resolve_path
-from signals.urls import http_url_problem, origin_problem, proxy_problem, url_problem
+from signals.urls import http_url_problem, masked_url, origin_problem, proxy_problem, url_problem
 from signals.webhook_secret import signing_key
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -113,10 +113,10 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
             raise ValueError("url: at least one nats:// URL, and no empty one")
         for url in self.urls if self.backend == "jetstream" else []:
             if problem := url_problem(url, ("nats", "tls", "ws", "wss")):
-                raise ValueError(f"url: {url!r} {problem}")
+                raise ValueError(f"url: {masked_url(url)!r} {problem}")
         for url in self.monitoring_urls:
             if problem := http_url_problem(url):
-                raise ValueError(f"monitoring_url: {url!r} {problem}")
+                raise ValueError(f"monitoring_url: {masked_url(url)!r} {problem}")
 
     @property
     def urls(self) -> list[str]:
