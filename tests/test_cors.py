@@ -21,6 +21,13 @@ async def test_a_listed_origin_is_allowed_and_others_get_the_envelope(tmp_path: 
     async with live_service(settings) as live:
         ok = await live.ingest.options("/v1/log", headers=preflight(ALLOWED, headers="x-api-key"))
         assert ok.status_code == 200
+        # a browser's tracing adds trace context to the POSTs it makes
+        traced = preflight(ALLOWED, headers="content-type,traceparent,tracestate")
+        for client, path in ((live.ingest, "/v1/log/batch"), (live.integrity, "/v1/events")):
+            response = await client.options(path, headers=traced)
+            assert response.status_code == 200, response.text
+            allowed = response.headers["access-control-allow-headers"].lower()
+            assert {"traceparent", "tracestate"} <= set(allowed.replace(" ", "").split(","))
         assert ok.headers["access-control-allow-origin"] == ALLOWED
         assert "POST" in ok.headers["access-control-allow-methods"]
 

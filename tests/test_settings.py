@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from signals.errors import SettingsError
-from signals.settings import Secret, Settings, load
+from signals.secret import Secret
+from signals.settings import Settings, load
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,11 +132,116 @@ scopes = ["ingest"]
         ),
         ({"SIGNALS__SENTIMENT__CUES__ANGRY__X": "1"}, "sentiment.cues.angry: unknown key"),
         ({"SIGNALS__INGEST____PORT": "1"}, "malformed variable name"),
+        # addresses that could never work are settings problems, not a failure at run time
+        (
+            {"SIGNALS__REDIS__URL": "http://redis:6379/0"},
+            "SIGNALS__REDIS__URL: redis.url: must be a redis:// or rediss:// or unix:// URL",
+        ),
+        (
+            {"SIGNALS__REDIS__URL": "redis://redis:99999/0"},
+            "SIGNALS__REDIS__URL: redis.url: is not a valid URL",
+        ),
+        (
+            {"SIGNALS__STORE__BACKEND": "postgres", "SIGNALS__STORE__URL": "mysql://db/signals"},
+            "SIGNALS__STORE__URL: store.url: must be a postgresql:// or postgres:// URL",
+        ),
+        (
+            {
+                "SIGNALS__JOURNAL__BACKEND": "jetstream",
+                "SIGNALS__JOURNAL__URL": '["nats://a:4222", "http://u:pw@b:4222"]',
+            },
+            "SIGNALS__JOURNAL__URL: journal.url: 'http://u:***@b:4222' must be a nats:// or "
+            "tls:// or ws:// or wss:// URL",
+        ),
+        (
+            {"SIGNALS__SERVER__TRUSTED_PROXIES": '["10.0.0.0/8", "10.1.0.1/16"]'},
+            "SIGNALS__SERVER__TRUSTED_PROXIES: server.trusted_proxies: '10.1.0.1/16' must be an "
+            "IP address or a network (10.0.0.0/8), or `*` alone",
+        ),
+        (
+            {"SIGNALS__JOURNAL__MONITORING_URL": '["http://nats-a:8222", "nats-b:8222"]'},
+            "journal.monitoring_url: 'nats-b:8222' must be an http:// or https:// URL with a host",
+        ),
+        (
+            {"SIGNALS__SERVER__TRUSTED_PROXIES": '["lb.internal"]'},
+            "server.trusted_proxies: 'lb.internal' must be an IP address or a network",
+        ),
+        (
+            {"SIGNALS__SERVER__TRUSTED_PROXIES": '["*", "10.0.0.1"]'},
+            "server.trusted_proxies: '*' must be an IP address or a network (10.0.0.0/8), or "
+            "`*` alone",
+        ),
+        # CORS compares origins as strings: one a browser never sends would silently never match
+        (
+            {"SIGNALS__AUTH__CORS_ORIGINS": '["https://app.example/"]'},
+            "SIGNALS__AUTH__CORS_ORIGINS: auth.cors_origins: 'https://app.example/' is not an "
+            "origin as browsers send it: 'https://app.example'",
+        ),
+        (
+            {"SIGNALS__AUTH__CORS_ORIGINS": '["*", "HTTPS://App.Example:443"]'},
+            "auth.cors_origins: 'HTTPS://App.Example:443' is not an origin as browsers send it: "
+            "'https://app.example'",
+        ),
+        (
+            {"SIGNALS__AUTH__CORS_ORIGINS": '["app.example"]'},
+            "auth.cors_origins: 'app.example' must be an http:// or https:// URL with a host",
+        ),
+        # past what a date holds: the store's upkeep failed on it for ever at run time
+        (
+            {"SIGNALS__STORE__RETENTION_DAYS": "1e12"},
+            "SIGNALS__STORE__RETENTION_DAYS: store.retention_days: Expected `float` <= 36500.0",
+        ),
+        (
+            {"SIGNALS__JOURNAL__RETENTION_DAYS": "36501"},
+            "SIGNALS__JOURNAL__RETENTION_DAYS: journal.retention_days: Expected `float` <= 36500.0",
+        ),
     ],
 )
 def test_bad_values(environ: dict[str, str], expected: str, tmp_path: Path) -> None:
     found = problems(write(tmp_path, ""), environ)
     assert any(expected in line for line in found), found
+
+
+def test_infinite_and_nan_numbers_are_refused_wherever_they_are(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[store]
+retention_days = inf
+[journal]
+retention_days = nan
+[[auth.keys]]
+name = "a"
+sha256 = "%s"
+scopes = ["read"]
+rate_per_second = inf
+[sentiment.cues.stressed]
+"on fire" = -inf
+"""
+        % ("0" * 64),
+    )
+    found = problems(path, {"SIGNALS__SERVER__SHUTDOWN_TIMEOUT_SECONDS": "inf"})
+    assert found == [
+        f"{path}: store.retention_days: must be a finite number",
+        f"{path}: journal.retention_days: must be a finite number",
+        f"{path}: auth.keys[0].rate_per_second: must be a finite number",
+        f"{path}: sentiment.cues.stressed.on fire: must be a finite number",
+        "SIGNALS__SERVER__SHUTDOWN_TIMEOUT_SECONDS: server.shutdown_timeout_seconds: "
+        "must be a finite number",
+    ]
+
+
+def test_addresses_that_work_are_accepted(tmp_path: Path) -> None:
+    settings = load(
+        write(tmp_path, ""),
+        {
+            "SIGNALS__REDIS__URL": "unix:///run/redis.sock",
+            "SIGNALS__STORE__URL": "postgresql://signals@/signals?host=/run/postgresql",
+            "SIGNALS__JOURNAL__URL": '["nats://a:4222", "tls://b:4222"]',
+            "SIGNALS__SERVER__TRUSTED_PROXIES": '["10.0.0.0/8", "192.0.2.7", "fd00::/8"]',
+        },
+    )
+    assert settings.server.trusted_proxies == ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]
 
 
 def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
@@ -145,6 +251,36 @@ def test_threshold_keys_must_be_signal_types(tmp_path: Path) -> None:
     assert found == [
         f"{path}: thresholds.Bad Type: not a valid key: {pattern}",
         f"{path}: thresholds.X: not a valid key: {pattern}",
+    ]
+
+
+def test_every_problem_of_every_api_key_is_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[auth.keys]]
+name = ""
+sha256 = "xyz"
+scopes = ["god"]
+burst = 0
+extra = 1
+[[auth.keys]]
+name = "no-digest"
+""",
+    )
+    found = problems(path, {"SIGNALS__AUTH__MAX_FAILURES": "0"})
+    assert found == [
+        f"{path}: auth.keys[0].name: Expected `str` of length >= 1",
+        f"{path}: auth.keys[0].sha256: Expected `str` matching regex '^[0-9a-f]{{64}}$'",
+        f"{path}: auth.keys[0].scopes[0]: Invalid enum value 'god'",
+        f"{path}: auth.keys[0].burst: Expected `int` >= 1",
+        f"{path}: auth.keys[0].extra: unknown key",
+        f"{path}: auth.keys[1].sha256: required key missing",
+        f"{path}: auth.keys[1].scopes: required key missing",
+        "SIGNALS__AUTH__MAX_FAILURES: auth.max_failures: Expected `int` >= 1",
+    ]
+    assert problems(write(tmp_path, "[auth]\nkeys = [1]\n")) == [
+        f"{path}: auth.keys[0]: Expected `object`, got `int`"
     ]
 
 

@@ -337,6 +337,26 @@ async def test_at_a_terminal_a_live_line_then_the_summary(server: tuple[str, Rec
     assert any(f"accepted {accepted:,}" in line for line in live)  # the last live figures
 
 
+NOT_HTTP = "must be an http:// or https:// URL with a host"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:80x", "url is not a valid URL, not 'http://127.0.0.1:80x'"),
+        ("http://[::1", "url is not a valid URL, not 'http://[::1'"),
+        ("ftp://example.com", f"url {NOT_HTTP}, not 'ftp://example.com'"),
+        ("localhost:8000", f"url {NOT_HTTP}, not 'localhost:8000'"),
+    ],
+)  # fmt: skip
+def test_the_cli_refuses_a_url_it_cannot_send_to_with_exit_2(url: str, message: str) -> None:
+    argv = [sys.executable, "-m", "signals", "simulate", "--url", url, "--duration", "0.5"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == f"signals: {message}\n"
+    assert done.stdout == ""
+
+
 def test_the_cli_exits_1_when_the_service_took_nothing() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -33,15 +33,27 @@ _JSON = (b"content-type", b"application/json")
 class JsonEndpoint:
     """A JSON POST endpoint (see the module docstring); `limit` bounds the body in bytes."""
 
-    def __init__(self, handler: Handler, *, media: tuple[str, ...], limit: int) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        media: tuple[str, ...],
+        limit: int,
+        refused: Callable[[str], None] = lambda code: None,
+    ) -> None:
         self._handler = handler
         self._media = media
         self._limit = limit
+        self._refused = refused  # told the code of a body refused before the handler sees it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            media = require_media_type(scope, self._media)
-            body = await read_body(scope, receive, self._limit)
+            try:
+                media = require_media_type(scope, self._media)
+                body = await read_body(scope, receive, self._limit)
+            except ApiError as error:
+                self._refused(error.code)
+                raise
             status, content = await self._handler(scope, media, body)
         except ApiError as error:
             await error_response(scope, error)(scope, receive, send)

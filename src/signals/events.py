@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from signals.instants import utc_now
+from signals.malformed import too_deep, where_it_broke
 from signals.tracing.traceparent import TraceParent
 
 # Patterns end in \Z, not $: msgspec matches with Python's `re`, where `$` also matches before a
@@ -101,7 +102,6 @@ class MalformedJSON(Exception):
 
 # msgspec raises RecursionError past its nesting limit (about 1000 levels); no event nests deeper
 # than a few levels, so such a body is refused as malformed rather than left to become a 500.
-TOO_DEEP = "JSON nests too deeply"
 
 
 _event_decoder = msgspec.json.Decoder(Event)
@@ -200,7 +200,7 @@ def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
     except msgspec.DecodeError as exc:
         raise malformed(exc, body) from None
     except RecursionError:
-        raise MalformedJSON(TOO_DEEP) from None
+        raise MalformedJSON(too_deep(bytes(body))) from None
     problems = _check_limits(event.text, event.timestamp, event.metadata, max_text_chars)
     if problems:
         raise InvalidEvent(problems)
@@ -273,7 +273,7 @@ def split_array(body: bytes) -> list[msgspec.Raw]:
     except msgspec.DecodeError as exc:
         raise malformed(exc, body) from None
     except RecursionError:
-        raise MalformedJSON(TOO_DEEP) from None
+        raise MalformedJSON(too_deep(bytes(body))) from None
 
 
 def split_ndjson(body: bytes) -> list[bytes]:
@@ -286,12 +286,8 @@ def is_json_array(body: bytes) -> bool:
 
 
 def malformed(exc: msgspec.DecodeError, body: bytes | msgspec.Raw) -> MalformedJSON:
-    """The decoder's complaint, saying where: it names a byte except when the body ends early."""
-    message = str(exc)
-    if message == "Input data was truncated":
-        size = len(bytes(body))
-        message = f"{message}: the body ends at byte {size}, mid-value" if size else "empty body"
-    return MalformedJSON(message)
+    """The decoder's complaint, saying where it broke."""
+    return MalformedJSON(where_it_broke(str(exc), bytes(body)))
 
 
 def check_json(body: bytes | msgspec.Raw) -> Any:
@@ -300,7 +296,7 @@ def check_json(body: bytes | msgspec.Raw) -> Any:
     except msgspec.DecodeError as exc:
         raise malformed(exc, body) from None
     except RecursionError:
-        raise MalformedJSON(TOO_DEEP) from None
+        raise MalformedJSON(too_deep(bytes(body))) from None
 
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -215,24 +215,37 @@ class RequestContext:
             self.latency.observe(labels, time.perf_counter() - started)
 
 
-def media_type(scope: Scope) -> str:
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"content-type":
-            return value.decode("latin-1").split(";", 1)[0].strip().lower()
-    return ""
+def _content_headers(scope: Scope) -> tuple[str, str]:
+    """(media type, content coding), lower-cased, from the request's headers."""
+    content_type, coding = "", ""
+    for name, value in scope["headers"]:
+        if name == b"content-type" and not content_type:
+            content_type = value.decode("latin-1")
+        elif name == b"content-encoding":
+            coding = f"{coding},{value.decode('latin-1')}" if coding else value.decode("latin-1")
+    return content_type.split(";", 1)[0].strip().lower(), coding.strip().lower()
 
 
 def require_media_type(scope: Scope, allowed: tuple[str, ...]) -> str:
-    """The request's media type if it is one of `allowed` (JSON's +json suffix included)."""
-    media = media_type(scope)
-    if media in allowed or ("application/json" in allowed and media.endswith("+json")):
-        return media
-    raise ApiError(
-        415,
-        f"Content-Type must be {' or '.join(allowed)}",
-        details=[{"content_type": media or None}],
-    )
+    """The request's media type if it is one of `allowed` (JSON's +json suffix included), and
+    the body is not compressed: a content coding the decoder would ignore has the body misread
+    (or worse, read as sent), so it is refused by name (RFC 9110 15.5.16) rather than answered
+    400 `malformed_json`. A charset parameter is ignored: JSON is UTF-8 (RFC 8259 11)."""
+    media, coding = _content_headers(scope)
+    if not (media in allowed or ("application/json" in allowed and media.endswith("+json"))):
+        raise ApiError(
+            415,
+            f"Content-Type must be {' or '.join(allowed)}",
+            details=[{"content_type": media or None}],
+        )
+    if coding and any(part.strip() != "identity" for part in coding.split(",")):
+        raise ApiError(
+            415,
+            "Content-Encoding is not supported: send the body uncompressed",
+            details=[{"content_encoding": coding}],
+            headers={"Accept-Encoding": "identity"},
+        )
+    return media
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -55,7 +55,8 @@ ERRORS = {
     404: "no such resource",
     405: "the path does not take this method",
     413: "the body passes ingest.max_body_bytes, or the batch ingest.max_batch items",
-    415: "the Content-Type is not one the operation takes",
+    415: "the Content-Type is not one the operation takes, or the body is compressed (a "
+    "Content-Encoding other than identity)",
     422: "the request breaks a rule; each detail names where (`loc`) and which (`msg`)",
     429: "too many failed authentications from this address, or the key is over its rate",
     500: "an unexpected error, logged with its traceback (never sent)",

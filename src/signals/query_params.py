@@ -8,6 +8,7 @@ Numbers are ASCII digits only. A store that does not answer is 503 `unavailable`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,9 +22,11 @@ from signals.events import parse_instant
 from signals.http import ApiError, JSONResponse, unavailable
 from signals.instants import us_of
 from signals.store.base import BadCursor
+from signals.store.cursor import is_cursor
 from signals.store.failures import is_store_failure
 
 log = structlog.get_logger(__name__)
+_FRACTION = re.compile(r"\.([0-9]+)")
 
 
 class QueryParams:
@@ -64,10 +67,15 @@ class QueryParams:
         if value is None:
             return None
         try:
-            return us_of(parse_instant(value))
+            us = us_of(parse_instant(value))
         except ValueError:
             self.problem(name, "must be an RFC 3339 date-time with offset")
             return None
+        # Times are kept in whole microseconds, and parse_instant drops finer digits; a bound
+        # between two microseconds means the later one, for `since` (inclusive) and `until`
+        # (exclusive) alike, so it is rounded up rather than down.
+        fraction = _FRACTION.search(value)
+        return us + 1 if fraction and fraction[1][6:].strip("0") else us
 
     def limit(self, default: int = 100, maximum: int = 1000) -> int:
         value = self.query.get("limit")
@@ -79,9 +87,32 @@ class QueryParams:
             return default
         return int(value)
 
+    def cursor(self, kind: str) -> str | None:
+        """Checked here, not only by the store, so a bad cursor is listed with the other
+        problems of the query rather than found alone once they are fixed."""
+        value = self.query.get("cursor")
+        if value is not None and not is_cursor(kind, value):
+            self.problem("cursor", "not a cursor")
+            return None
+        return value
+
+    def path_text(self, name: str, value: str, type_: Any) -> None:
+        """A path parameter, refused together with the query's problems."""
+        try:
+            msgspec.convert(value, type_)
+        except msgspec.ValidationError as exc:
+            self.problems.insert(0, {"loc": ["path", name], "msg": str(exc).split(" - at ")[0]})
+
     def done(self) -> None:
-        if self.problems:
-            raise ApiError(422, "invalid query parameters", details=self.problems)
+        if not self.problems:
+            return
+        where = {problem["loc"][0] for problem in self.problems}
+        messages = {
+            frozenset({"path"}): f"invalid {self.problems[0]['loc'][1]}",
+            frozenset({"query"}): "invalid query parameters",
+        }
+        message = messages.get(frozenset(where), "invalid path and query parameters")
+        raise ApiError(422, message, details=self.problems)
 
 
 @contextmanager

@@ -17,8 +17,9 @@ from msgspec import Meta, Struct
 
 from signals.errors import SettingsError
 from signals.labels import Sentiment, Severity
-from signals.settings_sources import apply_environ, origin, resolve_path
-from signals.urls import http_url_problem
+from signals.secret import Secret
+from signals.settings_sources import apply_environ, non_finite, origin, resolve_path
+from signals.urls import http_url_problem, masked_url, origin_problem, proxy_problem, url_problem
 from signals.webhook_secret import signing_key
 
 SIGNAL_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -31,30 +32,6 @@ Port = Annotated[int, Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 PositiveFloat = Annotated[float, Meta(gt=0)]
 Scope = Literal["ingest", "read", "admin"]
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or an error."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('**********')" if self._value else "Secret('')"
 
 
 class IngestSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -94,6 +71,10 @@ class RedisSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     # While Redis is lost, how often the windows try it again.
     retry_seconds: PositiveFloat = 2.0
 
+    def __post_init__(self) -> None:
+        if self.url and (problem := url_problem(self.url, ("redis", "rediss", "unix"))):
+            raise ValueError(f"url: {problem}")
+
 
 class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     backend: Literal["sqlite", "postgres"] = "sqlite"
@@ -101,7 +82,11 @@ class StoreSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     url: str = ""  # postgresql://user@host:port/db
     batch_max: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     pool_size: Annotated[int, Meta(ge=1, le=100)] = 4
-    retention_days: Annotated[float, Meta(ge=0)] = 30.0  # 0 keeps everything
+    retention_days: Annotated[float, Meta(ge=0, le=36_500)] = 30.0  # 0 keeps everything
+
+    def __post_init__(self) -> None:
+        if self.url and (problem := url_problem(self.url, ("postgresql", "postgres"))):
+            raise ValueError(f"url: {problem}")
 
 
 class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -109,7 +94,7 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     fsync: Literal["always", "interval"] = "always"
     fsync_interval_ms: Annotated[int, Meta(ge=1, le=60_000)] = 200
     segment_max_bytes: Annotated[int, Meta(ge=4096)] = 64 * 1024 * 1024
-    retention_days: Annotated[float, Meta(ge=0)] = 7.0  # 0 keeps every segment
+    retention_days: Annotated[float, Meta(ge=0, le=36_500)] = 7.0  # 0 keeps every segment
     compress: bool = True
     # JetStream (backend = "jetstream"): see `signals.jetstream`.
     url: str | list[str] = "nats://127.0.0.1:4222"
@@ -126,6 +111,12 @@ class JournalSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     def __post_init__(self) -> None:
         if self.backend == "jetstream" and not (self.urls and all(self.urls)):
             raise ValueError("url: at least one nats:// URL, and no empty one")
+        for url in self.urls if self.backend == "jetstream" else []:
+            if problem := url_problem(url, ("nats", "tls", "ws", "wss")):
+                raise ValueError(f"url: {masked_url(url)!r} {problem}")
+        for url in self.monitoring_urls:
+            if problem := http_url_problem(url):
+                raise ValueError(f"monitoring_url: {masked_url(url)!r} {problem}")
 
     @property
     def urls(self) -> list[str]:
@@ -190,6 +181,9 @@ class AuthSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
         names = [key.name for key in self.keys]
         if len(names) != len(set(names)):
             raise ValueError("keys: key names must be unique")
+        for allowed in self.cors_origins:
+            if problem := origin_problem(allowed):
+                raise ValueError(f"cors_origins: {allowed!r} {problem}")
 
 
 class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -199,6 +193,11 @@ class ServerSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     # Proxies whose X-Forwarded-For is believed (the failure limiter counts per client address);
     # empty: the peer address is the client, whatever headers say.
     trusted_proxies: list[str] = []
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies if self.trusted_proxies != ["*"] else []:
+            if problem := proxy_problem(proxy):
+                raise ValueError(f"trusted_proxies: {proxy!r} {problem}")
 
 
 class OtelSettings(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -281,7 +280,16 @@ def _struct_type(type_: Any) -> type[Struct] | None:
     return type_ if isinstance(type_, type) and issubclass(type_, Struct) else None
 
 
+def _array_of_tables(type_: Any) -> type[Struct] | None:
+    """The struct of a `[[section.key]]` array's tables, for a `list[Struct]` field."""
+    if getattr(type_, "__origin__", None) is not list:
+        return None
+    return _struct_type(type_.__args__[0])
+
+
 def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], source: str) -> str:
+    if (where := non_finite(value, path)) is not None:
+        return f"{origin(where, origins, source)}: {where}: must be a finite number"
     try:
         msgspec.convert(value, type=type_, dec_hook=_dec_hook)
     except (msgspec.ValidationError, ValueError) as exc:
@@ -289,6 +297,36 @@ def _convert_one(type_: Any, value: Any, path: str, origins: Mapping[str, str], 
         full = path + where.rstrip("`")
         return f"{origin(full, origins, source)}: {full}: {detail}"
     return ""
+
+
+def _check_tables(
+    table: type[Struct], items: list[Any], path: str, origins: Mapping[str, str], source: str
+) -> list[str]:
+    """Each table of a `[[section.key]]` array (`auth.keys`) checked on its own."""
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            problems += _check(table, item, f"{path}[{index}].", origins, source)
+        else:
+            problems.append(_convert_one(table, item, f"{path}[{index}]", origins, source))
+    return problems
+
+
+def _check_mapping(
+    type_: Any, mapping: dict[str, Any], path: str, origins: Mapping[str, str], source: str
+) -> list[str]:
+    """Each key and value of a `dict[...]` field (`thresholds`, `sentiment.cues`) on its own."""
+    problems: list[str] = []
+    key_type, value_type = type_.__args__
+    for name, item in mapping.items():
+        line = _convert_one(value_type, item, f"{path}.{name}", origins, source)
+        if not line and (key_line := _convert_one(key_type, name, "", origins, source)):
+            what = "unknown key"
+            if getattr(key_type, "__origin__", None) is not Literal:
+                what = "not a valid key: " + key_line.rpartition(": ")[2]
+            line = f"{origin(path, origins, source)}: {path}.{name}: {what}"
+        problems.append(line)
+    return problems
 
 
 def _check(
@@ -304,18 +342,15 @@ def _check(
             problems.append(f"{origin(path, origins, source)}: {path}: unknown key")
         elif (section := _struct_type(field.type)) and isinstance(value, dict):
             problems += _check(section, value, path + ".", origins, source)
+        elif (table := _array_of_tables(field.type)) and isinstance(value, list):
+            problems += _check_tables(table, value, path, origins, source)
         elif getattr(field.type, "__origin__", None) is dict and isinstance(value, dict):
-            key_type, value_type = field.type.__args__
-            for name, item in value.items():
-                line = _convert_one(value_type, item, f"{path}.{name}", origins, source)
-                if not line and (key_line := _convert_one(key_type, name, "", origins, source)):
-                    what = "unknown key"
-                    if getattr(key_type, "__origin__", None) is not Literal:
-                        what = "not a valid key: " + key_line.rpartition(": ")[2]
-                    line = f"{origin(path, origins, source)}: {path}.{name}: {what}"
-                problems.append(line)
+            problems += _check_mapping(field.type, value, path, origins, source)
         else:
             problems.append(_convert_one(field.type, value, path, origins, source))
+    for name in [name for name, field in fields.items() if field.required and name not in tree]:
+        path = f"{prefix}{name}"
+        problems.append(f"{origin(path, origins, source)}: {path}: required key missing")
     problems = list(dict.fromkeys(line for line in problems if line))
     if not problems:
         # Cross-field rules (__post_init__) run once every field of this section is sound. Each

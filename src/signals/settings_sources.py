@@ -7,6 +7,7 @@ from, so that every problem line names it (the file, or the variable).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,3 +83,23 @@ def origin_of(
     origins = {".".join(_env_parts(name)): name for name in environ if name.startswith(ENV_PREFIX)}
     config = resolve_path(path, environ)
     return origin(key, origins, str(config) if config else "(defaults)")
+
+
+def non_finite(value: Any, path: str) -> str | None:
+    """The path of an `inf` or `nan` in `value`, if any. TOML has both and no setting means
+    either (`0` is how a retention keeps everything): an infinite timeout or retention would
+    only break the arithmetic it feeds once the service runs, so it is refused at start."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = non_finite(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None

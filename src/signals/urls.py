@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from ipaddress import ip_address, ip_network
 from urllib.parse import unquote, urlsplit
 
 MASK = "***"
@@ -19,6 +20,48 @@ def http_url_problem(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
     return None
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What keeps `url` from being a URL of one of `schemes` with a valid port; None when it is
+    one. Checked at start, so a URL that could never connect is a settings problem (exit 2)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # parsed on access: a bad port raises here
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in schemes:
+        return "must be a " + " or ".join(f"{scheme}://" for scheme in schemes) + " URL"
+    return None
+
+
+def proxy_problem(proxy: str) -> str | None:
+    """None for an IP address or a network, as uvicorn reads them; it takes anything else (a
+    name, `10.0.0.1/8` with host bits set) for a literal that no peer ever is, and silently
+    believes no proxy."""
+    try:
+        ip_address(proxy) if "/" not in proxy else ip_network(proxy)
+    except ValueError:
+        return "must be an IP address or a network (10.0.0.0/8), or `*` alone"
+    return None
+
+
+def origin_problem(origin: str) -> str | None:
+    """What keeps `origin` from ever equalling a browser's `Origin` header, which CORS compares
+    as a string: None for `*` or `scheme://host[:port]` spelled as browsers send it (lower case,
+    no path or slash, no default port)."""
+    if origin == "*":
+        return None
+    problem = http_url_problem(origin)
+    if problem:
+        return problem
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    default = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    spelled = f"{parts.scheme}://{host}{port}"
+    return None if origin == spelled else f"is not an origin as browsers send it: {spelled!r}"
 
 
 def masked_url(url: str) -> str:

@@ -86,7 +86,11 @@ def make_app(
                 Cors,
                 allow_origins=list(cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"],
+                # Every POST takes W3C trace context, and a browser's tracing sends it.
+                allow_headers=[
+                    *("Content-Type", "X-API-Key", "Authorization", "X-Request-ID"),
+                    *("traceparent", "tracestate"),
+                ],
                 expose_headers=["X-Request-ID", "Retry-After"],
             )
         )

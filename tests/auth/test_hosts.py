@@ -4,11 +4,13 @@ that only their owner can read."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import pytest
@@ -83,6 +85,21 @@ async def test_without_keys_only_loopback_names_are_served(live: Live) -> None:
         assert (await live.ingest.get("/v1/signals", headers={"Host": host})).status_code == 200
     metrics = (await live.ingest.get("/metrics")).text
     assert 'signals_rejections_total{reason="invalid_host"} 4.0' in metrics
+
+
+async def test_two_host_headers_are_refused_whichever_comes_first(live: Live) -> None:
+    port = urlsplit(live.ingest_url).port
+    for hosts in (b"localhost", b"attacker.example"), (b"localhost", b"127.0.0.1"):
+        request = b"GET /health HTTP/1.1\r\nHost: %s\r\nHost: %s\r\n\r\n" % hosts
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        head, _, body = (await reader.read(65536)).partition(b"\r\n\r\n")
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 400 "), head
+        error = msgspec.json.decode(body)["error"]
+        assert error["code"] == "invalid_host"
+        assert error["message"] == "more than one Host header"
+        assert error["details"] == [{"host": b", ".join(hosts).decode()}]
 
 
 async def test_with_keys_any_host_unless_allowed_hosts_is_set(tmp_path: Path) -> None:

@@ -113,6 +113,28 @@ async def test_malformed_json_is_400_and_says_where(live: Live, body: bytes, fra
     assert "byte" in str(error["message"])
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"user_id": "u\xff", "signal_type": "chat"}', "Invalid UTF-8 encoded string (byte 14)"),
+        (b'{"user_id": "u", "metadata": {"n": 1e400}}', "Number out of range (byte 35)"),
+        (b'{"metadata": {"a": "1e400", "n": -' + b"9" * 5000 + b"}}",
+         "Integer value out of range (byte 33)"),
+        (b'{"metadata": {"a": "[[", "b": ' + b"[" * 2000 + b"]" * 2000 + b"}}",
+         "JSON nests too deeply (2002 levels at byte 2029)"),
+    ],
+)  # fmt: skip
+async def test_malformed_json_says_where_the_decoder_does_not(
+    live: Live, body: bytes, message: str
+) -> None:
+    for client, path in ((live.ingest, "/v1/log"), (live.integrity, "/v1/validate")):
+        response = await client.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        error = assert_envelope(response, 400, "malformed_json")
+        assert error["message"] == f"malformed JSON: {message}"
+
+
 async def test_an_empty_body_is_malformed_json_and_says_so(live: Live) -> None:
     response = await live.ingest.post("/v1/log", headers={"content-type": "application/json"})
     error = assert_envelope(response, 400, "malformed_json")
@@ -143,6 +165,57 @@ async def test_media_type_is_required(live: Live) -> None:
         headers={"content-type": "application/json; charset=utf-8"},
     )
     assert ok.status_code == 202
+
+
+async def test_a_compressed_body_is_refused_by_its_coding(live: Live) -> None:
+    plain = json.dumps(EVENT).encode()
+    for client, path, media in (
+        (live.ingest, "/v1/log", "application/json"),
+        (live.ingest, "/v1/log/batch", "application/x-ndjson"),
+        (live.integrity, "/v1/events", "application/json"),
+        (live.integrity, "/v1/validate", "application/json"),
+    ):
+        # gzip for real, and a coding the body does not even have: neither is read as JSON
+        for coding, body in (("gzip", gzip.compress(plain)), ("br", plain)):
+            headers = {"content-type": media, "content-encoding": coding}
+            response = await client.post(path, content=body, headers=headers)
+            error = assert_envelope(response, 415, "unsupported_media_type")
+            assert (
+                error["message"] == "Content-Encoding is not supported: send the body uncompressed"
+            )
+            assert error["details"] == [{"content_encoding": coding}]
+            assert response.headers["accept-encoding"] == "identity"
+    assert journal_lines(live) == []
+    headers = {"content-type": "application/json", "content-encoding": "identity"}
+    assert (await live.ingest.post("/v1/log", content=plain, headers=headers)).status_code == 202
+
+
+async def test_bodies_refused_before_decoding_are_counted_by_reason(live: Live) -> None:
+    too_big = b"[" + b" " * (1024 * 1024) + b"]"
+    refusals = [
+        (live.ingest, "/v1/log", {"content-type": "text/plain"}, b"{}"),
+        (live.integrity, "/v1/events", {"content-type": "application/json",
+                                         "content-encoding": "gzip"}, b"{}"),
+        (live.ingest, "/v1/log/batch", {"content-type": "application/json"}, too_big),
+        (live.integrity, "/v1/validate", {"content-type": "application/json"}, too_big),
+    ]  # fmt: skip
+    for client, path, headers, body in refusals:
+        assert (await client.post(path, content=body, headers=headers)).status_code in (413, 415)
+    metrics = (await live.ingest.get("/metrics")).text
+    assert 'signals_rejections_total{reason="unsupported_media_type"} 2.0' in metrics
+    assert 'signals_rejections_total{reason="payload_too_large"} 2.0' in metrics
+
+
+async def test_a_trailing_slash_redirects_to_the_path_without_it(live: Live) -> None:
+    for method, path, target in (
+        ("GET", "/v1/signals/?limit=1", "/v1/signals?limit=1"),
+        ("POST", "/v1/log/", "/v1/log"),
+    ):
+        response = await live.ingest.request(method, path)
+        assert response.status_code == 307
+        assert response.headers["location"] == live.ingest_url + target
+        assert response.headers["x-request-id"]
+    assert_envelope(await live.ingest.get("/v2/nothing/"), 404, "not_found")
 
 
 async def test_not_found_and_method_not_allowed(live: Live) -> None:

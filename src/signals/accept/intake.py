@@ -14,7 +14,7 @@ import msgspec
 from starlette.types import Scope
 
 from signals.accept.pipeline import Overloaded, Pipeline
-from signals.endpoints import JsonEndpoint
+from signals.endpoints import Handler, JsonEndpoint
 from signals.errors import JournalError, StoreUnavailable
 from signals.events import (
     Event,
@@ -78,11 +78,17 @@ class Intake:
         self._classifier = classifier
         self._settings = settings
         self._metrics = metrics
-        limit = settings.max_body_bytes
-        self.log_one = JsonEndpoint(self._log_one, media=(JSON,), limit=limit)
-        self.log_batch = JsonEndpoint(self._log_batch, media=(JSON, NDJSON), limit=limit)
-        self.events = JsonEndpoint(self._events, media=(JSON,), limit=limit)
-        self.validate = JsonEndpoint(self._validate, media=(JSON,), limit=limit)
+        self.log_one = self._endpoint(self._log_one, (JSON,))
+        self.log_batch = self._endpoint(self._log_batch, (JSON, NDJSON))
+        self.events = self._endpoint(self._events, (JSON,))
+        self.validate = self._endpoint(self._validate, (JSON,))
+
+    def _endpoint(self, handler: Handler, media: tuple[str, ...]) -> JsonEndpoint:
+        limit = self._settings.max_body_bytes
+        return JsonEndpoint(handler, media=media, limit=limit, refused=self._count_refusal)
+
+    def _count_refusal(self, code: str) -> None:
+        self._metrics.rejections.labels(code).inc()
 
     def _record(
         self, event: Event, request_id: str, received_at: str, trace: TraceParent

@@ -6,7 +6,8 @@ off (no keys, loopback binds only) only loopback names are served: `localhost`, 
 literals (`127.0.0.1`, `[::1]`), with any port. With keys configured every request that touches
 data needs one, and any name is served. `server.allowed_hosts`, when set, is the list in both
 cases: exact names, `*.example.com` for the subdomains of `example.com`, or `*` for any. Every
-other `Host` (a missing one too) is answered 400 `invalid_host` before anything else runs.
+other `Host` (a missing one too, or two of them) is answered 400 `invalid_host` before anything
+else runs.
 """
 
 from __future__ import annotations
@@ -74,7 +75,13 @@ class HostGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = next((value for key, value in scope["headers"] if key == HOST_HEADER), b"")
+        hosts = [value for key, value in scope["headers"] if key == HOST_HEADER]
+        if len(hosts) > 1:
+            # RFC 9112 3.2: two Host headers are a 400; which one a proxy in front believed is
+            # anyone's guess, so neither is served.
+            await self._refuse(scope, receive, send, b", ".join(hosts), "more than one Host header")
+            return
+        header = hosts[0] if hosts else b""
         if header in self._allowed:
             await self.app(scope, receive, send)
             return
@@ -84,11 +91,14 @@ class HostGuard:
                 self._allowed.add(header)
             await self.app(scope, receive, send)
             return
-        self._metrics.rejections.labels("invalid_host").inc()
-        error = ApiError(
-            400,
-            "this Host is not served here (server.allowed_hosts)",
-            code="invalid_host",
-            details=[{"host": header.decode("ascii", "replace")[:255]}],
+        await self._refuse(
+            scope, receive, send, header, "this Host is not served here (server.allowed_hosts)"
         )
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, header: bytes, message: str
+    ) -> None:
+        self._metrics.rejections.labels("invalid_host").inc()
+        details = [{"host": header.decode("ascii", "replace")[:255]}]
+        error = ApiError(400, message, code="invalid_host", details=details)
         await error_response(scope, error)(scope, receive, send)

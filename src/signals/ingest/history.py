@@ -42,7 +42,7 @@ class SignalHistory:
             since_us=params.instant_us("since"),
             until_us=params.instant_us("until"),
             limit=params.limit() if paged else 1000,
-            cursor=params.query.get("cursor") if paged else None,
+            cursor=params.cursor("signals") if paged else None,
         )
         params.done()
         return query

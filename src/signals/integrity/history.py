@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from signals.events import SignalType, UserId
-from signals.http import ApiError
 from signals.labels import SEVERITIES
 from signals.query_params import QueryParams, paged
 from signals.records.delivery import DELIVERY_STATUSES
@@ -20,6 +18,8 @@ class AnomalyHistory:
 
     def _anomaly_query(self, request: Request, user_id: str | None) -> AnomalyQuery:
         params = QueryParams(request, ("severity", "signal_type", "since", "limit", "cursor"))
+        if user_id is not None:
+            params.path_text("user_id", user_id, UserId)
         severity = params.choice("severity", SEVERITIES)
         query = AnomalyQuery(
             user_id=user_id,
@@ -27,7 +27,7 @@ class AnomalyHistory:
             signal_type=params.text("signal_type", SignalType),
             since_us=params.instant_us("since"),
             limit=params.limit(),
-            cursor=params.query.get("cursor"),
+            cursor=params.cursor("anomalies"),
         )
         params.done()
         return query
@@ -37,14 +37,7 @@ class AnomalyHistory:
         return await paged(lambda: self._store.anomalies(query))
 
     async def anomalies_of_user(self, request: Request) -> Response:
-        user_id = request.path_params["user_id"]
-        try:
-            msgspec.convert(user_id, UserId)
-        except msgspec.ValidationError as exc:
-            detail = str(exc).split(" - at ")[0]
-            details = [{"loc": ["path", "user_id"], "msg": detail}]
-            raise ApiError(422, "invalid user_id", details=details) from None
-        query = self._anomaly_query(request, user_id)
+        query = self._anomaly_query(request, request.path_params["user_id"])
         return await paged(lambda: self._store.anomalies(query))
 
     async def alerts(self, request: Request) -> Response:
@@ -53,7 +46,7 @@ class AnomalyHistory:
         query = AlertQuery(
             status=status,  # type: ignore[arg-type]  # checked against DELIVERY_STATUSES above
             limit=params.limit(),
-            cursor=params.query.get("cursor"),
+            cursor=params.cursor("deliveries"),
         )
         params.done()
         page = await paged(lambda: self._store.deliveries(query))

@@ -20,6 +20,7 @@ from signals.progress import Progress
 from signals.simulate.sender import Sender
 from signals.simulate.summary import SimulationSummary, Tally
 from signals.simulate.traffic import BURST_GAP_SECONDS, BURST_SECONDS, Traffic
+from signals.urls import http_url_problem
 
 BATCH_SHARE = 0.06
 DUPLICATE_SHARE = 0.015
@@ -44,6 +45,9 @@ async def simulate(
     `threshold` is the service's `thresholds.default`, which the bursts must exceed. Raises
     UsageError for a bad argument; never raises for a network or HTTP failure.
     """
+    problem = http_url_problem(base_url)
+    if problem:
+        raise UsageError(f"url {problem}, not {base_url!r}")
     if not rate > 0 or not math.isfinite(rate):
         raise UsageError(f"rate must be a positive number of events per second, not {rate}")
     if not duration > 0 or not math.isfinite(duration):

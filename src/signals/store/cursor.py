@@ -55,8 +55,13 @@ def make_cursor(kind: str, position: int, tiebreak: int | str) -> str:
     return letter + _hex64(position) + raw.hex()
 
 
+def is_cursor(kind: str, cursor: str) -> bool:
+    """Whether `cursor` is one of `kind`'s cursors (so the store will read it)."""
+    return _MATCHERS[kind].match(cursor) is not None
+
+
 def _read(kind: str, cursor: str) -> tuple[int, str]:
-    if not _MATCHERS[kind].match(cursor):
+    if not is_cursor(kind, cursor):
         raise BadCursor("not a cursor of this listing")
     return int(cursor[1:17], 16) - _OFFSET, cursor[17:]
 

@@ -23,7 +23,8 @@ from signals.integrity.alerts.dispatcher import AlertDispatcher
 from signals.integrity.alerts.outbox import delivery_for
 from signals.metrics import Metrics
 from signals.records.delivery import Delivery
-from signals.settings import AlertsSettings, Secret
+from signals.secret import Secret
+from signals.settings import AlertsSettings
 from signals.store.base import Batch
 from signals.store.sqlite.store import SqliteStore
 

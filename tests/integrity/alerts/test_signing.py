@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from signals.integrity.alerts.signing import headers, sign, signing_key
-from signals.settings import Secret
+from signals.secret import Secret
 
 BODY = b'{"type":"anomaly.critical","episode":{"id":"ep_1"},"sent_at":"2025-01-02T03:04:05Z"}'
 

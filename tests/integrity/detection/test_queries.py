@@ -96,6 +96,27 @@ async def test_since_is_inclusive_on_opened_at_in_any_offset(opened: Opened) -> 
     assert await ids_of(get, anomalies_path("alpha"), since=third) == opened.ids(2)
     later = plus_seconds(opened.episodes[3]["opened_at"], 1)
     assert await ids_of(get, "/v1/anomalies", since=later) == []
+    # Half a microsecond after it (nanoseconds are RFC 3339 too) is after it, not at it.
+    assert await ids_of(get, "/v1/anomalies", since=third[:-1] + "500Z") == opened.ids(3)
+    assert await ids_of(get, "/v1/anomalies", since=third[:-1] + "000Z") == opened.ids(3, 2)
+
+
+async def test_signals_bounds_between_microseconds_round_up(opened: Opened) -> None:
+    """`since` inclusive and `until` exclusive hold for bounds finer than the microseconds that
+    received_at is kept in: half a microsecond after a record excludes it from `since` and
+    includes it in `until`."""
+    page = await opened.ingest.get("/v1/signals", params={"user_id": "beta", "limit": "1"})
+    [record] = page.json()["items"]
+    at, half_after = record["received_at"], record["received_at"][:-1] + "500Z"
+
+    async def count(**bounds: str) -> int:
+        params = {"user_id": "beta", "limit": "1000", **bounds}
+        response = await opened.ingest.get("/v1/signals", params=params)
+        return len([r for r in response.json()["items"] if r["received_at"] == at])
+
+    assert await count(since=at) == await count(until=half_after) > 0
+    assert await count(since=half_after) == 0
+    assert await count(until=at) == 0
 
 
 async def walk(client: httpx.AsyncClient, path: str, **params: str) -> list[str]:
@@ -142,6 +163,7 @@ BAD_QUERIES: list[tuple[dict[str, str], list[str]]] = [
     ({"cursor": "not-a-cursor"}, ["cursor"]),
     ({"user_id": "alpha"}, ["user_id"]),  # not a filter here: the path names the user
     ({"severity": "fatal", "limit": "0", "bogus": "1"}, ["severity", "limit", "bogus"]),
+    ({"cursor": "q", "limit": "0"}, ["limit", "cursor"]),  # a bad cursor is not left for later
 ]
 
 
@@ -177,6 +199,31 @@ async def test_a_bad_user_id_in_the_path_is_named(opened: Opened) -> None:
     for user in ("x" * 129, "bell\x07", "line\nbreak", "cr\rlf\n"):
         response = await opened.integrity.get(anomalies_path(user))
         assert_refused(response, ["path", "user_id"])
+
+
+async def test_a_bad_user_id_is_named_with_the_query_problems(opened: Opened) -> None:
+    response = await opened.integrity.get(anomalies_path("x" * 129), params={"limit": "0"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["message"] == "invalid path and query parameters"
+    assert error["details"] == [
+        {"loc": ["path", "user_id"], "msg": "Expected `str` of length <= 128"},
+        {"loc": ["query", "limit"], "msg": "must be an integer from 1 to 1000"},
+    ]
+
+
+async def test_every_listing_names_a_bad_cursor_with_the_other_problems(opened: Opened) -> None:
+    for client, path in (
+        (opened.integrity, "/v1/anomalies"),
+        (opened.integrity, "/v1/alerts"),
+        (opened.ingest, "/v1/signals"),
+    ):
+        response = await client.get(path, params={"cursor": "s00", "limit": "0"})
+        assert response.status_code == 422
+        assert response.json()["error"]["details"] == [
+            {"loc": ["query", "limit"], "msg": "must be an integer from 1 to 1000"},
+            {"loc": ["query", "cursor"], "msg": "not a cursor"},
+        ]
 
 
 async def test_bad_alert_query_parameters_are_named(opened: Opened) -> None:

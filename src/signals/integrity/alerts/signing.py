@@ -14,7 +14,7 @@ import base64
 import hashlib
 import hmac
 
-from signals.settings import Secret
+from signals.secret import Secret
 from signals.webhook_secret import signing_key as secret_key
 
 
