@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from signals.events import (
+    MAX_PROBLEMS,
     Event,
     InvalidEvent,
     MalformedJSON,
@@ -147,3 +148,18 @@ def test_missing_fields_and_the_limits_of_sound_ones_are_reported_together() -> 
         ["body", "text"],
     ]
     assert refused.value.problems[-1].msg == "Expected `str` of length <= 100"
+
+
+def test_an_event_lists_at_most_max_problems_and_counts_the_rest() -> None:
+    fields = b", ".join(b'"f%d": 1' % n for n in range(200))
+    with pytest.raises(InvalidEvent) as refused:
+        decode_event(b"{" + fields + b"}", 100)
+    problems = refused.value.problems
+    assert len(problems) == MAX_PROBLEMS
+    assert problems[0].msg == "unknown field 'f0'"
+    assert problems[-2].msg == f"unknown field 'f{MAX_PROBLEMS - 2}'"
+    # 200 unknown fields and the two required ones missing
+    assert (problems[-1].loc, problems[-1].msg) == (
+        ["body"],
+        f"{202 - MAX_PROBLEMS + 1} more problems not listed",
+    )

@@ -36,6 +36,7 @@ RFC3339 = (
     r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 )
 MAX_METADATA_BYTES = 4096
+MAX_PROBLEMS = 50  # listed per event (see InvalidEvent)
 
 UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_CONTROL_CHARS)]
 SignalType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.-]{0,63}\Z")]
@@ -89,9 +90,13 @@ class Problem(Struct, frozen=True):
 
 
 class InvalidEvent(Exception):
-    """The body is JSON but breaks the event's rules."""
+    """The body is JSON but breaks the event's rules: its first MAX_PROBLEMS - 1 problems, then
+    how many more (a body of unknown fields must not be answered with ten times its size)."""
 
     def __init__(self, problems: list[Problem]) -> None:
+        if len(problems) > MAX_PROBLEMS:
+            more = Problem(["body"], f"{len(problems) - MAX_PROBLEMS + 1} more problems not listed")
+            problems = [*problems[: MAX_PROBLEMS - 1], more]
         super().__init__("; ".join(p.msg for p in problems))
         self.problems = problems
 
