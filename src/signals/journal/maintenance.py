@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from signals.background import lower_this_thread
 from signals.journal.compression import compress_segment
 from signals.journal.retention import Retention, prune_segments
 from signals.journal.segments import plain_path
@@ -33,7 +34,10 @@ class Maintenance:
         self._directory = directory
         self._retention = retention
         self._active_segment = active_segment
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="journal-maintenance")
+        # Nothing waits on compression or pruning: they take the CPU the event loop leaves.
+        self._thread = ThreadPoolExecutor(
+            1, thread_name_prefix="journal-maintenance", initializer=lower_this_thread
+        )
         self._abort = threading.Event()
         self._queue: asyncio.Queue[int | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
