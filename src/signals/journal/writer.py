@@ -3,10 +3,10 @@
 One writer task owns the active segment. `append` queues its lines and waits. The writer takes
 every append waiting when it starts a write, joins them into one buffer, and writes and fsyncs
 it in a single hop to its one thread, while new appends queue for the next group: group commit,
-one fsync for every request in the group. Under a steady stream a small group waits a moment for
-company first (`signals.journal.gathering`). Once the group is durable the writer calls
-`on_commit(payload, position)` for each of its appends in journal order (even for a caller that
-was cancelled meanwhile), then answers the callers with the same positions.
+one fsync for every request in the group (a lone append may wait for company: `gathering`). Once
+the group is durable the writer calls `on_commit(payload, position)` for each of its appends in
+journal order (even for a caller that was cancelled meanwhile), then answers the callers with
+the same positions.
 
 Faults (a full disk, an I/O error). A group whose write or fsync fails is cut off the file again
 and each of its callers gets a `JournalError`: nothing of it was acknowledged. That starts an
@@ -41,7 +41,7 @@ import structlog
 from signals.errors import JournalClosed, JournalError, JournalUnavailable
 from signals.journal.active import Fsync
 from signals.journal.appends import Append, JournalStats
-from signals.journal.gathering import Gathering
+from signals.journal.gathering import GATHER_SECONDS, Gathering
 from signals.journal.maintenance import Maintenance
 from signals.journal.outage import Outage
 from signals.journal.position import START, JournalPosition
@@ -91,7 +91,7 @@ class Journal:
         self._pending: list[Append] = []
         self._in_flight: list[Append] = []
         self._wake = asyncio.Event()
-        self.gathering = Gathering()  # holds a small group back for company (fsync always)
+        self.gathering = Gathering(GATHER_SECONDS if self._fsync_each_group else 0.0)
         self._advanced = asyncio.Event()
         self._stop_syncing = asyncio.Event()
         # Write and fsync block; one dedicated thread runs both, one hop per group, while the
@@ -255,20 +255,22 @@ class Journal:
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         try:
+            busy = False  # what is pending came while the last group was being written
             while self._pending or self._accepting:
                 if not self._pending:
+                    busy = False
                     self._wake.clear()
                     if self._outage.error is None:
                         await self._wake.wait()
                     else:
                         await self._probe_unless_woken(loop)
                     continue
-                if self._fsync_each_group and (hold := self.gathering.hold(len(self._pending))):
+                if hold := self.gathering.hold(len(self._pending), busy):
                     await asyncio.sleep(hold)
                 self._in_flight, self._pending = self._pending, []
                 self.gathering.taken(len(self._in_flight), loop.time())
                 await self._commit(loop, self._in_flight)
-                self._in_flight = []
+                self._in_flight, busy = [], True
                 if self._active.size >= self.settings.segment_max_bytes:
                     await self._rotate(loop)
         except Exception:
