@@ -194,7 +194,30 @@ class NatsCluster(_Started):
             server.launch()
         for server in self.servers:
             server.wait_healthy()
+        self.wait_formed()
         return self
+
+    def wait_formed(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Until the meta leader sees every other server current: each one healthy on its own
+        is not enough, and a stream of 3 replicas made before then is refused ("no suitable
+        peers for placement, peer offline")."""
+        by_name = {server.name: server for server in self.servers}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                meta = httpx.get(self.servers[0].monitor_url + "/jsz", timeout=1).json()
+                leader = by_name.get(meta.get("meta_cluster", {}).get("leader", ""))
+                if leader is not None:
+                    seen = httpx.get(leader.monitor_url + "/jsz", timeout=1).json()["meta_cluster"]
+                    replicas = seen.get("replicas", [])
+                    if len(replicas) == len(self.servers) - 1 and all(
+                        peer.get("current") and not peer.get("offline") for peer in replicas
+                    ):
+                        return
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the NATS cluster did not form: " + self.servers[0].logs()[-3000:])
 
     def kill_all(self) -> None:
         for server in self.servers:
