@@ -105,10 +105,6 @@ class MalformedJSON(Exception):
     """The body is not JSON; the message says where it broke."""
 
 
-# msgspec raises RecursionError past its nesting limit (about 1000 levels); no event nests deeper
-# than a few levels, so such a body is refused as malformed rather than left to become a 500.
-
-
 _event_decoder = msgspec.json.Decoder(Event)
 _events_decoder = msgspec.json.Decoder(list[Event])
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
@@ -202,10 +198,8 @@ def decode_event(body: bytes | msgspec.Raw, max_text_chars: int) -> Event:
         raise InvalidEvent(
             _every_problem(tree, max_text_chars) or [problem_from_validation(exc)]
         ) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise malformed(exc, body) from None
-    except RecursionError:
-        raise MalformedJSON(too_deep(bytes(body))) from None
     problems = _check_limits(event.text, event.timestamp, event.metadata, max_text_chars)
     if problems:
         raise InvalidEvent(problems)
@@ -275,10 +269,8 @@ def split_array(body: bytes) -> list[msgspec.Raw]:
         return _raw_list_decoder.decode(body)
     except msgspec.ValidationError:
         raise InvalidEvent([Problem(["body"], "Expected `array` of events")]) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise malformed(exc, body) from None
-    except RecursionError:
-        raise MalformedJSON(too_deep(bytes(body))) from None
 
 
 def split_ndjson(body: bytes) -> list[bytes]:
@@ -290,18 +282,22 @@ def is_json_array(body: bytes) -> bool:
     return body.lstrip()[:1] == b"["
 
 
-def malformed(exc: msgspec.DecodeError, body: bytes | msgspec.Raw) -> MalformedJSON:
-    """The decoder's complaint, saying where it broke."""
+def malformed(
+    exc: msgspec.DecodeError | RecursionError, body: bytes | msgspec.Raw
+) -> MalformedJSON:
+    """The decoder's complaint, saying where it broke. msgspec raises RecursionError past its
+    nesting limit (about 1000 levels); no event nests deeper than a few, so such a body is
+    malformed too rather than left to become a 500."""
+    if isinstance(exc, RecursionError):
+        return MalformedJSON(too_deep(bytes(body)))
     return MalformedJSON(where_it_broke(str(exc), bytes(body)))
 
 
 def check_json(body: bytes | msgspec.Raw) -> Any:
     try:
         return _any_decoder.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise malformed(exc, body) from None
-    except RecursionError:
-        raise MalformedJSON(too_deep(bytes(body))) from None
 
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -107,11 +107,12 @@ class QueryParams:
         if not self.problems:
             return
         where = {problem["loc"][0] for problem in self.problems}
-        messages = {
-            frozenset({"path"}): f"invalid {self.problems[0]['loc'][1]}",
-            frozenset({"query"}): "invalid query parameters",
-        }
-        message = messages.get(frozenset(where), "invalid path and query parameters")
+        if where == {"path"}:
+            message = f"invalid {self.problems[0]['loc'][1]}"
+        elif where == {"query"}:
+            message = "invalid query parameters"
+        else:
+            message = "invalid path and query parameters"
         raise ApiError(422, message, details=self.problems)
 
 

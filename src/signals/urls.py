@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import re
 from ipaddress import ip_address, ip_network
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 MASK = "***"
 _QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
 
 
-def http_url_problem(url: str) -> str | None:
-    """What keeps `url` from being an absolute http(s) URL with a host; None when it is one."""
+_INVALID = "is not a valid URL"
+
+
+def _split(url: str) -> SplitResult | None:
+    """`url`'s parts, or None when it does not parse or its port is no number in range."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  # parsed on access: a bad port raises here
     except ValueError:
-        return "is not a valid URL"
+        return None
+    return parts
+
+
+def http_url_problem(url: str) -> str | None:
+    """What keeps `url` from being an absolute http(s) URL with a host; None when it is one."""
+    parts = _split(url)
+    if parts is None:
+        return _INVALID
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
     return None
@@ -25,11 +36,9 @@ def http_url_problem(url: str) -> str | None:
 def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
     """What keeps `url` from being a URL of one of `schemes` with a valid port; None when it is
     one. Checked at start, so a URL that could never connect is a settings problem (exit 2)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  # parsed on access: a bad port raises here
-    except ValueError:
-        return "is not a valid URL"
+    parts = _split(url)
+    if parts is None:
+        return _INVALID
     if parts.scheme not in schemes:
         return "must be a " + " or ".join(f"{scheme}://" for scheme in schemes) + " URL"
     return None
