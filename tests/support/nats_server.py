@@ -12,18 +12,24 @@ JetStream is healthy (`/healthz`), so a stream with 3 replicas can be made at on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import httpx
+import nats
+from nats.errors import Error as NatsError
+from nats.js.api import StreamConfig
 from tests.support.redis_server import free_port
 
 START_TIMEOUT_SECONDS = 30.0
@@ -198,26 +204,34 @@ class NatsCluster(_Started):
         return self
 
     def wait_formed(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
-        """Until the meta leader sees every other server current: each one healthy on its own
-        is not enough, and a stream of 3 replicas made before then is refused ("no suitable
-        peers for placement, peer offline")."""
-        by_name = {server.name: server for server in self.servers}
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                meta = httpx.get(self.servers[0].monitor_url + "/jsz", timeout=1).json()
-                leader = by_name.get(meta.get("meta_cluster", {}).get("leader", ""))
-                if leader is not None:
-                    seen = httpx.get(leader.monitor_url + "/jsz", timeout=1).json()["meta_cluster"]
-                    replicas = seen.get("replicas", [])
-                    if len(replicas) == len(self.servers) - 1 and all(
-                        peer.get("current") and not peer.get("offline") for peer in replicas
-                    ):
-                        return
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the NATS cluster did not form: " + self.servers[0].logs()[-3000:])
+        """Until the cluster places a stream on all its servers: each healthy on its own, or
+        even the meta leader seeing the others current, is not enough, and a stream of 3
+        replicas made before then is refused ("no suitable peers for placement, peer
+        offline"). So a probe stream is made and deleted, in a thread of its own so that no
+        event loop of the test's is touched."""
+        error: list[BaseException] = []
+        placing = asyncio.wait_for(self._place(), timeout)
+        probe = threading.Thread(target=lambda: _catch(error, asyncio.run, placing))
+        probe.start()
+        probe.join()
+        if error:
+            raise RuntimeError(f"the NATS cluster did not form: {error[0]!r}")
+
+    async def _place(self) -> None:
+        client = await nats.connect(self.urls, connect_timeout=2)
+        try:
+            js = client.jetstream(timeout=2)
+            replicas = len(self.servers)
+            config = StreamConfig(name="formed", subjects=["formed.>"], num_replicas=replicas)
+            while True:
+                try:
+                    await js.add_stream(config)
+                    await js.delete_stream("formed")
+                    return
+                except NatsError:
+                    await asyncio.sleep(0.1)  # not placed yet: the servers still meet
+        finally:
+            await client.close()
 
     def kill_all(self) -> None:
         for server in self.servers:
@@ -226,3 +240,10 @@ class NatsCluster(_Started):
     def close(self) -> None:
         for server in self.servers:
             server.close()
+
+
+def _catch(errors: list[BaseException], function: Callable[..., object], *args: object) -> None:
+    try:
+        function(*args)
+    except BaseException as exc:  # handed to the thread that waits
+        errors.append(exc)
